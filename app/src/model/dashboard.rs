@@ -1,0 +1,74 @@
+//! What the dashboard shows: environments as columns, services as rows.
+
+use serde::{Deserialize, Serialize};
+
+use super::{EnvName, ServiceName, Timestamp};
+
+/// One render of the environment x service matrix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub title: String,
+    /// When the server built this view; relative times ("5 min ago") are computed from it.
+    pub generated_at: Timestamp,
+    /// In display order.
+    pub environments: Vec<EnvironmentColumn>,
+    /// In configuration order.
+    pub services: Vec<ServiceRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentColumn {
+    pub name: EnvName,
+    /// Production-like: changes need the releaser role.
+    pub protected: bool,
+    pub backend: BackendSummary,
+}
+
+/// Where an environment runs, without any address or credential.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BackendSummary {
+    Docker,
+    Ecs { region: String, cluster: String },
+}
+
+impl BackendSummary {
+    pub fn label(&self) -> String {
+        match self {
+            BackendSummary::Docker => "Docker".to_owned(),
+            BackendSummary::Ecs { region, cluster } => format!("ECS {cluster} ({region})"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceRow {
+    pub name: ServiceName,
+    pub description: String,
+    pub owner: Option<String>,
+    /// One per environment, in the same order as [`Dashboard::environments`].
+    pub cells: Vec<Cell>,
+}
+
+/// A service in one environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    pub environment: EnvName,
+    /// The container (Docker) or ECS service name; `None` when the service does not run there.
+    pub target: Option<String>,
+    pub health_url: Option<String>,
+    /// The newest version the console has recorded; `None` when it knows nothing yet.
+    pub last_known: Option<KnownVersion>,
+}
+
+/// A version the console saw running (or deployed) somewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownVersion {
+    /// The human version: image tag or version label, e.g. `1.4.2`.
+    pub version: String,
+    /// The image reference, e.g. `registry.example.com/shop/api:1.4.2`.
+    pub image: String,
+    /// The content digest, e.g. `sha256:…`, when the backend reports one.
+    pub digest: Option<String>,
+    pub observed_at: Timestamp,
+}

@@ -1,0 +1,11 @@
+//! Types shared by the server and the browser: what the pages show and what the server
+//! functions carry. Values that have rules (names, timestamps) are newtypes that can only be
+//! built through `parse`, so an invalid one cannot exist past the edge.
+
+mod dashboard;
+mod names;
+mod timestamp;
+
+pub use dashboard::{BackendSummary, Cell, Dashboard, EnvironmentColumn, KnownVersion, ServiceRow};
+pub use names::{EnvName, NameError, ServiceName};
+pub use timestamp::Timestamp;

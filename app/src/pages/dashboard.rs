@@ -1,0 +1,253 @@
+//! The dashboard: every environment as a column (in configured order), every service as a row,
+//! and in each cell what the console knows of that service there.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::{
+    api::load_dashboard,
+    components::ErrorPanel,
+    model::{Cell, Dashboard, EnvironmentColumn, ServiceRow, Timestamp},
+    time_format,
+};
+
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    let dashboard = Resource::new(|| (), |_| load_dashboard());
+
+    view! {
+        <Title text="Services" />
+        <section class="dashboard" aria-labelledby="dashboard-heading">
+            <h1 id="dashboard-heading">"Services"</h1>
+            <Suspense fallback=|| view! { <p class="muted">"Loading services…"</p> }>
+                {move || Suspend::new(async move {
+                    match dashboard.await {
+                        Ok(d) => view! { <Matrix dashboard=d /> }.into_any(),
+                        Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// The table and its filter box. The filter runs in the browser only, so it also shows that the
+/// page has hydrated.
+#[component]
+fn Matrix(dashboard: Dashboard) -> impl IntoView {
+    let Dashboard {
+        generated_at,
+        environments,
+        services,
+        ..
+    } = dashboard;
+    let filter = RwSignal::new(String::new());
+    let total = services.len();
+    let haystacks: Vec<String> = services.iter().map(search_text).collect();
+    let visible_count = Memo::new(move |_| {
+        let needle = filter.get().trim().to_lowercase();
+        haystacks.iter().filter(|h| h.contains(&needle)).count()
+    });
+    let summary = format!(
+        "{} {} in {} {}",
+        total,
+        plural(total, "service", "services"),
+        environments.len(),
+        plural(environments.len(), "environment", "environments"),
+    );
+
+    view! {
+        <p class="muted">
+            {summary} " · as of "
+            <time datetime=time_format::iso8601(generated_at)>
+                {time_format::utc(generated_at)}
+            </time>
+        </p>
+        <div class="toolbar" role="search">
+            <label for="service-filter">"Filter services"</label>
+            <input
+                id="service-filter"
+                type="search"
+                autocomplete="off"
+                placeholder="Name, owner or description"
+                prop:value=move || filter.get()
+                on:input=move |ev| filter.set(event_target_value(&ev))
+            />
+            <p class="filter-count" aria-live="polite">
+                {move || format!("Showing {} of {}", visible_count.get(), total)}
+            </p>
+        </div>
+        {if services.is_empty() {
+            view! {
+                <p class="panel">
+                    "No services are configured yet. Add [[service]] tables to flightdeck.toml."
+                </p>
+            }
+                .into_any()
+        } else {
+            view! { <Table environments services generated_at filter /> }.into_any()
+        }}
+    }
+}
+
+#[component]
+fn Table(
+    environments: Vec<EnvironmentColumn>,
+    services: Vec<ServiceRow>,
+    generated_at: Timestamp,
+    filter: RwSignal<String>,
+) -> impl IntoView {
+    let headers = environments
+        .iter()
+        .map(|env| {
+            view! {
+                <th scope="col">
+                    <span class="env-name">{env.name.to_string()}</span>
+                    {env.protected.then(|| view! { <span class="badge protected">"protected"</span> })}
+                    <span class="backend">{env.backend.label()}</span>
+                </th>
+            }
+        })
+        .collect_view();
+    let rows = services
+        .into_iter()
+        .map(|service| {
+            let haystack = search_text(&service);
+            let hidden = move || !haystack.contains(filter.get().trim().to_lowercase().as_str());
+            view! { <Row service generated_at hidden /> }
+        })
+        .collect_view();
+
+    view! {
+        <div class="matrix-wrap">
+            <table class="matrix">
+                <caption class="visually-hidden">
+                    "Services by environment: version, target and health check of each"
+                </caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Service"</th>
+                        {headers}
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn Row(
+    service: ServiceRow,
+    generated_at: Timestamp,
+    hidden: impl Fn() -> bool + Send + Sync + 'static,
+) -> impl IntoView {
+    let ServiceRow {
+        name,
+        description,
+        owner,
+        cells,
+    } = service;
+    let cells = cells
+        .into_iter()
+        .map(|cell| view! { <CellView cell generated_at /> })
+        .collect_view();
+
+    view! {
+        <tr hidden=hidden data-service=name.to_string()>
+            <th scope="row">
+                <span class="service-name">{name.to_string()}</span>
+                {(!description.is_empty()).then(|| view! { <span class="description">{description}</span> })}
+                {owner.map(|o| view! { <span class="owner">"Owner: " {o}</span> })}
+            </th>
+            {cells}
+        </tr>
+    }
+}
+
+#[component]
+fn CellView(cell: Cell, generated_at: Timestamp) -> impl IntoView {
+    let env = cell.environment.to_string();
+    let Some(target) = cell.target else {
+        return view! {
+            <td data-env=env class="cell absent">
+                <span class="muted">"Not deployed here"</span>
+            </td>
+        }
+        .into_any();
+    };
+
+    let version = match cell.last_known {
+        Some(known) => {
+            let short_digest = known.digest.as_deref().map(short_digest);
+            view! {
+                <span class="version" title=known.image>{known.version}</span>
+                {short_digest.map(|d| view! { <code class="digest" title=known.digest.clone()>{d}</code> })}
+                <time
+                    class="observed"
+                    datetime=time_format::iso8601(known.observed_at)
+                    title=time_format::utc(known.observed_at)
+                >
+                    {time_format::ago(known.observed_at, generated_at)}
+                </time>
+            }
+            .into_any()
+        }
+        None => view! { <span class="version unknown">"Version unknown"</span> }.into_any(),
+    };
+
+    view! {
+        <td data-env=env class="cell">
+            <div class="cell-version">{version}</div>
+            <dl class="cell-facts">
+                <dt>"Target"</dt>
+                <dd>
+                    <code>{target}</code>
+                </dd>
+                <dt>"Health check"</dt>
+                <dd>
+                    {match cell.health_url {
+                        Some(url) => view! { <code class="health-url">{url}</code> }.into_any(),
+                        None => view! { <span class="muted">"none configured"</span> }.into_any(),
+                    }}
+                </dd>
+            </dl>
+        </td>
+    }
+    .into_any()
+}
+
+/// What the filter box matches against, lowercased.
+fn search_text(service: &ServiceRow) -> String {
+    format!(
+        "{} {} {}",
+        service.name,
+        service.description,
+        service.owner.as_deref().unwrap_or("")
+    )
+    .to_lowercase()
+}
+
+/// `sha256:0123456789ab…` → `0123456789ab`: enough to tell two digests apart at a glance.
+fn short_digest(digest: &str) -> String {
+    let hex = digest.split_once(':').map_or(digest, |(_, hex)| hex);
+    hex.chars().take(12).collect()
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_digest_keeps_twelve_hex_digits() {
+        assert_eq!(
+            short_digest("sha256:0123456789abcdef0123456789abcdef"),
+            "0123456789ab"
+        );
+        assert_eq!(short_digest("abc"), "abc");
+    }
+}

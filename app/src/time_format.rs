@@ -1,0 +1,62 @@
+//! How times are written on pages. Everything is computed from server-supplied timestamps, so
+//! the server's HTML and the browser's hydrated view are identical.
+
+use time::{OffsetDateTime, macros::format_description};
+
+use crate::model::Timestamp;
+
+/// `2026-11-22 14:03 UTC`, or the raw number when it is outside the calendar.
+pub fn utc(ts: Timestamp) -> String {
+    let format = format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.unix_millis()) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| format!("{} ms since 1970", ts.unix_millis()))
+}
+
+/// Machine-readable form for `<time datetime=…>`.
+pub fn iso8601(ts: Timestamp) -> String {
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.unix_millis()) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// "just now", "5 min ago", "3 h ago", "2 days ago", relative to `now`.
+pub fn ago(then: Timestamp, now: Timestamp) -> String {
+    let secs = (now.unix_millis() - then.unix_millis()) / 1000;
+    match secs {
+        i64::MIN..=-1 => "in the future".to_owned(),
+        0..=59 => "just now".to_owned(),
+        60..=3_599 => format!("{} min ago", secs / 60),
+        3_600..=86_399 => format!("{} h ago", secs / 3_600),
+        86_400..=172_799 => "1 day ago".to_owned(),
+        _ => format!("{} days ago", secs / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_utc_minutes() {
+        // 2026-11-22T14:03:27.5Z
+        let ts = Timestamp::from_unix_millis(1_795_356_207_500);
+        assert_eq!(utc(ts), "2026-11-22 14:03 UTC");
+        assert_eq!(iso8601(ts), "2026-11-22T14:03:27Z");
+    }
+
+    #[test]
+    fn relative_times_use_the_supplied_now() {
+        let now = Timestamp::from_unix_millis(10_000_000_000);
+        let before = |s: i64| Timestamp::from_unix_millis(10_000_000_000 - s * 1000);
+        assert_eq!(ago(before(5), now), "just now");
+        assert_eq!(ago(before(300), now), "5 min ago");
+        assert_eq!(ago(before(3 * 3600 + 5), now), "3 h ago");
+        assert_eq!(ago(before(86_400 + 10), now), "1 day ago");
+        assert_eq!(ago(before(9 * 86_400), now), "9 days ago");
+        assert_eq!(ago(before(-60), now), "in the future");
+    }
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs whatever is missing and runs the whole suite:
+#   formatting, clippy (server build and browser build, separately), unit and integration tests
+#   against real SQLite and PostgreSQL, the release build, and browser tests in headless Chromium.
+# Ends with one summary line: "summary: N passed, N failed, N skipped".
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$REPO_ROOT/scripts/lib/toolchain.sh"
+source "$REPO_ROOT/scripts/lib/postgres.sh"
+source "$REPO_ROOT/scripts/lib/chromium.sh"
+
+cd "$REPO_ROOT"
+LOG="$(mktemp /tmp/flightdeck-test-log.XXXXXX)"
+cleanup() {
+  stop_test_postgres
+  rm -f "$LOG"
+}
+trap cleanup EXIT
+
+step() { say "$*"; }
+
+# Runs a cargo test command, keeping its output for the summary.
+run_tests() {
+  "$@" 2>&1 | tee -a "$LOG"
+}
+
+summary() {
+  # cargo prints one "test result:" line per test binary.
+  awk '/^test result:/ {
+         for (i = 1; i <= NF; i++) {
+           if ($(i+1) ~ /^passed/) p += $i
+           if ($(i+1) ~ /^failed/) f += $i
+           if ($(i+1) ~ /^ignored/) s += $i
+         }
+       }
+       END { printf "summary: %d passed, %d failed, %d skipped\n", p, f, s }' "$LOG"
+}
+
+step "Setting up tools"
+ensure_build_tools
+ensure_chromium
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "clippy: server build (ssr)"
+cargo clippy --locked -p flightdeck-app -p flightdeck-server -p flightdeck-end2end \
+  --features flightdeck-app/ssr --all-targets -- -D warnings
+
+step "clippy: browser build (hydrate, wasm32)"
+cargo clippy --locked -p flightdeck-app --features hydrate --target wasm32-unknown-unknown \
+  -- -D warnings
+
+start_test_postgres
+
+step "Unit and integration tests (SQLite and PostgreSQL)"
+run_tests cargo test --locked -p flightdeck-app -p flightdeck-server --features flightdeck-app/ssr
+
+step "Release build (cargo leptos build --release)"
+cargo leptos build --release
+
+step "Browser tests (headless Chromium)"
+FLIGHTDECK_E2E_BIN="$REPO_ROOT/target/release/flightdeck" \
+  run_tests cargo test --locked -p flightdeck-end2end --test browser -- --test-threads=1
+
+summary

@@ -1,0 +1,170 @@
+//! The declarative `flightdeck.toml`: environments, services and where each service runs.
+//!
+//! The file is the single source of truth for what exists; the database only records what
+//! happened. A config with any problem is refused as a whole, with every problem listed (file,
+//! line, key), so the console never starts on a half-understood configuration.
+
+mod parse;
+mod reader;
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use flightdeck_app::model::{EnvName, ServiceName};
+use url::Url;
+
+pub use reader::{ConfigError, ConfigErrors};
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file it was read from, for messages.
+    pub source: PathBuf,
+    pub console: ConsoleSettings,
+    /// In display order.
+    pub environments: Vec<Environment>,
+    /// In file order.
+    pub services: Vec<Service>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsoleSettings {
+    /// Shown in the page header and title.
+    pub title: String,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self {
+            title: "Flightdeck".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Environment {
+    pub name: EnvName,
+    /// Production-like: deploys and rollbacks here need the releaser role.
+    pub protected: bool,
+    pub backend: Backend,
+}
+
+/// Where an environment's services run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Backend {
+    Docker(DockerBackend),
+    Ecs(EcsBackend),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DockerBackend {
+    /// `unix:///var/run/docker.sock`, `tcp://host:2375`, `http(s)://host:port`.
+    pub host: String,
+}
+
+pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EcsBackend {
+    pub region: String,
+    pub cluster: String,
+    /// For ECS-compatible endpoints (moto, LocalStack, a VPC endpoint).
+    pub endpoint_url: Option<Url>,
+    /// A named profile of the standard AWS configuration files.
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub name: ServiceName,
+    pub description: String,
+    pub owner: Option<String>,
+    /// Where the service runs, per environment. Environments not listed do not run it.
+    pub targets: BTreeMap<EnvName, Target>,
+    pub runbooks: Vec<Runbook>,
+}
+
+/// The service in one environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub kind: TargetKind,
+    pub health_url: Option<Url>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TargetKind {
+    /// The container's name on a Docker host.
+    Container(String),
+    /// An ECS service; `container` names the container of its task definition to update, when
+    /// the task has several.
+    EcsService {
+        service: String,
+        container: Option<String>,
+    },
+}
+
+impl TargetKind {
+    /// The name an operator recognises: the container or ECS service name.
+    pub fn label(&self) -> &str {
+        match self {
+            TargetKind::Container(name) => name,
+            TargetKind::EcsService { service, .. } => service,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Runbook {
+    pub title: String,
+    /// Always http or https: checked when the config is read.
+    pub url: Url,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let reason = match e.kind() {
+                std::io::ErrorKind::NotFound => "file not found".to_owned(),
+                _ => e.to_string(),
+            };
+            ConfigErrors(vec![ConfigError {
+                file: path.display().to_string(),
+                line: 0,
+                column: 0,
+                key: String::new(),
+                message: format!(
+                    "cannot read the configuration: {reason} (copy flightdeck.example.toml to start)"
+                ),
+            }])
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validates `text` as if read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+        parse::parse(path, text)
+    }
+
+    pub fn environment(&self, name: &EnvName) -> Option<&Environment> {
+        self.environments.iter().find(|e| &e.name == name)
+    }
+
+    /// One line for logs and `check-config`.
+    pub fn summary(&self) -> String {
+        let envs: Vec<&str> = self.environments.iter().map(|e| e.name.as_str()).collect();
+        format!(
+            "{} environment{} ({}), {} service{}",
+            envs.len(),
+            if envs.len() == 1 { "" } else { "s" },
+            envs.join(", "),
+            self.services.len(),
+            if self.services.len() == 1 { "" } else { "s" },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,504 @@
+//! The schema of `flightdeck.toml`, applied by walking the parsed document.
+//! See `flightdeck.example.toml` for a commented example of every key.
+
+use std::{collections::BTreeMap, path::Path};
+
+use flightdeck_app::model::{EnvName, ServiceName};
+use toml_edit::{Document, TableLike};
+use url::Url;
+
+use super::{
+    Backend, Config, ConsoleSettings, DEFAULT_DOCKER_HOST, DockerBackend, EcsBackend, Environment,
+    Runbook, Service, Target, TargetKind,
+    reader::{ConfigError, ConfigErrors, Node, Reader, Seen, join, key_offset},
+};
+
+const TOP_KEYS: &[&str] = &["console", "environment", "service"];
+const CONSOLE_KEYS: &[&str] = &["title"];
+const ENV_KEYS: &[&str] = &["name", "order", "protected", "docker", "ecs"];
+const DOCKER_KEYS: &[&str] = &["host"];
+const ECS_KEYS: &[&str] = &["region", "cluster", "endpoint_url", "profile"];
+const SERVICE_KEYS: &[&str] = &["name", "description", "owner", "targets", "runbook"];
+const DOCKER_TARGET_KEYS: &[&str] = &["container", "health_url"];
+const ECS_TARGET_KEYS: &[&str] = &["service", "container", "health_url"];
+const RUNBOOK_KEYS: &[&str] = &["title", "url"];
+
+/// Which kind of backend an environment declared, for checking its services' targets.
+#[derive(Clone, Copy, PartialEq)]
+enum BackendKind {
+    Docker,
+    Ecs,
+}
+
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    let doc = Document::parse(text).map_err(|e| syntax_error(path, text, &e))?;
+    let mut r = Reader::new(path, text);
+    let root = Node {
+        path: String::new(),
+        table: doc.as_table() as &dyn TableLike,
+        span: None,
+    };
+    r.check_keys(&root, TOP_KEYS);
+
+    let console = read_console(&mut r, &root);
+    let (environments, declared) = read_environments(&mut r, &root);
+    check_order_all_or_none(&mut r, &root, &environments);
+    let services = read_services(&mut r, &root, &declared);
+    r.finish()?;
+
+    // Display order: by `order` when given (ties keep file order), else file order.
+    let mut environments = environments;
+    environments.sort_by_key(|(_, order)| order.unwrap_or(0));
+    Ok(Config {
+        source: path.to_path_buf(),
+        console,
+        environments: environments.into_iter().map(|(e, _)| e).collect(),
+        services,
+    })
+}
+
+fn syntax_error(path: &Path, text: &str, e: &toml_edit::TomlError) -> ConfigErrors {
+    let mut r = Reader::new(path, text);
+    let message = e.message().trim().to_owned();
+    r.error(
+        e.span().map(|s| s.start),
+        "",
+        format!("invalid TOML: {message}"),
+    );
+    r.finish().expect_err("one error was recorded")
+}
+
+fn read_console(r: &mut Reader<'_>, root: &Node<'_>) -> ConsoleSettings {
+    let mut settings = ConsoleSettings::default();
+    let Some(node) = r.table(root, "console") else {
+        return settings;
+    };
+    r.check_keys(&node, CONSOLE_KEYS);
+    if let Some(title) = r.string(&node, "title", false) {
+        let trimmed = title.value.trim();
+        if trimmed.is_empty() || trimmed.chars().count() > 80 {
+            r.error(title.at, "console.title", "must be 1 to 80 characters");
+        } else {
+            settings.title = trimmed.to_owned();
+        }
+    }
+    settings
+}
+
+/// Declared environment names with their backend kind; `None` when the backend has an error
+/// (already reported), so targets in that environment are not reported a second time.
+type Declared = BTreeMap<EnvName, Option<BackendKind>>;
+
+fn read_environments(
+    r: &mut Reader<'_>,
+    root: &Node<'_>,
+) -> (Vec<(Environment, Option<i64>)>, Declared) {
+    let tables = r.tables(root, "environment");
+    if tables.is_empty() && root.table.get("environment").is_none() {
+        r.error(
+            None,
+            "environment",
+            "no environments declared; add at least one [[environment]] table",
+        );
+    }
+    let mut seen = Seen::default();
+    let mut declared = Declared::new();
+    let mut out = Vec::new();
+    for (i, (table, span)) in tables.into_iter().enumerate() {
+        let node = Node {
+            path: format!("environment[{i}]"),
+            table,
+            span,
+        };
+        r.check_keys(&node, ENV_KEYS);
+        let name = read_name(r, &node, EnvName::parse);
+        if let Some((name, at)) = &name {
+            if let Err(first) = seen.insert(name.as_str(), *at) {
+                let line = r.line_of(first);
+                r.error(
+                    *at,
+                    &join(&node.path, "name"),
+                    format!("environment `{name}` is already declared on line {line}"),
+                );
+            }
+        }
+        let order = r.integer(&node, "order").map(|o| o.value);
+        let protected = r.bool(&node, "protected").unwrap_or(false);
+        let backend = read_backend(r, &node);
+        if let Some((name, _)) = &name {
+            let kind = backend.as_ref().map(|b| match b {
+                Backend::Docker(_) => BackendKind::Docker,
+                Backend::Ecs(_) => BackendKind::Ecs,
+            });
+            declared.entry(name.clone()).or_insert(kind);
+        }
+        if let (Some((name, _)), Some(backend)) = (name, backend) {
+            out.push((
+                Environment {
+                    name,
+                    protected,
+                    backend,
+                },
+                order,
+            ));
+        }
+    }
+    (out, declared)
+}
+
+/// `order` on some environments but not others has no obvious meaning, so it is refused.
+fn check_order_all_or_none(
+    r: &mut Reader<'_>,
+    root: &Node<'_>,
+    environments: &[(Environment, Option<i64>)],
+) {
+    let with_order = environments.iter().filter(|(_, o)| o.is_some()).count();
+    if with_order == 0 || with_order == environments.len() {
+        return;
+    }
+    for (i, (table, span)) in r.tables(root, "environment").into_iter().enumerate() {
+        if table.get("order").is_none() {
+            r.error(
+                span.map(|s| s.0),
+                &format!("environment[{i}].order"),
+                "missing; other environments set `order`, so every environment must \
+                 (or remove it everywhere to use the file order)",
+            );
+        }
+    }
+}
+
+fn read_backend(r: &mut Reader<'_>, env: &Node<'_>) -> Option<Backend> {
+    let docker = r.table(env, "docker");
+    let ecs = r.table(env, "ecs");
+    match (docker, ecs) {
+        (Some(docker), None) => {
+            r.check_keys(&docker, DOCKER_KEYS);
+            let host = match r.string(&docker, "host", false) {
+                Some(host) => {
+                    check_docker_host(r, &docker, &host.value, host.at);
+                    host.value
+                }
+                None => DEFAULT_DOCKER_HOST.to_owned(),
+            };
+            Some(Backend::Docker(DockerBackend { host }))
+        }
+        (None, Some(ecs)) => {
+            r.check_keys(&ecs, ECS_KEYS);
+            let region = r.string(&ecs, "region", true);
+            if let Some(region) = &region {
+                let ok = !region.value.is_empty()
+                    && region.value.len() <= 32
+                    && region
+                        .value
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                if !ok {
+                    r.error(
+                        region.at,
+                        &join(&ecs.path, "region"),
+                        format!(
+                            "`{}` is not an AWS region name such as `eu-west-1`",
+                            region.value
+                        ),
+                    );
+                }
+            }
+            let cluster = r.string(&ecs, "cluster", true);
+            if let Some(cluster) = &cluster {
+                check_aws_name(r, &ecs, "cluster", &cluster.value, cluster.at);
+            }
+            let endpoint_url = r
+                .string(&ecs, "endpoint_url", false)
+                .and_then(|u| http_url(r, &join(&ecs.path, "endpoint_url"), &u.value, u.at));
+            let profile = r.string(&ecs, "profile", false).map(|p| p.value);
+            Some(Backend::Ecs(EcsBackend {
+                region: region?.value,
+                cluster: cluster?.value,
+                endpoint_url,
+                profile,
+            }))
+        }
+        (Some(_), Some(ecs)) => {
+            r.error(
+                ecs.span.map(|s| s.0),
+                &env.path,
+                "declares both `docker` and `ecs`; an environment runs on exactly one backend",
+            );
+            None
+        }
+        (None, None) => {
+            // A wrong type was already reported by `table`; only report what is truly missing.
+            if env.table.get("docker").is_none() && env.table.get("ecs").is_none() {
+                r.error(
+                    env.span.map(|s| s.0),
+                    &env.path,
+                    "missing a backend: add `docker = { host = \"unix:///var/run/docker.sock\" }` \
+                     or `ecs = { region = \"…\", cluster = \"…\" }`",
+                );
+            }
+            None
+        }
+    }
+}
+
+fn check_docker_host(r: &mut Reader<'_>, node: &Node<'_>, host: &str, at: Option<usize>) {
+    let key = join(&node.path, "host");
+    match Url::parse(host) {
+        Ok(url) if url.scheme() == "unix" && !url.path().is_empty() && url.path() != "/" => {}
+        Ok(url) if matches!(url.scheme(), "tcp" | "http" | "https") && url.host().is_some() => {}
+        Ok(url) => r.error(
+            at,
+            &key,
+            format!(
+                "`{}` is not a Docker Engine address; use unix:///path/to/docker.sock, \
+                 tcp://HOST:PORT or https://HOST:PORT",
+                url.scheme()
+            ),
+        ),
+        Err(e) => r.error(at, &key, format!("not a valid address: {e}")),
+    }
+}
+
+/// ECS cluster and service names: letters, digits, `-` and `_`, up to 255 characters.
+fn check_aws_name(r: &mut Reader<'_>, node: &Node<'_>, key: &str, value: &str, at: Option<usize>) {
+    let ok = !value.is_empty()
+        && value.len() <= 255
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        r.error(
+            at,
+            &join(&node.path, key),
+            format!("`{value}` is not a valid ECS name (letters, digits, '-' and '_')"),
+        );
+    }
+}
+
+/// Docker container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+fn check_container_name(
+    r: &mut Reader<'_>,
+    node: &Node<'_>,
+    key: &str,
+    value: &str,
+    at: Option<usize>,
+) {
+    let mut chars = value.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && value.len() <= 255;
+    if !ok {
+        r.error(
+            at,
+            &join(&node.path, key),
+            format!("`{value}` is not a valid container name (letters, digits, '_', '.', '-')"),
+        );
+    }
+}
+
+/// An absolute http(s) URL. Anything else (javascript:, file:, relative) is refused, because
+/// these URLs are probed by the server and shown as links.
+fn http_url(r: &mut Reader<'_>, key: &str, value: &str, at: Option<usize>) -> Option<Url> {
+    match Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            if !url.username().is_empty() || url.password().is_some() {
+                r.error(
+                    at,
+                    key,
+                    "must not contain a user name or password; credentials do not belong in URLs",
+                );
+                None
+            } else {
+                Some(url)
+            }
+        }
+        Ok(url) => {
+            r.error(
+                at,
+                key,
+                format!(
+                    "`{}:` URLs are not allowed; use http:// or https://",
+                    url.scheme()
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            r.error(at, key, format!("`{value}` is not a valid URL: {e}"));
+            None
+        }
+    }
+}
+
+fn read_name<T>(
+    r: &mut Reader<'_>,
+    node: &Node<'_>,
+    parse: impl Fn(&str) -> Result<T, flightdeck_app::model::NameError>,
+) -> Option<(T, Option<usize>)> {
+    let raw = r.string(node, "name", true)?;
+    match parse(&raw.value) {
+        Ok(name) => Some((name, raw.at)),
+        Err(e) => {
+            r.error(
+                raw.at,
+                &join(&node.path, "name"),
+                format!("`{}` is not a valid name: {e}", raw.value),
+            );
+            None
+        }
+    }
+}
+
+fn read_services(r: &mut Reader<'_>, root: &Node<'_>, declared: &Declared) -> Vec<Service> {
+    let mut seen = Seen::default();
+    let mut out = Vec::new();
+    for (i, (table, span)) in r.tables(root, "service").into_iter().enumerate() {
+        let node = Node {
+            path: format!("service[{i}]"),
+            table,
+            span,
+        };
+        r.check_keys(&node, SERVICE_KEYS);
+        let name = read_name(r, &node, ServiceName::parse);
+        if let Some((name, at)) = &name {
+            if let Err(first) = seen.insert(name.as_str(), *at) {
+                let line = r.line_of(first);
+                r.error(
+                    *at,
+                    &join(&node.path, "name"),
+                    format!("service `{name}` is already declared on line {line}"),
+                );
+            }
+        }
+        let description = r
+            .string(&node, "description", false)
+            .map(|d| d.value.trim().to_owned())
+            .unwrap_or_default();
+        let owner = r
+            .string(&node, "owner", false)
+            .map(|o| o.value.trim().to_owned())
+            .filter(|o| !o.is_empty());
+        let targets = read_targets(r, &node, declared);
+        let runbooks = read_runbooks(r, &node);
+        if let Some((name, _)) = name {
+            out.push(Service {
+                name,
+                description,
+                owner,
+                targets,
+                runbooks,
+            });
+        }
+    }
+    out
+}
+
+fn read_targets(
+    r: &mut Reader<'_>,
+    service: &Node<'_>,
+    declared: &Declared,
+) -> BTreeMap<EnvName, Target> {
+    let mut out = BTreeMap::new();
+    let Some(targets) = r.table(service, "targets") else {
+        return out;
+    };
+    for (env_key, _) in targets.table.iter() {
+        let key_at = key_offset(&targets, env_key);
+        let Some(node) = r.table(&targets, env_key) else {
+            continue;
+        };
+        let kind = match EnvName::parse(env_key) {
+            Ok(env) => match declared.get(&env) {
+                Some(Some(kind)) => Some((env, *kind)),
+                Some(None) => None,
+                None => {
+                    let known: Vec<&str> = declared.keys().map(EnvName::as_str).collect();
+                    r.error(
+                        key_at,
+                        &node.path,
+                        format!(
+                            "environment `{env_key}` is not declared; declared environments: {}",
+                            known.join(", ")
+                        ),
+                    );
+                    None
+                }
+            },
+            Err(e) => {
+                r.error(
+                    key_at,
+                    &node.path,
+                    format!("`{env_key}` is not a valid environment name: {e}"),
+                );
+                None
+            }
+        };
+        let health_url = r
+            .string(&node, "health_url", false)
+            .and_then(|u| http_url(r, &join(&node.path, "health_url"), &u.value, u.at));
+        let Some((env, kind)) = kind else { continue };
+        let target_kind = match kind {
+            BackendKind::Docker => {
+                r.check_keys(&node, DOCKER_TARGET_KEYS);
+                r.string(&node, "container", true).map(|c| {
+                    check_container_name(r, &node, "container", &c.value, c.at);
+                    TargetKind::Container(c.value)
+                })
+            }
+            BackendKind::Ecs => {
+                r.check_keys(&node, ECS_TARGET_KEYS);
+                let service = r.string(&node, "service", true);
+                if let Some(s) = &service {
+                    check_aws_name(r, &node, "service", &s.value, s.at);
+                }
+                let container = r.string(&node, "container", false);
+                if let Some(c) = &container {
+                    check_container_name(r, &node, "container", &c.value, c.at);
+                }
+                service.map(|s| TargetKind::EcsService {
+                    service: s.value,
+                    container: container.map(|c| c.value),
+                })
+            }
+        };
+        if let Some(kind) = target_kind {
+            out.insert(env, Target { kind, health_url });
+        }
+    }
+    out
+}
+
+fn read_runbooks(r: &mut Reader<'_>, service: &Node<'_>) -> Vec<Runbook> {
+    let mut out = Vec::new();
+    for (i, (table, span)) in r.tables(service, "runbook").into_iter().enumerate() {
+        let node = Node {
+            path: format!("{}.runbook[{i}]", service.path),
+            table,
+            span,
+        };
+        r.check_keys(&node, RUNBOOK_KEYS);
+        let title = r.string(&node, "title", true);
+        if let Some(t) = &title {
+            if t.value.trim().is_empty() {
+                r.error(t.at, &join(&node.path, "title"), "must not be empty");
+            }
+        }
+        let url = r
+            .string(&node, "url", true)
+            .and_then(|u| http_url(r, &join(&node.path, "url"), &u.value, u.at));
+        if let (Some(title), Some(url)) = (title, url) {
+            out.push(Runbook {
+                title: title.value.trim().to_owned(),
+                url,
+            });
+        }
+    }
+    out
+}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(e: ConfigError) -> Self {
+        ConfigErrors(vec![e])
+    }
+}

@@ -1,0 +1,369 @@
+use std::path::Path;
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigErrors> {
+    Config::parse(Path::new("f.toml"), text)
+}
+
+/// Every error as "line:key: message".
+fn errors(text: &str) -> Vec<String> {
+    parse(text)
+        .expect_err("the config must be refused")
+        .0
+        .into_iter()
+        .map(|e| format!("{}:{}: {}", e.line, e.key, e.message))
+        .collect()
+}
+
+const MINIMAL: &str = r#"
+[[environment]]
+name = "dev"
+docker = {}
+"#;
+
+#[test]
+fn the_example_configuration_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../flightdeck.example.toml");
+    let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = config
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(names, ["dev", "staging", "production"]);
+    assert!(config.environments[2].protected);
+    assert_eq!(config.services.len(), 3);
+    let mailer = &config.services[2];
+    assert_eq!(mailer.targets.len(), 2, "the mailer is not in production");
+    assert!(
+        config
+            .services
+            .iter()
+            .all(|s| !s.runbooks.is_empty() || s.name.as_str() == "mailer")
+    );
+}
+
+#[test]
+fn defaults_fill_what_is_left_out() {
+    let config = parse(MINIMAL).unwrap();
+    assert_eq!(config.console.title, "Flightdeck");
+    assert!(!config.environments[0].protected);
+    assert_eq!(
+        config.environments[0].backend,
+        Backend::Docker(DockerBackend {
+            host: DEFAULT_DOCKER_HOST.to_owned()
+        })
+    );
+    assert!(config.services.is_empty());
+}
+
+#[test]
+fn display_order_follows_order_or_else_the_file() {
+    let config = parse(
+        r#"
+[[environment]]
+name = "production"
+order = 30
+docker = {}
+[[environment]]
+name = "dev"
+order = 10
+docker = {}
+[[environment]]
+name = "staging"
+order = 20
+docker = {}
+"#,
+    )
+    .unwrap();
+    let names: Vec<&str> = config
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(names, ["dev", "staging", "production"]);
+
+    let config = parse(
+        "[[environment]]\nname = \"b\"\ndocker = {}\n[[environment]]\nname = \"a\"\ndocker = {}\n",
+    )
+    .unwrap();
+    let names: Vec<&str> = config
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(names, ["b", "a"]);
+}
+
+#[test]
+fn order_on_some_environments_only_is_refused() {
+    let errs = errors(
+        r#"
+[[environment]]
+name = "dev"
+order = 1
+docker = {}
+[[environment]]
+name = "scratch"
+docker = {}
+"#,
+    );
+    assert_eq!(
+        errs,
+        [
+            "6:environment[1].order: missing; other environments set `order`, so every environment \
+          must (or remove it everywhere to use the file order)"
+        ]
+    );
+}
+
+#[test]
+fn a_full_service_is_read_with_both_backends() {
+    let config = parse(
+        r#"
+[[environment]]
+name = "staging"
+docker = { host = "tcp://10.0.0.5:2375" }
+
+[[environment]]
+name = "production"
+protected = true
+[environment.ecs]
+region = "eu-west-1"
+cluster = "prod-cluster"
+endpoint_url = "http://127.0.0.1:5000"
+profile = "ops"
+
+[[service]]
+name = "api"
+description = "  The API  "
+owner = "team-a"
+[service.targets.staging]
+container = "api-staging"
+health_url = "https://api.staging.lan/healthz"
+[service.targets.production]
+service = "api-prod"
+container = "app"
+[[service.runbook]]
+title = "Rollback"
+url = "https://wiki.lan/api/rollback"
+"#,
+    )
+    .unwrap();
+    let ecs = &config.environments[1];
+    assert_eq!(
+        ecs.backend,
+        Backend::Ecs(EcsBackend {
+            region: "eu-west-1".into(),
+            cluster: "prod-cluster".into(),
+            endpoint_url: Some(url::Url::parse("http://127.0.0.1:5000").unwrap()),
+            profile: Some("ops".into()),
+        })
+    );
+    let api = &config.services[0];
+    assert_eq!(api.description, "The API");
+    let staging = &api.targets[&EnvName::parse("staging").unwrap()];
+    assert_eq!(staging.kind, TargetKind::Container("api-staging".into()));
+    assert_eq!(
+        staging.health_url.as_ref().map(url::Url::as_str),
+        Some("https://api.staging.lan/healthz")
+    );
+    let production = &api.targets[&EnvName::parse("production").unwrap()];
+    assert_eq!(
+        production.kind,
+        TargetKind::EcsService {
+            service: "api-prod".into(),
+            container: Some("app".into())
+        }
+    );
+    assert_eq!(api.runbooks[0].title, "Rollback");
+}
+
+#[test]
+fn no_environment_at_all_is_refused() {
+    assert_eq!(
+        errors("[console]\ntitle = \"x\"\n"),
+        ["1:environment: no environments declared; add at least one [[environment]] table"]
+    );
+}
+
+#[test]
+fn unknown_keys_are_named_with_a_suggestion() {
+    let errs = errors(
+        r#"
+[[environment]]
+name = "dev"
+protect = true
+docker = { hots = "unix:///x.sock" }
+[consol]
+"#,
+    );
+    assert_eq!(
+        errs,
+        [
+            "4:environment[0].protect: unknown key `protect`; did you mean `protected`?",
+            "5:environment[0].docker.hots: unknown key `hots`; did you mean `host`?",
+            "6:consol: unknown key `consol`; did you mean `console`?",
+        ]
+    );
+}
+
+#[test]
+fn bad_names_and_types_are_named() {
+    let errs = errors(
+        r#"
+[[environment]]
+name = "Prod_1"
+order = "first"
+docker = {}
+[[service]]
+name = 42
+"#,
+    );
+    assert_eq!(
+        errs,
+        [
+            "3:environment[0].name: `Prod_1` is not a valid name: must start with a lowercase letter (a-z)",
+            "4:environment[0].order: expected an integer, found string",
+            "7:service[0].name: expected a string, found integer",
+        ]
+    );
+}
+
+#[test]
+fn backends_must_be_exactly_one_and_well_formed() {
+    let errs = errors(
+        r#"
+[[environment]]
+name = "a"
+
+[[environment]]
+name = "b"
+docker = {}
+ecs = { region = "eu-west-1", cluster = "c" }
+
+[[environment]]
+name = "c"
+docker = { host = "ftp://x" }
+
+[[environment]]
+name = "d"
+ecs = { region = "EU WEST", endpoint_url = "file:///etc/passwd" }
+"#,
+    );
+    assert_eq!(
+        errs,
+        [
+            "2:environment[0]: missing a backend: add `docker = { host = \"unix:///var/run/docker.sock\" }` or `ecs = { region = \"…\", cluster = \"…\" }`",
+            "8:environment[1]: declares both `docker` and `ecs`; an environment runs on exactly one backend",
+            "12:environment[2].docker.host: `ftp` is not a Docker Engine address; use unix:///path/to/docker.sock, tcp://HOST:PORT or https://HOST:PORT",
+            "16:environment[3].ecs.cluster: missing; expected a string",
+            "16:environment[3].ecs.region: `EU WEST` is not an AWS region name such as `eu-west-1`",
+            "16:environment[3].ecs.endpoint_url: `file:` URLs are not allowed; use http:// or https://",
+        ]
+    );
+}
+
+#[test]
+fn duplicates_point_at_the_first_declaration() {
+    let errs = errors(
+        r#"
+[[environment]]
+name = "dev"
+docker = {}
+[[environment]]
+name = "dev"
+docker = {}
+[[service]]
+name = "api"
+[[service]]
+name = "api"
+"#,
+    );
+    assert_eq!(
+        errs,
+        [
+            "6:environment[1].name: environment `dev` is already declared on line 3",
+            "11:service[1].name: service `api` is already declared on line 9",
+        ]
+    );
+}
+
+#[test]
+fn targets_must_name_declared_environments_and_fit_their_backend() {
+    let errs = errors(
+        r#"
+[[environment]]
+name = "dev"
+docker = {}
+[[environment]]
+name = "prod"
+ecs = { region = "us-east-1", cluster = "main" }
+
+[[service]]
+name = "api"
+targets.qa = { container = "api-qa" }
+targets.dev = { service = "api" }
+targets.prod = { container = "bad name!" }
+"#,
+    );
+    assert_eq!(
+        errs,
+        [
+            "11:service[0].targets.qa: environment `qa` is not declared; declared environments: dev, prod",
+            // A missing key points at the start of its table, before the keys that are there.
+            "12:service[0].targets.dev.container: missing; expected a string",
+            "12:service[0].targets.dev.service: unknown key `service`; expected one of: container, health_url",
+            "13:service[0].targets.prod.service: missing; expected a string",
+            "13:service[0].targets.prod.container: `bad name!` is not a valid container name (letters, digits, '_', '.', '-')",
+        ]
+    );
+}
+
+#[test]
+fn only_http_urls_without_credentials_are_accepted() {
+    let errs = errors(
+        r#"
+[[environment]]
+name = "dev"
+docker = {}
+
+[[service]]
+name = "api"
+targets.dev = { container = "api", health_url = "http://user:pw@api.lan/health" }
+[[service.runbook]]
+title = "Bad link"
+url = "javascript:alert(document.cookie)"
+[[service.runbook]]
+title = ""
+url = "not a url"
+"#,
+    );
+    assert_eq!(
+        errs,
+        [
+            "8:service[0].targets.dev.health_url: must not contain a user name or password; credentials do not belong in URLs",
+            "11:service[0].runbook[0].url: `javascript:` URLs are not allowed; use http:// or https://",
+            "13:service[0].runbook[1].title: must not be empty",
+            "14:service[0].runbook[1].url: `not a url` is not a valid URL: relative URL without a base",
+        ]
+    );
+}
+
+#[test]
+fn a_syntax_error_names_its_line() {
+    let errs = errors("[[environment]]\nname = \"dev\"\nprotected = tru\n");
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].starts_with("3:: invalid TOML"), "{errs:?}");
+}
+
+#[test]
+fn a_missing_file_says_so_and_how_to_start() {
+    let e = Config::load(Path::new("/nonexistent/flightdeck.toml")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "/nonexistent/flightdeck.toml: cannot read the configuration: file not found \
+         (copy flightdeck.example.toml to start)"
+    );
+}

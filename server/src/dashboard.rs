@@ -1,0 +1,78 @@
+//! Builds the dashboard matrix from the configuration (what exists) and the store (what the
+//! console has seen running).
+
+use std::collections::HashMap;
+
+use flightdeck_app::model::{
+    BackendSummary, Cell, Dashboard, EnvName, EnvironmentColumn, KnownVersion, ServiceName,
+    ServiceRow, Timestamp,
+};
+
+use crate::{
+    config::{Backend, Config},
+    store::VersionRecord,
+};
+
+pub fn build(config: &Config, versions: &[VersionRecord], now: Timestamp) -> Dashboard {
+    let known: HashMap<(&EnvName, &ServiceName), &VersionRecord> = versions
+        .iter()
+        .map(|v| ((&v.environment, &v.service), v))
+        .collect();
+
+    let environments = config
+        .environments
+        .iter()
+        .map(|env| EnvironmentColumn {
+            name: env.name.clone(),
+            protected: env.protected,
+            backend: match &env.backend {
+                Backend::Docker(_) => BackendSummary::Docker,
+                Backend::Ecs(ecs) => BackendSummary::Ecs {
+                    region: ecs.region.clone(),
+                    cluster: ecs.cluster.clone(),
+                },
+            },
+        })
+        .collect();
+
+    let services = config
+        .services
+        .iter()
+        .map(|service| ServiceRow {
+            name: service.name.clone(),
+            description: service.description.clone(),
+            owner: service.owner.clone(),
+            cells: config
+                .environments
+                .iter()
+                .map(|env| {
+                    let target = service.targets.get(&env.name);
+                    Cell {
+                        environment: env.name.clone(),
+                        target: target.map(|t| t.kind.label().to_owned()),
+                        health_url: target
+                            .and_then(|t| t.health_url.as_ref())
+                            .map(|u| u.to_string()),
+                        // Only for configured targets: a leftover record of a removed target
+                        // would otherwise show a version for something that is not there.
+                        last_known: target
+                            .and_then(|_| known.get(&(&env.name, &service.name)))
+                            .map(|v| KnownVersion {
+                                version: v.version.clone(),
+                                image: v.image.clone(),
+                                digest: v.digest.clone(),
+                                observed_at: v.last_seen,
+                            }),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+
+    Dashboard {
+        title: config.console.title.clone(),
+        generated_at: now,
+        environments,
+        services,
+    }
+}

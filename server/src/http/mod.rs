@@ -1,0 +1,77 @@
+//! The HTTP surface: pages (Leptos SSR + server functions), operational endpoints and the
+//! middleware every response passes through.
+
+pub mod metrics;
+mod probes;
+mod security_headers;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{Router, extract::FromRef, http::StatusCode, routing::get};
+use flightdeck_app::{
+    App,
+    console::{Console, ConsoleContext},
+    shell,
+};
+use leptos::{config::LeptosOptions, prelude::provide_context};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower::ServiceBuilder;
+use tower_http::{
+    catch_panic::CatchPanicLayer, compression::CompressionLayer, timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::store::Store;
+
+/// How long any request may take before the client gets 503. Pages and server functions answer
+/// in milliseconds; this only cuts off a stuck dependency.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything a handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos: LeptosOptions,
+    pub console: Arc<dyn Console>,
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let console = ConsoleContext(state.console.clone());
+    let leptos = state.leptos.clone();
+
+    Router::new()
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
+        .route("/metrics", get(metrics::render))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(console.clone()),
+            move || shell(leptos.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(
+            ServiceBuilder::new()
+                .layer(CatchPanicLayer::new())
+                .layer(TraceLayer::new_for_http())
+                .layer(axum::middleware::from_fn_with_state(
+                    state.metrics.clone(),
+                    metrics::track,
+                ))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    REQUEST_TIMEOUT,
+                ))
+                .layer(CompressionLayer::new())
+                .layer(axum::middleware::from_fn(security_headers::add)),
+        )
+        .with_state(state)
+}

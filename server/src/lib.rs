@@ -1,0 +1,15 @@
+//! Flightdeck's server: everything that touches the world.
+//!
+//! `main.rs` only parses the command line; [`startup::Application`] builds the real server so
+//! integration tests can start it on port 0 exactly as production does.
+
+pub mod cli;
+pub mod config;
+pub mod console;
+pub mod dashboard;
+pub mod error;
+pub mod http;
+pub mod leptos_options;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,146 @@
+//! Building and running the server.
+//!
+//! The order is chosen so that a failure leaves nothing half-started: the configuration is
+//! already valid when we get here, then the port is bound (a port in use fails before the
+//! database is touched), then the database is opened and migrated, and only then are requests
+//! served and background work started.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::{Config, ConfigErrors},
+    console::ConsoleService,
+    http::{self, AppState, metrics::Metrics},
+    leptos_options,
+    store::{self, OpenError, Store},
+};
+
+pub struct Settings {
+    pub config: Config,
+    pub database_url: String,
+    pub addr: SocketAddr,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Config(ConfigErrors),
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind { addr: SocketAddr, reason: String },
+    #[error(transparent)]
+    Store(#[from] OpenError),
+    #[error("{0}")]
+    Leptos(String),
+    #[error("the server stopped with an error: {0}")]
+    Serve(std::io::Error),
+}
+
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: axum::Router,
+    store: Arc<dyn Store>,
+    /// Cancelled on shutdown; background loops watch it.
+    stopping: CancellationToken,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let Settings {
+            config,
+            database_url,
+            addr,
+        } = settings;
+
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| StartupError::Bind {
+                addr,
+                reason: bind_reason(&e),
+            })?;
+        let local_addr = listener.local_addr().map_err(|e| StartupError::Bind {
+            addr,
+            reason: e.to_string(),
+        })?;
+
+        let leptos = leptos_options::load(local_addr).map_err(StartupError::Leptos)?;
+        let store: Arc<dyn Store> = Arc::new(store::open(&database_url).await?);
+        let config = Arc::new(config);
+        tracing::info!(
+            store = store.describe(),
+            config = %config.source.display(),
+            "{}",
+            config.summary()
+        );
+
+        let state = AppState {
+            leptos,
+            console: Arc::new(ConsoleService::new(config.clone(), store.clone())),
+            store: store.clone(),
+            metrics: Arc::new(Metrics::new()),
+        };
+        Ok(Self {
+            listener,
+            local_addr,
+            router: http::router(state),
+            store,
+            stopping: CancellationToken::new(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// Serves until `shutdown` resolves, then lets requests under way finish, stops background
+    /// work and closes the database.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        let Self {
+            listener,
+            local_addr,
+            router,
+            store,
+            stopping,
+        } = self;
+        tracing::info!("Flightdeck listening on http://{local_addr}");
+
+        let stop_signal = stopping.clone();
+        let served = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stop_signal.cancel();
+        })
+        .await;
+
+        stopping.cancel();
+        store.close().await;
+        tracing::info!("Flightdeck stopped");
+        served.map_err(StartupError::Serve)
+    }
+}
+
+fn bind_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "the address is already in use (another Flightdeck? choose one with --addr)".to_owned()
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need privileges; try --addr 0.0.0.0:3000)"
+                .to_owned()
+        }
+        _ => e.to_string(),
+    }
+}

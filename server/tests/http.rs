@@ -1,0 +1,250 @@
+//! The real server on port 0 with a real database: pages, probes, metrics, headers.
+
+mod common;
+
+use common::{TestApp, TestDb};
+use flightdeck::store::{Store, VersionObservation, VersionSource};
+use flightdeck_app::model::{EnvName, ServiceName, Timestamp};
+use scraper::{Html, Selector};
+
+fn select<'a>(doc: &'a Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
+    doc.select(&Selector::parse(css).unwrap()).collect()
+}
+
+fn text(el: &scraper::ElementRef<'_>) -> String {
+    el.text()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[tokio::test]
+async fn healthz_answers_while_the_process_runs() {
+    let db = TestDb::sqlite();
+    let app = TestApp::start(&db).await;
+    let (status, body) = app.get_text("/healthz").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, "ok\n");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn readyz_is_200_when_the_store_answers() {
+    let db = TestDb::sqlite();
+    let app = TestApp::start(&db).await;
+    assert_eq!(app.get_text("/readyz").await, (200, "ready\n".to_owned()));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn readyz_is_503_with_the_reason_when_postgres_goes_away() {
+    let db = TestDb::postgres().await;
+    let app = TestApp::start(&db).await;
+    assert_eq!(app.get_text("/readyz").await.0, 200);
+
+    // Take the database away under the running console: refuse new connections and end the
+    // console's open ones, as a failover or an admin would.
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    let admin = common::postgres_admin_url();
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} ALLOW_CONNECTIONS false"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&name)
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let (status, body) = app.get_text("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.starts_with("not ready: "), "{body}");
+    assert!(
+        body.contains("database"),
+        "the reason names the database: {body}"
+    );
+
+    // And it recovers by itself once the database is back.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} ALLOW_CONNECTIONS true"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(app.get_text("/readyz").await.0, 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn dashboard_is_a_table_of_environments_by_services() {
+    let db = TestDb::sqlite();
+    let app = TestApp::start(&db).await;
+    let (status, html) = app.get_text("/").await;
+    assert_eq!(status, 200);
+    let doc = Html::parse_document(&html);
+
+    assert_eq!(text(&select(&doc, "title")[0]), "Services · Flightdeck");
+    // Columns follow the configured display order, not the file order.
+    let headers: Vec<String> = select(&doc, "table.matrix thead th .env-name")
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(headers, ["dev", "staging", "production"]);
+    let production = text(&select(&doc, "table.matrix thead th")[3]);
+    assert!(production.contains("protected"), "{production}");
+    assert!(production.contains("ECS prod (eu-west-1)"), "{production}");
+
+    // One row per service, inside an explicit <tbody>.
+    let rows = select(&doc, "table.matrix > tbody > tr");
+    assert_eq!(rows.len(), 2);
+    let api = text(&select(&doc, "tr[data-service=api]")[0]);
+    assert!(
+        api.contains("Public API") && api.contains("Owner: team-api"),
+        "{api}"
+    );
+
+    // Nothing recorded yet: every configured cell says so; unconfigured ones say they are absent.
+    let api_dev = text(&select(&doc, "tr[data-service=api] td[data-env=dev]")[0]);
+    assert!(api_dev.contains("Version unknown"), "{api_dev}");
+    assert!(api_dev.contains("api-dev"), "{api_dev}");
+    assert!(api_dev.contains("http://127.0.0.1:9/health"), "{api_dev}");
+    let worker_prod = text(&select(&doc, "tr[data-service=worker] td[data-env=production]")[0]);
+    assert_eq!(worker_prod, "Not deployed here");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn dashboard_shows_the_last_known_version_from_the_store() {
+    let db = TestDb::sqlite();
+    let app = TestApp::start(&db).await;
+    let store = db.open().await;
+    store
+        .record_version(&VersionObservation {
+            environment: EnvName::parse("staging").unwrap(),
+            service: ServiceName::parse("api").unwrap(),
+            version: "1.4.2".into(),
+            image: "registry.example/api:1.4.2".into(),
+            digest: Some("sha256:0123456789abcdef0123".into()),
+            source: VersionSource::Observed,
+            at: Timestamp::now(),
+        })
+        .await
+        .unwrap();
+    // A record for a pair the config does not declare is not shown anywhere.
+    store
+        .record_version(&VersionObservation {
+            environment: EnvName::parse("production").unwrap(),
+            service: ServiceName::parse("worker").unwrap(),
+            version: "9.9.9".into(),
+            image: "registry.example/worker:9.9.9".into(),
+            digest: None,
+            source: VersionSource::Observed,
+            at: Timestamp::now(),
+        })
+        .await
+        .unwrap();
+
+    let (_, html) = app.get_text("/").await;
+    let doc = Html::parse_document(&html);
+    let cell = text(&select(&doc, "tr[data-service=api] td[data-env=staging]")[0]);
+    assert!(cell.contains("1.4.2"), "{cell}");
+    assert!(cell.contains("0123456789ab"), "short digest shown: {cell}");
+    assert!(cell.contains("just now"), "{cell}");
+    let dev = text(&select(&doc, "tr[data-service=api] td[data-env=dev]")[0]);
+    assert!(dev.contains("Version unknown"), "{dev}");
+    assert!(!html.contains("9.9.9"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_dashboard_server_function_answers_json() {
+    let db = TestDb::sqlite();
+    let app = TestApp::start(&db).await;
+    let response = app
+        .client
+        .post(format!("{}/api/dashboard", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["title"], "Test deck");
+    assert_eq!(body["environments"][2]["name"], "production");
+    assert_eq!(body["services"][0]["cells"][0]["target"], "api-dev");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_pages_are_404_with_a_way_back() {
+    let db = TestDb::sqlite();
+    let app = TestApp::start(&db).await;
+    let (status, html) = app.get_text("/no/such/page").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("Page not found"));
+    assert!(html.contains(r#"href="/""#));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let db = TestDb::sqlite();
+    let app = TestApp::start(&db).await;
+    for path in ["/", "/healthz", "/metrics", "/missing"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let db = TestDb::sqlite();
+    let app = TestApp::start(&db).await;
+    app.get("/healthz").await;
+    app.get("/healthz").await;
+    app.get("/").await;
+    app.get("/nope").await;
+
+    let response = app.get("/metrics").await;
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("openmetrics-text"),
+        "Prometheus scrapes OpenMetrics text"
+    );
+    let body = response.text().await.unwrap();
+    let line = |prefix: &str| {
+        body.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting with {prefix} in\n{body}"))
+            .to_owned()
+    };
+    assert_eq!(
+        line(r#"http_requests_total{method="GET",route="/healthz",status="200"}"#)
+            .rsplit(' ')
+            .next(),
+        Some("2")
+    );
+    line(r#"http_requests_total{method="GET",route="/",status="200"}"#);
+    // A typo or a scan is one label value, not one per path.
+    line(r#"http_requests_total{method="GET",route="unmatched",status="404"}"#);
+    assert!(!body.contains("/nope"));
+    line(r#"http_request_duration_seconds_bucket{le="0.001",method="GET",route="/healthz"}"#);
+    line(r#"http_request_duration_seconds_count{method="GET",route="/"}"#);
+    line(&format!(
+        r#"flightdeck_build_info{{version="{}"}} 1"#,
+        env!("CARGO_PKG_VERSION")
+    ));
+    app.stop().await;
+}
