@@ -10,12 +10,6 @@ source "$REPO_ROOT/scripts/lib/chromium.sh"
 
 cd "$REPO_ROOT"
 LOG="$(mktemp /tmp/flightdeck-test-log.XXXXXX)"
-cleanup() {
-  stop_test_postgres
-  rm -f "$LOG"
-}
-trap cleanup EXIT
-
 step() { say "$*"; }
 
 # Runs a cargo test command, keeping its output for the summary.
@@ -34,6 +28,16 @@ summary() {
        }
        END { printf "summary: %d passed, %d failed, %d skipped\n", p, f, s }' "$LOG"
 }
+
+# The summary is printed on failure too, so a red run still says how far the tests got.
+cleanup() {
+  local status=$?
+  summary
+  stop_test_postgres
+  rm -f "$LOG"
+  exit "$status"
+}
+trap cleanup EXIT
 
 step "Setting up tools"
 ensure_build_tools
@@ -61,5 +65,3 @@ cargo leptos build --release
 step "Browser tests (headless Chromium)"
 FLIGHTDECK_E2E_BIN="$REPO_ROOT/target/release/flightdeck" \
   run_tests cargo test --locked -p flightdeck-end2end --test browser -- --test-threads=1
-
-summary

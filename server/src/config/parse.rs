@@ -112,15 +112,15 @@ fn read_environments(
         };
         r.check_keys(&node, ENV_KEYS);
         let name = read_name(r, &node, EnvName::parse);
-        if let Some((name, at)) = &name {
-            if let Err(first) = seen.insert(name.as_str(), *at) {
-                let line = r.line_of(first);
-                r.error(
-                    *at,
-                    &join(&node.path, "name"),
-                    format!("environment `{name}` is already declared on line {line}"),
-                );
-            }
+        if let Some((name, at)) = &name
+            && let Err(first) = seen.insert(name.as_str(), *at)
+        {
+            let line = r.line_of(first);
+            r.error(
+                *at,
+                &join(&node.path, "name"),
+                format!("environment `{name}` is already declared on line {line}"),
+            );
         }
         let order = r.integer(&node, "order").map(|o| o.value);
         let protected = r.bool(&node, "protected").unwrap_or(false);
@@ -361,15 +361,15 @@ fn read_services(r: &mut Reader<'_>, root: &Node<'_>, declared: &Declared) -> Ve
         };
         r.check_keys(&node, SERVICE_KEYS);
         let name = read_name(r, &node, ServiceName::parse);
-        if let Some((name, at)) = &name {
-            if let Err(first) = seen.insert(name.as_str(), *at) {
-                let line = r.line_of(first);
-                r.error(
-                    *at,
-                    &join(&node.path, "name"),
-                    format!("service `{name}` is already declared on line {line}"),
-                );
-            }
+        if let Some((name, at)) = &name
+            && let Err(first) = seen.insert(name.as_str(), *at)
+        {
+            let line = r.line_of(first);
+            r.error(
+                *at,
+                &join(&node.path, "name"),
+                format!("service `{name}` is already declared on line {line}"),
+            );
         }
         let description = r
             .string(&node, "description", false)
@@ -479,10 +479,10 @@ fn read_runbooks(r: &mut Reader<'_>, service: &Node<'_>) -> Vec<Runbook> {
         };
         r.check_keys(&node, RUNBOOK_KEYS);
         let title = r.string(&node, "title", true);
-        if let Some(t) = &title {
-            if t.value.trim().is_empty() {
-                r.error(t.at, &join(&node.path, "title"), "must not be empty");
-            }
+        if let Some(t) = &title
+            && t.value.trim().is_empty()
+        {
+            r.error(t.at, &join(&node.path, "title"), "must not be empty");
         }
         let url = r
             .string(&node, "url", true)

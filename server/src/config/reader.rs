@@ -68,6 +68,9 @@ pub struct Node<'d> {
     pub span: Option<(usize, usize)>,
 }
 
+/// A table found in an array of tables, with its byte span in the file.
+pub type TableAt<'d> = (&'d dyn TableLike, Option<(usize, usize)>);
+
 pub struct Reader<'t> {
     file: String,
     text: &'t str,
@@ -202,12 +205,8 @@ impl<'t> Reader<'t> {
         }
     }
 
-    /// `[[key]]` tables (or an inline array of tables), each with its index.
-    pub fn tables<'d>(
-        &mut self,
-        node: &Node<'d>,
-        key: &str,
-    ) -> Vec<(&'d dyn TableLike, Option<(usize, usize)>)> {
+    /// `[[key]]` tables (or an inline array of tables), each with its byte span.
+    pub fn tables<'d>(&mut self, node: &Node<'d>, key: &str) -> Vec<TableAt<'d>> {
         let Some(item) = node.table.get(key) else {
             return Vec::new();
         };

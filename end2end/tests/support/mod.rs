@@ -1,0 +1,259 @@
+//! The pieces of a browser test: the real flightdeck binary, chromedriver, and a WebDriver
+//! session in headless Chromium.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+pub const CONFIG: &str = r#"
+[console]
+title = "Browser test deck"
+
+[[environment]]
+name = "dev"
+docker = {}
+
+[[environment]]
+name = "staging"
+docker = {}
+
+[[environment]]
+name = "production"
+protected = true
+docker = {}
+
+[[service]]
+name = "shop-web"
+description = "Storefront"
+owner = "team-storefront"
+targets.dev = { container = "shop-web-dev", health_url = "http://127.0.0.1:9/health" }
+targets.staging = { container = "shop-web-staging" }
+targets.production = { container = "shop-web-production" }
+
+[[service]]
+name = "orders-api"
+description = "Order placement and tracking"
+owner = "team-checkout"
+targets.dev = { container = "orders-api-dev" }
+targets.staging = { container = "orders-api-staging" }
+targets.production = { container = "orders-api-production" }
+
+[[service]]
+name = "mailer"
+description = "Transactional e-mail worker"
+owner = "team-platform"
+targets.dev = { container = "mailer-dev" }
+"#;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The binary under test: FLIGHTDECK_E2E_BIN, else the newer of the release and debug builds
+/// (cargo-leptos writes both to target/site, so the newer one matches the site there).
+fn binary() -> PathBuf {
+    if let Ok(path) = std::env::var("FLIGHTDECK_E2E_BIN") {
+        return PathBuf::from(path);
+    }
+    let root = workspace_root();
+    ["target/release/flightdeck", "target/debug/flightdeck"]
+        .iter()
+        .map(|p| root.join(p))
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .max()
+        .map(|(_, p)| p)
+        .expect("no flightdeck binary: run `cargo leptos build` (or --release) first")
+}
+
+/// A child process that is killed when the test ends, pass or fail.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The console, started from the built binary on a free port with its own SQLite file.
+pub struct Console {
+    pub url: String,
+    _process: Guard,
+    _dir: tempfile::TempDir,
+}
+
+impl Console {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("flightdeck.toml");
+        std::fs::write(&config, CONFIG).unwrap();
+        let root = workspace_root();
+        assert!(
+            root.join("target/site/pkg/flightdeck.wasm").exists(),
+            "target/site has no wasm bundle: run `cargo leptos build` first"
+        );
+        let mut child = Command::new(binary())
+            .args(["serve", "--addr", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--database-url")
+            .arg(format!(
+                "sqlite://{}",
+                dir.path().join("flightdeck.db").display()
+            ))
+            // The site (wasm, CSS) is found relative to the working directory (Leptos.toml).
+            .current_dir(&root)
+            .env("FLIGHTDECK_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start flightdeck");
+        let mut log = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        let addr = loop {
+            line.clear();
+            assert!(
+                log.read_line(&mut line).unwrap() > 0,
+                "flightdeck exited before listening"
+            );
+            if let Some(addr) = line.split("listening on http://").nth(1) {
+                break addr.trim().to_owned();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in log.lines() {});
+        Self {
+            url: format!("http://{addr}"),
+            _process: Guard(child),
+            _dir: dir,
+        }
+    }
+}
+
+/// How the browser presents itself.
+pub enum Screen {
+    Desktop,
+    /// A 360 px wide phone (device emulation, as Chrome's device toolbar does it).
+    Phone,
+    /// A desktop whose system setting prefers dark colours.
+    DesktopDark,
+}
+
+/// chromedriver plus one headless Chromium session.
+pub struct Browser {
+    pub client: Client,
+    _driver: Guard,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn start(screen: Screen) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver (apt-get install chromium-driver)");
+        let driver = Guard(driver);
+        let profile = tempfile::tempdir().unwrap();
+
+        let mut args = vec![
+            "--headless".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-quic".to_owned(),
+            "--no-first-run".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-component-update".to_owned(),
+            "--disable-sync".to_owned(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let mut options = json!({});
+        match screen {
+            Screen::Desktop => args.push("--window-size=1280,900".to_owned()),
+            Screen::DesktopDark => {
+                args.push("--window-size=1280,900".to_owned());
+                args.push("--force-dark-mode".to_owned());
+                args.push("--blink-settings=preferredColorScheme=0".to_owned());
+            }
+            Screen::Phone => {
+                options["mobileEmulation"] = json!({
+                    "deviceMetrics": { "width": 360, "height": 740, "pixelRatio": 3.0, "touch": true }
+                });
+            }
+        }
+        options["args"] = json!(args);
+        options["binary"] = json!(chromium_binary());
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("goog:chromeOptions".to_owned(), options);
+
+        let webdriver = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&webdriver)
+                .await
+            {
+                Ok(client) => break client,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("cannot start a Chromium session through chromedriver: {e}"),
+            }
+        };
+        Self {
+            client,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+fn chromium_binary() -> String {
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .iter()
+    .find(|p| Path::new(p).exists())
+    .map(|p| p.to_string())
+    .expect("Chromium is not installed (apt-get install chromium)")
+}
+
+/// Polls `check` until it returns `Some`, or fails the test with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

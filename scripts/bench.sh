@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Dashboard benchmark: the release binary with a generated configuration of 50 services x 3
+# environments (every cell with a recorded version), loaded by wrk on loopback at 1 and 32
+# connections. Prints latency p50/p99, throughput and the console's peak RSS.
+#
+#   scripts/bench.sh            # 20 s per load level
+#   BENCH_SECONDS=60 scripts/bench.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$REPO_ROOT/scripts/lib/toolchain.sh"
+
+SECONDS_PER_RUN="${BENCH_SECONDS:-20}"
+SERVICES=50
+
+ensure_build_tools
+ensure_apt wrk
+cd "$REPO_ROOT"
+say "Building the release binary"
+cargo leptos build --release >/dev/null
+
+WORK="$(mktemp -d /tmp/flightdeck-bench.XXXXXX)"
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# The configuration: 3 environments, 50 services, each with a target and health URL in each.
+{
+  for env in dev staging production; do
+    printf '[[environment]]\nname = "%s"\ndocker = {}\n' "$env"
+    [ "$env" = production ] && printf 'protected = true\n'
+    printf '\n'
+  done
+  for i in $(seq 1 "$SERVICES"); do
+    printf '[[service]]\nname = "service-%02d"\ndescription = "Benchmark service number %d"\nowner = "team-%d"\n' "$i" "$i" $((i % 7))
+    for env in dev staging production; do
+      printf 'targets.%s = { container = "service-%02d-%s", health_url = "http://127.0.0.1:9/health/%d" }\n' "$env" "$i" "$env" "$i"
+    done
+    printf '\n'
+  done
+} >"$WORK/flightdeck.toml"
+target/release/flightdeck check-config "$WORK/flightdeck.toml"
+
+PORT="$(free_port)"
+target/release/flightdeck serve --config "$WORK/flightdeck.toml" \
+  --database-url "sqlite://$WORK/flightdeck.db" --addr "127.0.0.1:$PORT" \
+  2>"$WORK/server.log" &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$WORK/server.log"; die "the console did not start"; }
+
+# A version in every cell, so the page is as large as a real one.
+python3 - "$WORK/flightdeck.db" "$SERVICES" <<'PY'
+import sqlite3, sys, time
+db, services = sys.argv[1], int(sys.argv[2])
+now = int(time.time() * 1000)
+con = sqlite3.connect(db)
+for i in range(1, services + 1):
+    for n, env in enumerate(["dev", "staging", "production"]):
+        version = f"1.{i}.{3 - n}"
+        con.execute(
+            "INSERT INTO version_observations (environment, service, version, image, digest, source, first_seen_at, last_seen_at)"
+            " VALUES (?, ?, ?, ?, ?, 'observed', ?, ?)",
+            (env, f"service-{i:02d}", version, f"registry.example/service-{i:02d}:{version}",
+             "sha256:" + f"{i:02d}{n}".ljust(64, "a"), now - 3_600_000, now))
+con.commit()
+PY
+
+URL="http://127.0.0.1:$PORT/"
+PAGE_BYTES="$(curl -fsS "$URL" | wc -c)"
+GZIP_BYTES="$(curl -fsS -H 'Accept-Encoding: gzip' "$URL" | wc -c)"
+say "Warming up"
+wrk -t1 -c1 -d3s "$URL" >/dev/null
+
+# run_wrk THREADS CONNECTIONS -> "p50 p99 req/s"
+run_wrk() {
+  wrk -t"$1" -c"$2" -d"${SECONDS_PER_RUN}s" --latency "$URL" | awk '
+    /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
+    /^Requests\/sec:/ { rps = $2 }
+    /Non-2xx/ { bad = $NF }
+    END { printf "%s %s %s %s\n", p50, p99, rps, (bad == "" ? 0 : bad) }'
+}
+
+say "Load: 1 connection, ${SECONDS_PER_RUN} s"
+read -r P50_1 P99_1 RPS_1 BAD_1 < <(run_wrk 1 1)
+say "Load: 32 connections, ${SECONDS_PER_RUN} s"
+read -r P50_32 P99_32 RPS_32 BAD_32 < <(run_wrk 2 32)
+PEAK_RSS_KB="$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status")"
+
+echo
+echo "Flightdeck dashboard benchmark ($SERVICES services x 3 environments, $(nproc) cores, ${SECONDS_PER_RUN} s per level)"
+echo "  page size:        $PAGE_BYTES bytes ($GZIP_BYTES gzip)"
+printf '  %-16s p50 %-9s p99 %-9s %10s req/s  (non-2xx: %s)\n' "1 connection:" "$P50_1" "$P99_1" "$RPS_1" "$BAD_1"
+printf '  %-16s p50 %-9s p99 %-9s %10s req/s  (non-2xx: %s)\n' "32 connections:" "$P50_32" "$P99_32" "$RPS_32" "$BAD_32"
+echo "  peak RSS:         $((PEAK_RSS_KB / 1024)) MiB ($PEAK_RSS_KB kB)"
