@@ -19,7 +19,16 @@ fn table<'a>(doc: &'a Document<String>, path: &[&str]) -> &'a dyn toml_edit::Tab
             .get(key)
             .unwrap_or_else(|| panic!("missing [{}]", path.join(".")));
     }
-    item.as_table_like().unwrap()
+    // cargo-leptos 0.3 wants `[[workspace.metadata.leptos]]` (one entry per site): take the
+    // first, which is ours.
+    match item.as_array_of_tables() {
+        Some(array) => array
+            .get(0)
+            .unwrap_or_else(|| panic!("[[{}]] is empty", path.join("."))),
+        None => item
+            .as_table_like()
+            .unwrap_or_else(|| panic!("[{}] is not a table", path.join("."))),
+    }
 }
 
 /// A scalar as text, so values of different types never compare equal by accident.
