@@ -1,12 +1,266 @@
-//! Server functions: the browser's way into the back end. Each one reaches the back end through
-//! [`crate::console::Console`] and does nothing else.
+//! Server functions: the browser's way into the back end. Each one takes the caller the server
+//! authenticated, calls one method of [`crate::console::Console`] (which authorizes it) and does
+//! nothing else. All of them are POST; the server refuses cross-site POSTs before they run.
 
 use leptos::prelude::*;
 
-use crate::{error::ConsoleError, model::Dashboard};
+use crate::{
+    error::ConsoleError,
+    model::{
+        AuditFilter, AuditPage, CreatedToken, Dashboard, Me, SessionView, TokenView, UserView,
+    },
+};
 
 /// The dashboard matrix.
 #[server(endpoint = "dashboard")]
 pub async fn load_dashboard() -> Result<Dashboard, ConsoleError> {
-    crate::console::current()?.dashboard().await
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.dashboard(&caller).await
+        }
+        .await,
+    )
+}
+
+/// Who is signed in; `None` when nobody is (the login page asks this too).
+#[server(endpoint = "me")]
+pub async fn load_me() -> Result<Option<Me>, ConsoleError> {
+    answer(
+        async move {
+            match crate::console::signed_in() {
+                Ok((console, caller)) => console.me(&caller).await.map(Some),
+                Err(ConsoleError::Unauthenticated) => Ok(None),
+                Err(other) => Err(other),
+            }
+        }
+        .await,
+    )
+}
+
+/// Only a path on this site may follow a login: anything else (`//evil.example`,
+/// `https://…`, `javascript:`) goes to the dashboard instead.
+pub fn local_path(next: &str) -> &str {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control());
+    if ok { next } else { "/" }
+}
+
+#[server(endpoint = "login")]
+pub async fn login(
+    name: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), ConsoleError> {
+    answer(
+        async move {
+            let (console, client) = crate::console::client()?;
+            let cookie = console.login(&client, name, password).await?;
+            set_cookie(cookie)?;
+            leptos_axum::redirect(local_path(next.as_deref().unwrap_or("/")));
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            let (_, client) = crate::console::client()?;
+            let cookie = console.logout(&caller, &client).await?;
+            set_cookie(cookie)?;
+            leptos_axum::redirect("/login");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+/// Sends a failure with the HTTP status that fits it (server functions answer 500 otherwise),
+/// so API clients and logs see 401, 403, 400 for what they are. A plain HTML form post (a page
+/// used before its script loaded) is left alone: Leptos answers it with a redirect back to the
+/// form, carrying the error for the form to show, and a status would break that redirect.
+#[cfg(feature = "ssr")]
+fn answer<T>(result: Result<T, ConsoleError>) -> Result<T, ConsoleError> {
+    let plain_form_post = use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+    });
+    if let Err(e) = &result
+        && !plain_form_post
+        && let Ok(status) = http::StatusCode::from_u16(e.status())
+        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+    {
+        response.set_status(status);
+    }
+    result
+}
+
+#[cfg(feature = "ssr")]
+fn set_cookie(cookie: crate::console::SetCookie) -> Result<(), ConsoleError> {
+    let value = http::HeaderValue::try_from(cookie.0).map_err(|_| ConsoleError::Internal)?;
+    expect_context::<leptos_axum::ResponseOptions>().append_header(http::header::SET_COOKIE, value);
+    Ok(())
+}
+
+#[server(endpoint = "sessions")]
+pub async fn load_my_sessions() -> Result<Vec<SessionView>, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.my_sessions(&caller).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "sessions/end")]
+pub async fn end_my_session(id: String) -> Result<(), ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.end_my_session(&caller, id).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "password")]
+pub async fn change_my_password(current: String, new_password: String) -> Result<(), ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console
+                .change_my_password(&caller, current, new_password)
+                .await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "users")]
+pub async fn load_users() -> Result<Vec<UserView>, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.users(&caller).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "users/add")]
+pub async fn add_user(name: String, role: String, password: String) -> Result<(), ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.add_user(&caller, name, role, password).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "users/disable")]
+pub async fn set_user_disabled(name: String, disabled: bool) -> Result<(), ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.set_user_disabled(&caller, name, disabled).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "users/password")]
+pub async fn reset_password(name: String, password: String) -> Result<(), ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.reset_password(&caller, name, password).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "users/role")]
+pub async fn set_user_role(name: String, role: String) -> Result<(), ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.set_user_role(&caller, name, role).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "tokens")]
+pub async fn load_tokens() -> Result<Vec<TokenView>, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.tokens(&caller).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "tokens/create")]
+pub async fn create_token(name: String, role: String) -> Result<CreatedToken, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.create_token(&caller, name, role).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "tokens/revoke")]
+pub async fn revoke_token(id: i64) -> Result<(), ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.revoke_token(&caller, id).await
+        }
+        .await,
+    )
+}
+
+#[server(endpoint = "audit")]
+pub async fn load_audit(filter: AuditFilter) -> Result<AuditPage, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.audit(&caller, filter).await
+        }
+        .await,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_local_paths_follow_a_login() {
+        assert_eq!(local_path("/audit?actor=bob"), "/audit?actor=bob");
+        for bad in [
+            "//evil.example/",
+            "/\\evil.example",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "",
+            "/\nSet-Cookie: x",
+        ] {
+            assert_eq!(local_path(bad), "/", "{bad:?}");
+        }
+    }
 }

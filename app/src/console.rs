@@ -1,19 +1,137 @@
 //! The port between the UI and the back end.
 //!
-//! Server functions are thin: they take the [`Console`] from the Leptos context, call one method
-//! and return its result. The `server` crate implements the trait and provides it as context for
-//! every request; tests may provide another implementation.
+//! Server functions are thin: they take the [`Console`] from the Leptos context and the
+//! [`Caller`] the server's authentication middleware attached to the request, call one method
+//! and return its result. Every method that needs an account takes the caller; the server's
+//! implementation authorizes it first, through one function. The `server` crate implements the
+//! trait and provides it as context for every request.
 
-use std::sync::Arc;
+use std::{net::IpAddr, sync::Arc};
 
 use leptos::prelude::use_context;
 
-use crate::{error::ConsoleError, model::Dashboard};
+use crate::{
+    error::ConsoleError,
+    model::{
+        AuditFilter, AuditPage, CreatedToken, Dashboard, Me, Role, SessionView, TokenView, UserView,
+    },
+};
+
+/// Who makes the current request, established by the server from a session cookie or an API
+/// token. Holds no secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+    pub kind: CallerKind,
+    /// The client address, as the network allow-list saw it.
+    pub source: IpAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerKind {
+    /// A signed-in account. `session` is the SHA-256 of the cookie value, never the value.
+    Session {
+        user_id: i64,
+        session: [u8; 32],
+    },
+    Token {
+        token_id: i64,
+    },
+    /// The `flightdeck` command line, run by someone with access to the console's machine.
+    System,
+}
+
+/// The client's address (after `trusted_proxies`) and user agent, for every request, signed in
+/// or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub addr: IpAddr,
+    pub user_agent: String,
+    /// Served over HTTPS (directly, or by a trusted proxy that says so).
+    pub https: bool,
+    /// The SHA-256 of the session cookie the request carried, valid or not: a login replaces
+    /// it (the session id changes at every sign-in).
+    pub presented_session: Option<[u8; 32]>,
+}
+
+/// A `Set-Cookie` header value the server function must send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetCookie(pub String);
 
 #[async_trait::async_trait]
 pub trait Console: Send + Sync + 'static {
     /// The environment x service matrix with what the console knows of each cell.
-    async fn dashboard(&self) -> Result<Dashboard, ConsoleError>;
+    async fn dashboard(&self, caller: &Caller) -> Result<Dashboard, ConsoleError>;
+
+    /// The caller's own name and role, for the header and for hiding what they may not do.
+    async fn me(&self, caller: &Caller) -> Result<Me, ConsoleError>;
+
+    /// Checks the password (with throttling) and starts a session.
+    async fn login(
+        &self,
+        client: &Client,
+        name: String,
+        password: String,
+    ) -> Result<SetCookie, ConsoleError>;
+
+    /// Ends the caller's session on the server; the cookie to clear it in the browser.
+    async fn logout(&self, caller: &Caller, client: &Client) -> Result<SetCookie, ConsoleError>;
+
+    async fn my_sessions(&self, caller: &Caller) -> Result<Vec<SessionView>, ConsoleError>;
+
+    async fn end_my_session(&self, caller: &Caller, id: String) -> Result<(), ConsoleError>;
+
+    async fn change_my_password(
+        &self,
+        caller: &Caller,
+        current: String,
+        new: String,
+    ) -> Result<(), ConsoleError>;
+
+    async fn users(&self, caller: &Caller) -> Result<Vec<UserView>, ConsoleError>;
+
+    async fn add_user(
+        &self,
+        caller: &Caller,
+        name: String,
+        role: String,
+        password: String,
+    ) -> Result<(), ConsoleError>;
+
+    async fn set_user_disabled(
+        &self,
+        caller: &Caller,
+        name: String,
+        disabled: bool,
+    ) -> Result<(), ConsoleError>;
+
+    async fn reset_password(
+        &self,
+        caller: &Caller,
+        name: String,
+        password: String,
+    ) -> Result<(), ConsoleError>;
+
+    async fn set_user_role(
+        &self,
+        caller: &Caller,
+        name: String,
+        role: String,
+    ) -> Result<(), ConsoleError>;
+
+    async fn tokens(&self, caller: &Caller) -> Result<Vec<TokenView>, ConsoleError>;
+
+    async fn create_token(
+        &self,
+        caller: &Caller,
+        name: String,
+        role: String,
+    ) -> Result<CreatedToken, ConsoleError>;
+
+    async fn revoke_token(&self, caller: &Caller, id: i64) -> Result<(), ConsoleError>;
+
+    async fn audit(&self, caller: &Caller, filter: AuditFilter) -> Result<AuditPage, ConsoleError>;
 }
 
 /// What the server provides as Leptos context.
@@ -26,4 +144,28 @@ pub fn current() -> Result<Arc<dyn Console>, ConsoleError> {
         .map(|c| c.0)
         // A wiring bug, not a user error: the router always provides it.
         .ok_or(ConsoleError::Internal)
+}
+
+fn request_parts() -> Result<http::request::Parts, ConsoleError> {
+    use_context::<http::request::Parts>().ok_or(ConsoleError::Internal)
+}
+
+/// The console and the signed-in caller of the current request, or `Unauthenticated`.
+pub fn signed_in() -> Result<(Arc<dyn Console>, Caller), ConsoleError> {
+    let caller = request_parts()?
+        .extensions
+        .get::<Caller>()
+        .cloned()
+        .ok_or(ConsoleError::Unauthenticated)?;
+    Ok((current()?, caller))
+}
+
+/// The console and the client of the current request, signed in or not.
+pub fn client() -> Result<(Arc<dyn Console>, Client), ConsoleError> {
+    let client = request_parts()?
+        .extensions
+        .get::<Client>()
+        .cloned()
+        .ok_or(ConsoleError::Internal)?;
+    Ok((current()?, client))
 }

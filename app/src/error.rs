@@ -37,6 +37,21 @@ pub enum ConsoleError {
     Transport(String),
 }
 
+impl ConsoleError {
+    /// The HTTP status that fits, for server functions and API routes alike.
+    pub fn status(&self) -> u16 {
+        match self {
+            ConsoleError::Unauthenticated => 401,
+            ConsoleError::Forbidden(_) => 403,
+            ConsoleError::NotFound(_) => 404,
+            ConsoleError::Conflict(_) => 409,
+            ConsoleError::Invalid { .. } => 400,
+            ConsoleError::Unavailable(_) => 503,
+            ConsoleError::Internal | ConsoleError::Transport(_) => 500,
+        }
+    }
+}
+
 impl FromServerFnError for ConsoleError {
     type Encoder = JsonEncoding;
 

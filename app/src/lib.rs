@@ -12,6 +12,7 @@ pub mod api;
 pub mod components;
 #[cfg(feature = "ssr")]
 pub mod console;
+pub mod csp;
 pub mod error;
 pub mod model;
 pub mod pages;
@@ -22,10 +23,15 @@ use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context}
 use leptos_router::{
     SsrMode, StaticSegment,
     components::{A, Route, Router, Routes},
+    hooks::use_location,
 };
+
+use crate::model::Me;
 
 /// The HTML document around the app. Rendered only on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -45,6 +51,25 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Puts this response's Content-Security-Policy, with the nonce Leptos gives its inline
+/// scripts, on the page response.
+#[cfg(feature = "ssr")]
+fn set_page_policy() {
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    if let Ok(value) = http::HeaderValue::from_str(&csp::page_policy(&nonce)) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+/// Who is signed in, shared with every page (to hide what the role may not do; the server
+/// checks regardless). Fetched again on every navigation, so it follows sign-in and sign-out.
+pub type MeResource = Resource<Result<Option<Me>, error::ConsoleError>>;
+
 /// The root component: layout, navigation and routes.
 #[component]
 pub fn App() -> impl IntoView {
@@ -58,35 +83,109 @@ pub fn App() -> impl IntoView {
             if page.is_empty() { "Flightdeck".to_string() } else { format!("{page} · Flightdeck") }
         } />
         <Router>
-            <a class="skip-link" href="#main">"Skip to content"</a>
-            <header class="site-header">
-                <nav aria-label="Main">
-                    <A href="/" attr:class="brand">
-                        <span aria-hidden="true">"✈ "</span>
-                        "Flightdeck"
-                    </A>
-                    <ul class="nav-links">
-                        <li>
-                            <A href="/">"Services"</A>
-                        </li>
-                    </ul>
-                </nav>
-            </header>
-            <main id="main" tabindex="-1">
-                <Routes fallback=pages::not_found::NotFound>
-                    // Async: the whole page is rendered before it is sent, so it reads fine
-                    // before (or without) the wasm bundle, e.g. on a slow phone link.
-                    <Route
-                        path=StaticSegment("")
-                        view=pages::dashboard::DashboardPage
-                        ssr=SsrMode::Async
-                    />
-                </Routes>
-            </main>
-            <footer class="site-footer">
-                <p>"Flightdeck " {env!("CARGO_PKG_VERSION")}</p>
-            </footer>
+            <Layout />
         </Router>
+    }
+}
+
+#[component]
+fn Layout() -> impl IntoView {
+    let location = use_location();
+    let me: MeResource = Resource::new(move || location.pathname.get(), |_| api::load_me());
+    provide_context(me);
+
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <header class="site-header">
+            <nav aria-label="Main">
+                <A href="/" attr:class="brand">
+                    <span aria-hidden="true">"✈ "</span>
+                    "Flightdeck"
+                </A>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match me.await {
+                            Ok(Some(me)) => view! { <NavLinks me /> }.into_any(),
+                            _ => ().into_any(),
+                        }
+                    })}
+                </Transition>
+            </nav>
+        </header>
+        <main id="main" tabindex="-1">
+            <Routes fallback=pages::not_found::NotFound>
+                // Async: the whole page is rendered before it is sent, so it reads fine
+                // before (or without) the wasm bundle, e.g. on a slow phone link.
+                <Route
+                    path=StaticSegment("")
+                    view=pages::dashboard::DashboardPage
+                    ssr=SsrMode::Async
+                />
+                <Route path=StaticSegment("login") view=pages::login::LoginPage />
+                <Route
+                    path=StaticSegment("account")
+                    view=pages::account::AccountPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=StaticSegment("audit")
+                    view=pages::audit::AuditPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=(StaticSegment("admin"), StaticSegment("users"))
+                    view=pages::users::UsersPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=(StaticSegment("admin"), StaticSegment("tokens"))
+                    view=pages::tokens::TokensPage
+                    ssr=SsrMode::Async
+                />
+            </Routes>
+        </main>
+        <footer class="site-footer">
+            <p>"Flightdeck " {env!("CARGO_PKG_VERSION")}</p>
+        </footer>
+    }
+}
+
+/// The links a signed-in person may use, and who they are.
+#[component]
+fn NavLinks(me: Me) -> impl IntoView {
+    let admin = me.may(model::Action::ManageUsers);
+    let logout = ServerAction::<api::Logout>::new();
+    view! {
+        <ul class="nav-links">
+            <li>
+                <A href="/">"Services"</A>
+            </li>
+            <li>
+                <A href="/audit">"Audit log"</A>
+            </li>
+            {admin
+                .then(|| {
+                    view! {
+                        <li>
+                            <A href="/admin/users">"Users"</A>
+                        </li>
+                        <li>
+                            <A href="/admin/tokens">"API tokens"</A>
+                        </li>
+                    }
+                })}
+            <li>
+                <A href="/account">
+                    <span class="whoami">{me.name.clone()}</span>
+                    <span class="role-badge">{me.role.as_str()}</span>
+                </A>
+            </li>
+            <li>
+                <ActionForm action=logout attr:class="inline-form">
+                    <button type="submit" class="link-button">"Sign out"</button>
+                </ActionForm>
+            </li>
+        </ul>
     }
 }
 

@@ -1,5 +1,5 @@
-//! Flightdeck in real headless Chromium: the dashboard renders, hydrates, fits a phone and
-//! follows the system's dark mode. Needs a built site: `cargo leptos build` (or `--release`);
+//! Flightdeck in real headless Chromium: signing in and out, a refusal shown to a viewer, and
+//! the dashboard that renders, hydrates, fits a phone and follows the system's dark mode. Needs a built site: `cargo leptos build` (or `--release`);
 //! `cargo leptos end-to-end` builds and then runs these.
 
 mod support;
@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use fantoccini::{Locator, key::Key};
-use support::{Browser, Console, Screen, eventually};
+use support::{Browser, Console, PASSWORD, Screen, eventually};
 
 async fn visible_rows(browser: &Browser) -> Vec<String> {
     let value = browser
@@ -27,7 +27,7 @@ async fn the_dashboard_hydrates_and_its_filter_works() {
     let console = Console::start();
     let browser = Browser::start(Screen::Desktop).await;
     let c = &browser.client;
-    c.goto(&console.url).await.unwrap();
+    browser.sign_in(&console, "vic").await;
 
     assert_eq!(c.title().await.unwrap(), "Services · Flightdeck");
     let headers = c
@@ -79,8 +79,7 @@ async fn a_360_px_phone_sees_every_service_without_horizontal_scrolling() {
     let console = Console::start();
     let browser = Browser::start(Screen::Phone).await;
     let c = &browser.client;
-    c.goto(&console.url).await.unwrap();
-    c.find(Locator::Css("table.matrix tbody")).await.unwrap();
+    browser.sign_in(&console, "vic").await;
 
     let widths = c
         .execute(
@@ -114,9 +113,9 @@ async fn a_360_px_phone_sees_every_service_without_horizontal_scrolling() {
 async fn dark_mode_follows_the_system_setting() {
     let console = Console::start();
     let light = Browser::start(Screen::Desktop).await;
-    light.client.goto(&console.url).await.unwrap();
+    light.sign_in(&console, "vic").await;
     let dark = Browser::start(Screen::DesktopDark).await;
-    dark.client.goto(&console.url).await.unwrap();
+    dark.sign_in(&console, "vic").await;
 
     let background = "return getComputedStyle(document.body).backgroundColor;";
     let light_bg = light.client.execute(background, vec![]).await.unwrap();
@@ -132,6 +131,7 @@ async fn the_keyboard_reaches_the_skip_link_and_the_filter() {
     let console = Console::start();
     let browser = Browser::start(Screen::Desktop).await;
     let c = &browser.client;
+    browser.sign_in(&console, "vic").await;
     c.goto(&console.url).await.unwrap();
     let focused = "return document.activeElement.id || document.activeElement.className;";
 
@@ -141,7 +141,7 @@ async fn the_keyboard_reaches_the_skip_link_and_the_filter() {
 
     // Tab onward until the filter box has focus: it must be reachable without a mouse.
     let mut reached = false;
-    for _ in 0..6 {
+    for _ in 0..12 {
         c.active_element()
             .await
             .unwrap()
@@ -154,5 +154,98 @@ async fn the_keyboard_reaches_the_skip_link_and_the_filter() {
         }
     }
     assert!(reached, "the filter box is reachable with Tab");
+    browser.close().await;
+}
+
+async fn text_of(browser: &Browser, css: &str) -> String {
+    browser
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sign_in_see_a_refusal_as_a_viewer_and_sign_out() {
+    let console = Console::start();
+    let browser = Browser::start(Screen::Desktop).await;
+    let c = &browser.client;
+
+    // Any page sends a stranger to the login form, and back afterwards.
+    c.goto(&format!("{}/audit", console.url)).await.unwrap();
+    let url = c.current_url().await.unwrap();
+    assert_eq!(url.path(), "/login");
+    assert_eq!(url.query(), Some("next=/audit"));
+
+    // A wrong password is refused in words, next to the form.
+    browser.submit_login("vic", "not the password").await;
+    let alert = eventually("the refusal", Duration::from_secs(30), || async {
+        let text = c
+            .find(Locator::Css(".form-note.error"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        (!text.is_empty()).then_some(text)
+    })
+    .await;
+    assert!(alert.contains("wrong name or password"), "{alert}");
+
+    // The right one lands on the page asked for, signed in as vic.
+    browser.submit_login("vic", PASSWORD).await;
+    eventually("the audit page", Duration::from_secs(30), || async {
+        (c.current_url().await.ok()?.path() == "/audit").then_some(())
+    })
+    .await;
+    eventually(
+        "the header to name the account",
+        Duration::from_secs(10),
+        || async {
+            let who = c
+                .find(Locator::Css(".whoami"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            (who == "vic").then_some(())
+        },
+    )
+    .await;
+    assert_eq!(text_of(&browser, "h1").await, "Audit log");
+    // A viewer has no admin links...
+    assert!(c.find(Locator::LinkText("Users")).await.is_err());
+
+    // ...and an admin page says plainly what is missing.
+    c.goto(&format!("{}/admin/users", console.url))
+        .await
+        .unwrap();
+    let panel = text_of(&browser, ".panel.error").await;
+    assert!(panel.contains("Not allowed"), "{panel}");
+    assert!(panel.contains("needs the admin role"), "{panel}");
+
+    // Signing out ends the session: the dashboard asks to sign in again.
+    c.goto(&console.url).await.unwrap();
+    eventually(
+        "the sign-out button to work",
+        Duration::from_secs(30),
+        || async {
+            c.find(Locator::Css("button.link-button"))
+                .await
+                .ok()?
+                .click()
+                .await
+                .ok()?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            (c.current_url().await.ok()?.path() == "/login").then_some(())
+        },
+    )
+    .await;
+    c.goto(&console.url).await.unwrap();
+    assert_eq!(c.current_url().await.unwrap().path(), "/login");
     browser.close().await;
 }

@@ -1,35 +1,163 @@
-//! The server's implementation of the UI's [`Console`] port.
+//! The server's implementation of the UI's [`Console`] port. Each method authorizes the caller
+//! (through [`crate::auth::authorize`]) before it does anything, and maps errors once.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use flightdeck_app::{
-    console::Console,
+    console::{Caller, Client, Console, SetCookie},
     error::ConsoleError,
-    model::{Dashboard, Timestamp},
+    model::{
+        Action, AuditFilter, AuditPage, CreatedToken, Dashboard, Me, SessionView, Timestamp,
+        TokenView, UserView,
+    },
 };
 
-use crate::{config::Config, dashboard, error::AppError, store::Store};
+use crate::{
+    auth::{AuthService, Password, authorize},
+    config::Config,
+    dashboard,
+    error::AppError,
+    store::Store,
+};
 
 pub struct ConsoleService {
     config: Arc<Config>,
     store: Arc<dyn Store>,
+    auth: Arc<AuthService>,
 }
 
 impl ConsoleService {
-    pub fn new(config: Arc<Config>, store: Arc<dyn Store>) -> Self {
-        Self { config, store }
+    pub fn new(config: Arc<Config>, store: Arc<dyn Store>, auth: Arc<AuthService>) -> Self {
+        Self {
+            config,
+            store,
+            auth,
+        }
     }
 }
 
 #[async_trait]
 impl Console for ConsoleService {
-    async fn dashboard(&self) -> Result<Dashboard, ConsoleError> {
+    async fn dashboard(&self, caller: &Caller) -> Result<Dashboard, ConsoleError> {
+        authorize(caller, Action::View)?;
         let versions = self
             .store
             .current_versions()
             .await
             .map_err(AppError::from)?;
         Ok(dashboard::build(&self.config, &versions, Timestamp::now()))
+    }
+
+    async fn me(&self, caller: &Caller) -> Result<Me, ConsoleError> {
+        authorize(caller, Action::View)?;
+        Ok(Me {
+            name: caller.name.clone(),
+            role: caller.role,
+        })
+    }
+
+    async fn login(
+        &self,
+        client: &Client,
+        name: String,
+        password: String,
+    ) -> Result<SetCookie, ConsoleError> {
+        Ok(self
+            .auth
+            .login(client, &name, Password::new(password))
+            .await?)
+    }
+
+    async fn logout(&self, caller: &Caller, client: &Client) -> Result<SetCookie, ConsoleError> {
+        Ok(self.auth.logout(caller, client).await?)
+    }
+
+    async fn my_sessions(&self, caller: &Caller) -> Result<Vec<SessionView>, ConsoleError> {
+        Ok(self.auth.my_sessions(caller).await?)
+    }
+
+    async fn end_my_session(&self, caller: &Caller, id: String) -> Result<(), ConsoleError> {
+        Ok(self.auth.end_my_session(caller, &id).await?)
+    }
+
+    async fn change_my_password(
+        &self,
+        caller: &Caller,
+        current: String,
+        new: String,
+    ) -> Result<(), ConsoleError> {
+        Ok(self
+            .auth
+            .change_my_password(caller, Password::new(current), Password::new(new))
+            .await?)
+    }
+
+    async fn users(&self, caller: &Caller) -> Result<Vec<UserView>, ConsoleError> {
+        Ok(self.auth.users(caller).await?)
+    }
+
+    async fn add_user(
+        &self,
+        caller: &Caller,
+        name: String,
+        role: String,
+        password: String,
+    ) -> Result<(), ConsoleError> {
+        Ok(self
+            .auth
+            .add_user(caller, &name, &role, Password::new(password))
+            .await?)
+    }
+
+    async fn set_user_disabled(
+        &self,
+        caller: &Caller,
+        name: String,
+        disabled: bool,
+    ) -> Result<(), ConsoleError> {
+        Ok(self.auth.set_user_disabled(caller, &name, disabled).await?)
+    }
+
+    async fn reset_password(
+        &self,
+        caller: &Caller,
+        name: String,
+        password: String,
+    ) -> Result<(), ConsoleError> {
+        Ok(self
+            .auth
+            .reset_password(caller, &name, Password::new(password))
+            .await?)
+    }
+
+    async fn set_user_role(
+        &self,
+        caller: &Caller,
+        name: String,
+        role: String,
+    ) -> Result<(), ConsoleError> {
+        Ok(self.auth.set_user_role(caller, &name, &role).await?)
+    }
+
+    async fn tokens(&self, caller: &Caller) -> Result<Vec<TokenView>, ConsoleError> {
+        Ok(self.auth.tokens(caller).await?)
+    }
+
+    async fn create_token(
+        &self,
+        caller: &Caller,
+        name: String,
+        role: String,
+    ) -> Result<CreatedToken, ConsoleError> {
+        Ok(self.auth.create_token(caller, &name, &role).await?)
+    }
+
+    async fn revoke_token(&self, caller: &Caller, id: i64) -> Result<(), ConsoleError> {
+        Ok(self.auth.revoke_token(caller, id).await?)
+    }
+
+    async fn audit(&self, caller: &Caller, filter: AuditFilter) -> Result<AuditPage, ConsoleError> {
+        Ok(self.auth.audit(caller, &filter).await?)
     }
 }

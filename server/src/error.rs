@@ -3,14 +3,44 @@
 //! Adapters and the store have their own error enums; they meet here in [`AppError`], which logs
 //! the details once and hands the UI a [`ConsoleError`] with a message meant for people.
 
+use std::time::Duration;
+
 use flightdeck_app::error::ConsoleError;
 
-use crate::store::StoreError;
+use crate::{auth::password::HashError, store::StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// No valid session or token.
+    #[error("not signed in")]
+    Unauthenticated,
+    /// Signed in, but the role does not allow it; the message says what would.
+    #[error("{0}")]
+    Denied(String),
+    /// A wrong name or password. Deliberately the same for both.
+    #[error("wrong name or password")]
+    BadCredentials,
+    /// Too many failed sign-ins; try again after the wait.
+    #[error("too many failed sign-ins")]
+    Throttled(Duration),
+    /// A submitted value is wrong; `field` names the form field.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
 }
 
 impl From<AppError> for ConsoleError {
@@ -26,6 +56,25 @@ impl From<AppError> for ConsoleError {
                 tracing::error!(error = %other, "store error");
                 ConsoleError::Internal
             }
+            AppError::Hash(e) => {
+                tracing::error!(error = %e, "password hashing failed");
+                ConsoleError::Internal
+            }
+            AppError::Unauthenticated => ConsoleError::Unauthenticated,
+            AppError::Denied(message) => ConsoleError::Forbidden(message),
+            AppError::BadCredentials => ConsoleError::Invalid {
+                field: "password".to_owned(),
+                message: "wrong name or password".to_owned(),
+            },
+            AppError::Throttled(wait) => ConsoleError::Invalid {
+                field: "password".to_owned(),
+                message: format!(
+                    "too many failed sign-ins; try again in {} seconds",
+                    wait.as_secs().max(1)
+                ),
+            },
+            AppError::Invalid { field, message } => ConsoleError::Invalid { field, message },
+            AppError::NotFound(what) => ConsoleError::NotFound(what),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! `main.rs` only parses the command line; [`startup::Application`] builds the real server so
 //! integration tests can start it on port 0 exactly as production does.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod console;

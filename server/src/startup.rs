@@ -5,17 +5,18 @@
 //! database is touched), then the database is opened and migrated, and only then are requests
 //! served and background work started.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    auth::AuthService,
     config::{Config, ConfigErrors},
     console::ConsoleService,
     http::{self, AppState, metrics::Metrics},
     leptos_options,
-    store::{self, OpenError, Store},
+    store::{self, OpenError, Store, StoreError},
 };
 
 pub struct Settings {
@@ -34,6 +35,8 @@ pub enum StartupError {
     Store(#[from] OpenError),
     #[error("{0}")]
     Leptos(String),
+    #[error("cannot read the accounts from the database: {0}")]
+    Accounts(StoreError),
     #[error("the server stopped with an error: {0}")]
     Serve(std::io::Error),
 }
@@ -43,6 +46,7 @@ pub struct Application {
     local_addr: SocketAddr,
     router: axum::Router,
     store: Arc<dyn Store>,
+    auth: Arc<AuthService>,
     /// Cancelled on shutdown; background loops watch it.
     stopping: CancellationToken,
 }
@@ -76,10 +80,25 @@ impl Application {
             config.summary()
         );
 
+        let users = store.count_users().await.map_err(StartupError::Accounts)?;
+        if users == 0 {
+            tracing::warn!(
+                "No accounts yet. Create the first admin on this machine with: \
+                 flightdeck user add NAME --role admin --database-url <the same URL>"
+            );
+        }
+
+        let auth = Arc::new(AuthService::new(store.clone(), config.access.clone()));
         let state = AppState {
             leptos,
-            console: Arc::new(ConsoleService::new(config.clone(), store.clone())),
+            console: Arc::new(ConsoleService::new(
+                config.clone(),
+                store.clone(),
+                auth.clone(),
+            )),
             store: store.clone(),
+            auth: auth.clone(),
+            access: Arc::new(config.access.clone()),
             metrics: Arc::new(Metrics::new()),
         };
         Ok(Self {
@@ -87,6 +106,7 @@ impl Application {
             local_addr,
             router: http::router(state),
             store,
+            auth,
             stopping: CancellationToken::new(),
         })
     }
@@ -110,9 +130,11 @@ impl Application {
             local_addr,
             router,
             store,
+            auth,
             stopping,
         } = self;
         tracing::info!("Flightdeck listening on http://{local_addr}");
+        let sweeper = tokio::spawn(sweep_sessions(auth, stopping.clone()));
 
         let stop_signal = stopping.clone();
         let served = axum::serve(
@@ -126,9 +148,30 @@ impl Application {
         .await;
 
         stopping.cancel();
+        // The sweeper stops at the next await; a panic in it was already logged.
+        let _ = sweeper.await;
         store.close().await;
         tracing::info!("Flightdeck stopped");
         served.map_err(StartupError::Serve)
+    }
+}
+
+/// How often ended sessions are removed from the store.
+const SWEEP_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// Removes expired and idle sessions now and then, until shutdown. Expiry is also checked on
+/// every request; this only keeps the table small.
+async fn sweep_sessions(auth: Arc<AuthService>, stopping: CancellationToken) {
+    loop {
+        match auth.sweep_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(sessions = n, "removed ended sessions"),
+            Err(e) => tracing::warn!(error = %e, "cannot remove ended sessions"),
+        }
+        tokio::select! {
+            () = stopping.cancelled() => return,
+            () = tokio::time::sleep(SWEEP_EVERY) => {}
+        }
     }
 }
 

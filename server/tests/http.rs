@@ -4,7 +4,7 @@ mod common;
 
 use common::{TestApp, TestDb};
 use flightdeck::store::{Store, VersionObservation, VersionSource};
-use flightdeck_app::model::{EnvName, ServiceName, Timestamp};
+use flightdeck_app::model::{EnvName, Role, ServiceName, Timestamp};
 use scraper::{Html, Selector};
 
 fn select<'a>(doc: &'a Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
@@ -84,7 +84,8 @@ async fn readyz_is_503_with_the_reason_when_postgres_goes_away() {
 async fn dashboard_is_a_table_of_environments_by_services() {
     let db = TestDb::sqlite();
     let app = TestApp::start(&db).await;
-    let (status, html) = app.get_text("/").await;
+    let viewer = app.signed_in(&db, "vera", Role::Viewer).await;
+    let (status, html) = viewer.get_text("/").await;
     assert_eq!(status, 200);
     let doc = Html::parse_document(&html);
 
@@ -149,7 +150,8 @@ async fn dashboard_shows_the_last_known_version_from_the_store() {
         .await
         .unwrap();
 
-    let (_, html) = app.get_text("/").await;
+    let viewer = app.signed_in(&db, "vera", Role::Viewer).await;
+    let (_, html) = viewer.get_text("/").await;
     let doc = Html::parse_document(&html);
     let cell = text(&select(&doc, "tr[data-service=api] td[data-env=staging]")[0]);
     assert!(cell.contains("1.4.2"), "{cell}");
@@ -165,16 +167,9 @@ async fn dashboard_shows_the_last_known_version_from_the_store() {
 async fn the_dashboard_server_function_answers_json() {
     let db = TestDb::sqlite();
     let app = TestApp::start(&db).await;
-    let response = app
-        .client
-        .post(format!("{}/api/dashboard", app.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
+    let viewer = app.signed_in(&db, "vera", Role::Viewer).await;
+    let (status, body) = viewer.call_json("dashboard", "").await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(body["title"], "Test deck");
     assert_eq!(body["environments"][2]["name"], "production");
     assert_eq!(body["services"][0]["cells"][0]["target"], "api-dev");
@@ -185,7 +180,8 @@ async fn the_dashboard_server_function_answers_json() {
 async fn unknown_pages_are_404_with_a_way_back() {
     let db = TestDb::sqlite();
     let app = TestApp::start(&db).await;
-    let (status, html) = app.get_text("/no/such/page").await;
+    let viewer = app.signed_in(&db, "vera", Role::Viewer).await;
+    let (status, html) = viewer.get_text("/no/such/page").await;
     assert_eq!(status, 404);
     assert!(html.contains("Page not found"));
     assert!(html.contains(r#"href="/""#));
@@ -202,6 +198,14 @@ async fn every_response_carries_the_security_headers() {
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["referrer-policy"], "same-origin", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        for part in [
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(part), "{path}: {csp}");
+        }
     }
     app.stop().await;
 }
@@ -210,12 +214,13 @@ async fn every_response_carries_the_security_headers() {
 async fn metrics_count_requests_by_route_and_status() {
     let db = TestDb::sqlite();
     let app = TestApp::start(&db).await;
+    let viewer = app.signed_in(&db, "vera", Role::Viewer).await;
     app.get("/healthz").await;
     app.get("/healthz").await;
-    app.get("/").await;
-    app.get("/nope").await;
+    viewer.get("/").await;
+    viewer.get("/nope").await;
 
-    let response = app.get("/metrics").await;
+    let response = viewer.get("/metrics").await;
     assert!(
         response.headers()["content-type"]
             .to_str()
@@ -246,5 +251,35 @@ async fn metrics_count_requests_by_route_and_status() {
         r#"flightdeck_build_info{{version="{}"}} 1"#,
         env!("CARGO_PKG_VERSION")
     ));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pages_allow_only_scripts_with_this_responses_nonce() {
+    let db = TestDb::sqlite();
+    let app = TestApp::start(&db).await;
+    let viewer = app.signed_in(&db, "vera", Role::Viewer).await;
+    let response = viewer.get("/").await;
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let html = response.text().await.unwrap();
+    let doc = Html::parse_document(&html);
+    let scripts = select(&doc, "script");
+    assert!(!scripts.is_empty());
+    for script in scripts {
+        let nonce = script
+            .value()
+            .attr("nonce")
+            .expect("every inline script has the nonce");
+        assert!(csp.contains(&format!("'nonce-{nonce}'")), "{csp}");
+    }
+    // A second response has another nonce.
+    let again = viewer.get("/").await.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(csp, again);
     app.stop().await;
 }

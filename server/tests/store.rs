@@ -5,8 +5,14 @@ mod common;
 use std::sync::Arc;
 
 use common::TestDb;
-use flightdeck::store::{Recorded, Store, VersionObservation, VersionSource};
-use flightdeck_app::model::{EnvName, ServiceName, Timestamp};
+use flightdeck::{
+    auth::{PasswordHash, SecretToken},
+    store::{
+        ActorKind, AuditEntry, AuditQuery, NewToken, NewUser, Outcome, Recorded, SessionRecord,
+        Store, StoreError, VersionObservation, VersionSource,
+    },
+};
+use flightdeck_app::model::{EnvName, Role, ServiceName, Timestamp};
 
 fn obs(
     env: &str,
@@ -66,6 +72,11 @@ store_suite!(
     current_versions_are_the_newest_of_every_pair,
     history_is_newest_first_and_limited,
     concurrent_writers_neither_fail_nor_duplicate,
+    accounts_are_unique_by_name_and_disabling_ends_sessions,
+    sessions_are_found_by_digest_and_swept_when_ended,
+    failure_counts_grow_go_stale_and_clear,
+    tokens_are_found_by_digest_and_revoked_once,
+    the_audit_log_filters_and_refuses_updates_and_deletes,
 );
 
 async fn a_fresh_database_is_migrated_and_answers(db: TestDb) {
@@ -259,4 +270,279 @@ async fn concurrent_writers_neither_fail_nor_duplicate(db: TestDb) {
         .unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].last_seen, Timestamp::from_unix_millis(2_015));
+}
+
+fn at(ms: i64) -> Timestamp {
+    Timestamp::from_unix_millis(ms)
+}
+
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        name: name.to_owned(),
+        role: Role::Deployer,
+        password_hash: PasswordHash::from_stored(format!("$argon2id$fake-hash-of-{name}")),
+        created_at: at(1_000),
+    }
+}
+
+fn session(token: &SecretToken, user_id: i64, last_seen: i64, expires: i64) -> SessionRecord {
+    SessionRecord {
+        id: token.digest(),
+        user_id,
+        created_at: at(1_000),
+        last_seen_at: at(last_seen),
+        expires_at: at(expires),
+        source: "192.168.1.20".to_owned(),
+        user_agent: "Firefox".to_owned(),
+    }
+}
+
+async fn accounts_are_unique_by_name_and_disabling_ends_sessions(db: TestDb) {
+    let store = db.open().await;
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    let id = store.create_user(&new_user("alice")).await.unwrap();
+    assert!(matches!(
+        store.create_user(&new_user("alice")).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    let alice = store.user_by_name("alice").await.unwrap().unwrap();
+    assert_eq!(
+        (alice.id, alice.role, alice.disabled),
+        (id, Role::Deployer, false)
+    );
+    assert_eq!(
+        alice.password_hash.as_stored(),
+        "$argon2id$fake-hash-of-alice"
+    );
+    assert!(store.user_by_name("bob").await.unwrap().is_none());
+
+    let token = SecretToken::generate("");
+    store
+        .create_session(&session(&token, id, 1_000, 9_000))
+        .await
+        .unwrap();
+    assert!(store.set_user_disabled(id, true).await.unwrap());
+    assert!(store.session(&token.digest()).await.unwrap().is_none());
+    assert!(store.user_by_id(id).await.unwrap().unwrap().disabled);
+    assert!(!store.set_user_disabled(id + 100, true).await.unwrap());
+
+    assert!(store.set_role(id, Role::Admin).await.unwrap());
+    store.record_login(id, at(5_000)).await.unwrap();
+    let users = store.list_users().await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].role, Role::Admin);
+    assert_eq!(users[0].last_login_at, Some(at(5_000)));
+}
+
+async fn sessions_are_found_by_digest_and_swept_when_ended(db: TestDb) {
+    let store = db.open().await;
+    let id = store.create_user(&new_user("alice")).await.unwrap();
+    let live = SecretToken::generate("");
+    let idle = SecretToken::generate("");
+    let expired = SecretToken::generate("");
+    store
+        .create_session(&session(&live, id, 5_000, 90_000))
+        .await
+        .unwrap();
+    store
+        .create_session(&session(&idle, id, 1_000, 90_000))
+        .await
+        .unwrap();
+    store
+        .create_session(&session(&expired, id, 5_000, 4_000))
+        .await
+        .unwrap();
+
+    let (found, user) = store.session(&live.digest()).await.unwrap().unwrap();
+    assert_eq!(found, session(&live, id, 5_000, 90_000));
+    assert_eq!(user.name, "alice");
+    store
+        .touch_session(&live.digest(), at(6_000))
+        .await
+        .unwrap();
+    // Never backwards.
+    store
+        .touch_session(&live.digest(), at(5_500))
+        .await
+        .unwrap();
+    let (found, _) = store.session(&live.digest()).await.unwrap().unwrap();
+    assert_eq!(found.last_seen_at, at(6_000));
+    assert_eq!(store.user_sessions(id).await.unwrap().len(), 3);
+
+    // Now 5 000: `expired` has passed its end; idle before 2 000 catches `idle`.
+    assert_eq!(
+        store
+            .delete_expired_sessions(at(5_000), at(2_000))
+            .await
+            .unwrap(),
+        2
+    );
+    let left = store.user_sessions(id).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, live.digest());
+    assert!(store.delete_session(&live.digest()).await.unwrap());
+    assert!(!store.delete_session(&live.digest()).await.unwrap());
+}
+
+async fn failure_counts_grow_go_stale_and_clear(db: TestDb) {
+    let store = db.open().await;
+    assert_eq!(store.failures("account:alice").await.unwrap(), None);
+    for (n, t) in [(1, 1_000), (2, 2_000), (3, 3_000)] {
+        let f = store
+            .add_failure("account:alice", at(t), at(0))
+            .await
+            .unwrap();
+        assert_eq!((f.count, f.last_at), (n, at(t)));
+    }
+    // The last failure is older than the stale line: counting starts again.
+    let f = store
+        .add_failure("account:alice", at(10_000), at(5_000))
+        .await
+        .unwrap();
+    assert_eq!(f.count, 1);
+    // Keys are independent.
+    let f = store
+        .add_failure("address:10.0.0.1", at(10_000), at(0))
+        .await
+        .unwrap();
+    assert_eq!(f.count, 1);
+    store.clear_failures("account:alice").await.unwrap();
+    assert_eq!(store.failures("account:alice").await.unwrap(), None);
+    assert!(store.failures("address:10.0.0.1").await.unwrap().is_some());
+}
+
+async fn tokens_are_found_by_digest_and_revoked_once(db: TestDb) {
+    let store = db.open().await;
+    let secret = SecretToken::generate("fdt_");
+    let new = NewToken {
+        name: "ci".to_owned(),
+        role: Role::Releaser,
+        digest: secret.digest(),
+        created_by: "root".to_owned(),
+        created_at: at(1_000),
+    };
+    let id = store.create_token(&new).await.unwrap();
+    assert!(matches!(
+        store.create_token(&new).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    let found = store
+        .token_by_digest(&secret.digest())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.id, found.role, found.revoked_at),
+        (id, Role::Releaser, None)
+    );
+    assert!(
+        store
+            .token_by_digest(&SecretToken::generate("fdt_").digest())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.touch_token(id, at(2_000)).await.unwrap();
+    assert!(store.revoke_token(id, at(3_000)).await.unwrap());
+    assert!(!store.revoke_token(id, at(4_000)).await.unwrap());
+    let listed = store.list_tokens().await.unwrap();
+    assert_eq!(listed[0].last_used_at, Some(at(2_000)));
+    assert_eq!(listed[0].revoked_at, Some(at(3_000)));
+}
+
+async fn the_audit_log_filters_and_refuses_updates_and_deletes(db: TestDb) {
+    let store = db.open().await;
+    let entry = |t: i64, actor: &str, action: &str, env: Option<&str>| AuditEntry {
+        at: at(t),
+        actor: actor.to_owned(),
+        actor_kind: ActorKind::User,
+        source: "10.0.0.1".to_owned(),
+        action: action.to_owned(),
+        target: "x".to_owned(),
+        environment: env.map(str::to_owned),
+        outcome: Outcome::Success,
+        details: String::new(),
+    };
+    store
+        .append_audit(&entry(1_000, "alice", "user.login", None))
+        .await
+        .unwrap();
+    store
+        .append_audit(&entry(2_000, "bob", "user.add", None))
+        .await
+        .unwrap();
+    store
+        .append_audit(&entry(3_000, "alice", "deploy.start", Some("production")))
+        .await
+        .unwrap();
+
+    let query = |q: AuditQuery| {
+        let store = &store;
+        async move {
+            store
+                .audit(&AuditQuery { limit: 10, ..q })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.entry.at.unix_millis())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(query(AuditQuery::default()).await, [3_000, 2_000, 1_000]);
+    let alice = AuditQuery {
+        actor: Some("alice".into()),
+        ..AuditQuery::default()
+    };
+    assert_eq!(query(alice).await, [3_000, 1_000]);
+    let users = AuditQuery {
+        action: Some("user.".into()),
+        ..AuditQuery::default()
+    };
+    assert_eq!(query(users).await, [2_000, 1_000]);
+    let prod = AuditQuery {
+        environment: Some("production".into()),
+        ..AuditQuery::default()
+    };
+    assert_eq!(query(prod).await, [3_000]);
+    let window = AuditQuery {
+        since: Some(at(1_500)),
+        until: Some(at(3_000)),
+        ..AuditQuery::default()
+    };
+    assert_eq!(query(window).await, [2_000]);
+    let all = store
+        .audit(&AuditQuery {
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let older = AuditQuery {
+        before_id: Some(all[0].id),
+        ..AuditQuery::default()
+    };
+    assert_eq!(query(older).await, [2_000, 1_000]);
+
+    // The database itself refuses to rewrite history, whoever asks.
+    let pool_url = db.url.clone();
+    let refused = raw_execute(&pool_url, "UPDATE audit_log SET actor = 'mallory'").await;
+    assert!(refused.unwrap_err().contains("append-only"));
+    let refused = raw_execute(&pool_url, "DELETE FROM audit_log").await;
+    assert!(refused.unwrap_err().contains("append-only"));
+    assert_eq!(query(AuditQuery::default()).await.len(), 3);
+}
+
+/// Runs SQL on the test database directly, bypassing the store.
+async fn raw_execute(url: &str, sql: &'static str) -> Result<(), String> {
+    if url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let result = sqlx::query(sql).execute(&pool).await;
+        pool.close().await;
+        result.map(drop).map_err(|e| e.to_string())
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let result = sqlx::query(sql).execute(&pool).await;
+        pool.close().await;
+        result.map(drop).map_err(|e| e.to_string())
+    }
 }

@@ -2,13 +2,20 @@ use leptos::prelude::*;
 
 use crate::error::ConsoleError;
 
-/// A failed load or action, said plainly, with the server's message (never internals).
+/// A failed load, said plainly, with the server's message (never internals). A refusal says
+/// which role would be needed; an ended session offers the way back in.
 #[component]
 pub fn ErrorPanel(error: ConsoleError) -> impl IntoView {
+    let (heading, sign_in) = match &error {
+        ConsoleError::Forbidden(_) => ("Not allowed", false),
+        ConsoleError::Unauthenticated => ("Signed out", true),
+        _ => ("Could not load this page", false),
+    };
     view! {
         <div class="panel error" role="alert">
-            <h2>"Could not load this page"</h2>
+            <h2>{heading}</h2>
             <p>{error.to_string()}</p>
+            {sign_in.then(|| view! { <p><a href="/login">"Sign in"</a></p> })}
         </div>
     }
 }

@@ -2,10 +2,15 @@
 //! functions carry. Values that have rules (names, timestamps) are newtypes that can only be
 //! built through `parse`, so an invalid one cannot exist past the edge.
 
+mod access;
 mod dashboard;
 mod names;
 mod timestamp;
 
+pub use access::{
+    AccountNameError, Action, AuditFilter, AuditPage, AuditView, CreatedToken, Me, Protection,
+    Role, SessionView, TokenView, UnknownRole, UserView, check_account_name, permits,
+};
 pub use dashboard::{BackendSummary, Cell, Dashboard, EnvironmentColumn, KnownVersion, ServiceRow};
 pub use names::{EnvName, NameError, ServiceName};
 pub use timestamp::Timestamp;

@@ -2,13 +2,13 @@
 //! session in headless Chromium.
 
 use std::{
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
@@ -92,11 +92,47 @@ pub struct Console {
     _dir: tempfile::TempDir,
 }
 
+/// The accounts every test console has, created with `flightdeck user add` before it starts.
+pub const ACCOUNTS: [(&str, &str); 2] = [("ada", "admin"), ("vic", "viewer")];
+
+/// The password of every test account.
+pub const PASSWORD: &str = "browser-test-passphrase";
+
+/// Runs `flightdeck user add NAME --role ROLE` with the password on standard input.
+fn add_account(database_url: &str, name: &str, role: &str) {
+    let mut child = Command::new(binary())
+        .args([
+            "user",
+            "add",
+            name,
+            "--role",
+            role,
+            "--database-url",
+            database_url,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run flightdeck user add");
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "flightdeck user add {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 impl Console {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("flightdeck.toml");
         std::fs::write(&config, CONFIG).unwrap();
+        let database_url = format!("sqlite://{}", dir.path().join("flightdeck.db").display());
+        for (name, role) in ACCOUNTS {
+            add_account(&database_url, name, role);
+        }
         let root = workspace_root();
         assert!(
             root.join("target/site/pkg/flightdeck.wasm").exists(),
@@ -106,10 +142,7 @@ impl Console {
             .args(["serve", "--addr", "127.0.0.1:0", "--config"])
             .arg(&config)
             .arg("--database-url")
-            .arg(format!(
-                "sqlite://{}",
-                dir.path().join("flightdeck.db").display()
-            ))
+            .arg(&database_url)
             // The site (wasm, CSS) is found relative to the working directory (Leptos.toml).
             .current_dir(&root)
             .env("FLIGHTDECK_LOG", "info")
@@ -240,6 +273,42 @@ fn chromium_binary() -> String {
     .find(|p| Path::new(p).exists())
     .map(|p| p.to_string())
     .expect("Chromium is not installed (apt-get install chromium)")
+}
+
+impl Browser {
+    /// Types a name and password into the login form on the current page and submits it.
+    pub async fn submit_login(&self, name: &str, password: &str) {
+        let c = &self.client;
+        for (id, text) in [("login-name", name), ("login-password", password)] {
+            let field = c.find(Locator::Id(id)).await.unwrap();
+            field.clear().await.unwrap();
+            field.send_keys(text).await.unwrap();
+        }
+        c.find(Locator::Css("form button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Signs in through the login form, as a person would, and waits for the dashboard.
+    pub async fn sign_in(&self, console: &Console, name: &str) {
+        let c = &self.client;
+        c.goto(&format!("{}/login", console.url)).await.unwrap();
+        self.submit_login(name, PASSWORD).await;
+        eventually(
+            "the dashboard after signing in",
+            Duration::from_secs(30),
+            || async {
+                c.find(Locator::Css("table.matrix tbody"))
+                    .await
+                    .ok()
+                    .map(drop)
+            },
+        )
+        .await;
+    }
 }
 
 /// Polls `check` until it returns `Some`, or fails the test with `what` after `timeout`.

@@ -9,8 +9,12 @@ mod reader;
 
 use std::{
     collections::BTreeMap,
+    net::IpAddr,
     path::{Path, PathBuf},
+    time::Duration,
 };
+
+use ipnet::IpNet;
 
 use flightdeck_app::model::{EnvName, ServiceName};
 use url::Url;
@@ -23,6 +27,7 @@ pub struct Config {
     /// The file it was read from, for messages.
     pub source: PathBuf,
     pub console: ConsoleSettings,
+    pub access: AccessSettings,
     /// In display order.
     pub environments: Vec<Environment>,
     /// In file order.
@@ -40,6 +45,45 @@ impl Default for ConsoleSettings {
         Self {
             title: "Flightdeck".to_owned(),
         }
+    }
+}
+
+/// `[access]`: who may reach the console and how long sessions last.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessSettings {
+    /// Networks whose clients may connect; `None` (no `allow` key) lets every address in, for
+    /// a console that sits behind a VPN or firewall already.
+    pub allow: Option<Vec<IpNet>>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed. Empty: the header is ignored.
+    pub trusted_proxies: Vec<IpNet>,
+    /// A session unused for this long ends.
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after sign-in, however active.
+    pub session_lifetime: Duration,
+}
+
+impl Default for AccessSettings {
+    fn default() -> Self {
+        Self {
+            allow: None,
+            trusted_proxies: Vec::new(),
+            session_idle_timeout: Duration::from_secs(12 * 60 * 60),
+            session_lifetime: Duration::from_secs(7 * 24 * 60 * 60),
+        }
+    }
+}
+
+impl AccessSettings {
+    /// Whether a client at `addr` may connect at all.
+    pub fn allows(&self, addr: IpAddr) -> bool {
+        match &self.allow {
+            None => true,
+            Some(nets) => nets.iter().any(|n| n.contains(&addr)),
+        }
+    }
+
+    pub fn is_trusted_proxy(&self, addr: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|n| n.contains(&addr))
     }
 }
 

@@ -1,20 +1,28 @@
 //! The schema of `flightdeck.toml`, applied by walking the parsed document.
 //! See `flightdeck.example.toml` for a commented example of every key.
 
-use std::{collections::BTreeMap, path::Path};
+use std::{collections::BTreeMap, net::IpAddr, path::Path, time::Duration};
+
+use ipnet::IpNet;
 
 use flightdeck_app::model::{EnvName, ServiceName};
 use toml_edit::{Document, TableLike};
 use url::Url;
 
 use super::{
-    Backend, Config, ConsoleSettings, DEFAULT_DOCKER_HOST, DockerBackend, EcsBackend, Environment,
-    Runbook, Service, Target, TargetKind,
+    AccessSettings, Backend, Config, ConsoleSettings, DEFAULT_DOCKER_HOST, DockerBackend,
+    EcsBackend, Environment, Runbook, Service, Target, TargetKind,
     reader::{ConfigError, ConfigErrors, Node, Reader, Seen, join, key_offset},
 };
 
-const TOP_KEYS: &[&str] = &["console", "environment", "service"];
+const TOP_KEYS: &[&str] = &["console", "access", "environment", "service"];
 const CONSOLE_KEYS: &[&str] = &["title"];
+const ACCESS_KEYS: &[&str] = &[
+    "allow",
+    "trusted_proxies",
+    "session_idle_timeout",
+    "session_lifetime",
+];
 const ENV_KEYS: &[&str] = &["name", "order", "protected", "docker", "ecs"];
 const DOCKER_KEYS: &[&str] = &["host"];
 const ECS_KEYS: &[&str] = &["region", "cluster", "endpoint_url", "profile"];
@@ -41,6 +49,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     r.check_keys(&root, TOP_KEYS);
 
     let console = read_console(&mut r, &root);
+    let access = read_access(&mut r, &root);
     let (environments, declared) = read_environments(&mut r, &root);
     check_order_all_or_none(&mut r, &root, &environments);
     let services = read_services(&mut r, &root, &declared);
@@ -52,6 +61,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     Ok(Config {
         source: path.to_path_buf(),
         console,
+        access,
         environments: environments.into_iter().map(|(e, _)| e).collect(),
         services,
     })
@@ -83,6 +93,93 @@ fn read_console(r: &mut Reader<'_>, root: &Node<'_>) -> ConsoleSettings {
         }
     }
     settings
+}
+
+fn read_access(r: &mut Reader<'_>, root: &Node<'_>) -> AccessSettings {
+    let mut settings = AccessSettings::default();
+    let Some(node) = r.table(root, "access") else {
+        return settings;
+    };
+    r.check_keys(&node, ACCESS_KEYS);
+    if let Some(list) = r.strings(&node, "allow") {
+        if list.is_empty() {
+            r.error(
+                key_offset(&node, "allow"),
+                "access.allow",
+                "an empty list would refuse everyone; remove the key to allow every address",
+            );
+        }
+        settings.allow = Some(read_networks(r, "access.allow", &list));
+    }
+    if let Some(list) = r.strings(&node, "trusted_proxies") {
+        settings.trusted_proxies = read_networks(r, "access.trusted_proxies", &list);
+    }
+    for (key, slot) in [
+        ("session_idle_timeout", &mut settings.session_idle_timeout),
+        ("session_lifetime", &mut settings.session_lifetime),
+    ] {
+        if let Some(text) = r.string(&node, key, false) {
+            match parse_duration(&text.value) {
+                Ok(d) => *slot = d,
+                Err(message) => r.error(text.at, &join("access", key), message),
+            }
+        }
+    }
+    if settings.session_idle_timeout > settings.session_lifetime {
+        r.error(
+            key_offset(&node, "session_idle_timeout"),
+            "access.session_idle_timeout",
+            "is longer than access.session_lifetime, so it would never apply",
+        );
+    }
+    settings
+}
+
+/// `10.8.0.0/24`, `fd00::/8`, or a single address (`192.168.1.20`).
+fn read_networks(
+    r: &mut Reader<'_>,
+    key: &str,
+    list: &[super::reader::Located<String>],
+) -> Vec<IpNet> {
+    let mut nets = Vec::new();
+    for item in list {
+        let text = item.value.trim();
+        let parsed = text
+            .parse::<IpNet>()
+            .or_else(|_| text.parse::<IpAddr>().map(IpNet::from));
+        match parsed {
+            Ok(net) => nets.push(net.trunc()),
+            Err(_) => r.error(
+                item.at,
+                key,
+                format!("`{text}` is not an IP network (like 192.168.0.0/16) or address"),
+            ),
+        }
+    }
+    nets
+}
+
+/// `90s`, `30m`, `12h`, `7d`.
+pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let bad =
+        || format!("`{text}` is not a duration; write a number and a unit: 90s, 30m, 12h, 7d");
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 60 * 60,
+        "d" => 24 * 60 * 60,
+        _ => return Err(bad()),
+    };
+    if n == 0 {
+        return Err(format!("`{text}` must be longer than zero"));
+    }
+    n.checked_mul(unit_secs)
+        .map(Duration::from_secs)
+        .ok_or_else(bad)
 }
 
 /// Declared environment names with their backend kind; `None` when the backend has an error

@@ -183,6 +183,36 @@ impl<'t> Reader<'t> {
         }
     }
 
+    /// An array of strings, each with its own position.
+    pub fn strings(&mut self, node: &Node<'_>, key: &str) -> Option<Vec<Located<String>>> {
+        let value = self.value(node, key, false, "an array of strings")?;
+        let Some(array) = value.as_array() else {
+            self.type_error(
+                node,
+                key,
+                "an array of strings",
+                value.type_name(),
+                value.span(),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        for item in array.iter() {
+            match item.as_str() {
+                Some(s) => out.push(Located {
+                    value: s.to_owned(),
+                    at: span_start(item.span()),
+                }),
+                None => self.error(
+                    span_start(item.span()),
+                    &join(&node.path, key),
+                    format!("expected strings in the array, found {}", item.type_name()),
+                ),
+            }
+        }
+        Some(out)
+    }
+
     /// A sub-table, written either as `[a.b]` or inline as `b = { … }`.
     pub fn table<'d>(&mut self, node: &Node<'d>, key: &str) -> Option<Node<'d>> {
         let item = node.table.get(key)?;

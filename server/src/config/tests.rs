@@ -367,3 +367,63 @@ fn a_missing_file_says_so_and_how_to_start() {
          (copy flightdeck.example.toml to start)"
     );
 }
+
+#[test]
+fn access_settings_are_read_with_their_defaults() {
+    let config = parse(MINIMAL).unwrap();
+    assert_eq!(config.access, AccessSettings::default());
+    assert!(config.access.allows("203.0.113.7".parse().unwrap()));
+
+    let config = parse(&format!(
+        "[access]\nallow = [\"192.168.0.0/16\", \"10.8.0.5\"]\ntrusted_proxies = [\"127.0.0.1/32\"]\n\
+         session_idle_timeout = \"30m\"\nsession_lifetime = \"2d\"\n{MINIMAL}"
+    ))
+    .unwrap();
+    let access = &config.access;
+    assert!(access.allows("192.168.44.2".parse().unwrap()));
+    assert!(access.allows("10.8.0.5".parse().unwrap()));
+    assert!(!access.allows("10.8.0.6".parse().unwrap()));
+    assert!(access.is_trusted_proxy("127.0.0.1".parse().unwrap()));
+    assert_eq!(
+        access.session_idle_timeout,
+        std::time::Duration::from_secs(30 * 60)
+    );
+    assert_eq!(
+        access.session_lifetime,
+        std::time::Duration::from_secs(2 * 86_400)
+    );
+}
+
+#[test]
+fn access_errors_name_the_line_and_key() {
+    let errs = errors(&format!(
+        "[access]\nallow = [\"192.168.0.0/33\", \"lan\"]\ntrusted_proxies = []\n\
+         session_idle_timeout = \"12 hours\"\nsession_lifetime = \"0s\"\nalow = []\n{MINIMAL}"
+    ));
+    assert_eq!(
+        errs,
+        [
+            "2:access.allow: `192.168.0.0/33` is not an IP network (like 192.168.0.0/16) or address",
+            "2:access.allow: `lan` is not an IP network (like 192.168.0.0/16) or address",
+            "4:access.session_idle_timeout: `12 hours` is not a duration; write a number and a unit: 90s, 30m, 12h, 7d",
+            "5:access.session_lifetime: `0s` must be longer than zero",
+            "6:access.alow: unknown key `alow`; did you mean `allow`?",
+        ]
+    );
+    let errs = errors(&format!("[access]\nallow = []\n{MINIMAL}"));
+    assert_eq!(
+        errs,
+        [
+            "2:access.allow: an empty list would refuse everyone; remove the key to allow every address"
+        ]
+    );
+    let errs = errors(&format!(
+        "[access]\nsession_idle_timeout = \"8d\"\n{MINIMAL}"
+    ));
+    assert_eq!(
+        errs,
+        [
+            "2:access.session_idle_timeout: is longer than access.session_lifetime, so it would never apply"
+        ]
+    );
+}

@@ -4,6 +4,7 @@
 use std::{sync::Arc, time::Instant};
 
 use axum::{
+    Extension,
     extract::{MatchedPath, Request, State},
     http::{HeaderValue, Method, StatusCode, header},
     middleware::Next,
@@ -14,6 +15,8 @@ use prometheus_client::{
     metrics::{counter::Counter, family::Family, histogram::Histogram, info::Info},
     registry::Registry,
 };
+
+use flightdeck_app::{console::Caller, model::Action};
 
 use super::AppState;
 
@@ -120,7 +123,13 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     response
 }
 
-pub async fn render(State(state): State<AppState>) -> Response {
+pub async fn render(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    if let Err(e) = crate::auth::authorize(&caller, Action::View) {
+        return super::error_response(e.into());
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],

@@ -1,16 +1,32 @@
 //! The HTTP surface: pages (Leptos SSR + server functions), operational endpoints and the
 //! middleware every response passes through.
+//!
+//! Order of the layers, outermost first: panic catcher, security headers, the network
+//! allow-list (nothing else runs for a refused address), tracing, metrics, timeout,
+//! compression, the cross-site check, then authentication. Authorization is not a layer: each
+//! handler and server function asks `auth::authorize` for the action it performs.
 
+mod audit_export;
+mod authenticate;
+mod client;
+mod csrf;
 pub mod metrics;
 mod probes;
 mod security_headers;
 
 use std::{sync::Arc, time::Duration};
 
-use axum::{Router, extract::FromRef, http::StatusCode, routing::get};
+use axum::{
+    Router,
+    extract::FromRef,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
 use flightdeck_app::{
     App,
     console::{Console, ConsoleContext},
+    error::ConsoleError,
     shell,
 };
 use leptos::{config::LeptosOptions, prelude::provide_context};
@@ -21,7 +37,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::store::Store;
+use crate::{auth::AuthService, config::AccessSettings, store::Store};
 
 /// How long any request may take before the client gets 503. Pages and server functions answer
 /// in milliseconds; this only cuts off a stuck dependency.
@@ -33,6 +49,8 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub console: Arc<dyn Console>,
     pub store: Arc<dyn Store>,
+    pub auth: Arc<AuthService>,
+    pub access: Arc<AccessSettings>,
     pub metrics: Arc<metrics::Metrics>,
 }
 
@@ -40,6 +58,18 @@ impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos.clone()
     }
+}
+
+/// A [`ConsoleError`] as an HTTP response for the non-Leptos routes: the status that fits and
+/// the user-facing message, never internal detail.
+pub fn error_response(e: ConsoleError) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{e}\n"),
+    )
+        .into_response()
 }
 
 pub fn router(state: AppState) -> Router {
@@ -51,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(metrics::render))
+        .route("/audit.csv", get(audit_export::export))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -61,6 +92,11 @@ pub fn router(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(CatchPanicLayer::new())
+                .layer(axum::middleware::from_fn(security_headers::add))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.access.clone(),
+                    client::identify,
+                ))
                 .layer(TraceLayer::new_for_http())
                 .layer(axum::middleware::from_fn_with_state(
                     state.metrics.clone(),
@@ -71,7 +107,11 @@ pub fn router(state: AppState) -> Router {
                     REQUEST_TIMEOUT,
                 ))
                 .layer(CompressionLayer::new())
-                .layer(axum::middleware::from_fn(security_headers::add)),
+                .layer(axum::middleware::from_fn(csrf::refuse_cross_site))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.auth.clone(),
+                    authenticate::authenticate,
+                )),
         )
         .with_state(state)
 }

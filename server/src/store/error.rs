@@ -7,6 +7,9 @@ pub enum StoreError {
     /// Trying again later may work.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// A row with the same unique key exists already (a user or token name taken).
+    #[error("already exists: {0}")]
+    Duplicate(String),
     /// A row holds a value the code cannot accept (edited by hand, or a bug).
     #[error("the database holds an invalid value: {0}")]
     Corrupt(String),
@@ -25,6 +28,9 @@ impl From<sqlx::Error> for StoreError {
             // SQLITE_BUSY / SQLITE_LOCKED after the busy timeout: another writer held on.
             E::Database(db) if matches!(db.code().as_deref(), Some("5" | "6" | "517")) => {
                 StoreError::Unavailable(e.to_string())
+            }
+            E::Database(db) if db.is_unique_violation() => {
+                StoreError::Duplicate(db.message().to_owned())
             }
             E::ColumnDecode { .. } | E::Decode(_) => StoreError::Corrupt(e.to_string()),
             _ => StoreError::Other(e.to_string()),

@@ -7,10 +7,20 @@ use std::{
     sync::atomic::{AtomicU32, Ordering},
 };
 
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    sync::Arc,
+};
+
 use flightdeck::{
-    config::Config,
+    auth::{AuthService, Password},
+    config::{AccessSettings, Config},
     startup::{Application, Settings},
-    store::{self, SqlStore},
+    store::{self, SqlStore, Store},
+};
+use flightdeck_app::{
+    console::{Caller, CallerKind},
+    model::Role,
 };
 use sqlx::{Connection, PgConnection};
 use tokio::{sync::oneshot, task::JoinHandle};
@@ -95,6 +105,28 @@ impl TestDb {
     pub async fn open(&self) -> SqlStore {
         store::open(&self.url).await.expect("open the test store")
     }
+
+    /// Creates an account the way `flightdeck user add` does; returns its password.
+    pub async fn add_user(&self, name: &str, role: Role) -> String {
+        let password = format!("correct-horse-battery-{}", name.len());
+        let store: Arc<dyn Store> = Arc::new(self.open().await);
+        let auth = AuthService::new(store.clone(), AccessSettings::default());
+        auth.add_user(&cli_caller(), name, role.as_str(), Password::new(&password))
+            .await
+            .expect("add the test account");
+        store.close().await;
+        password
+    }
+}
+
+/// The actor `flightdeck user add` uses.
+pub fn cli_caller() -> Caller {
+    Caller {
+        name: "cli:test".to_owned(),
+        role: Role::Admin,
+        kind: CallerKind::System,
+        source: IpAddr::V4(Ipv4Addr::LOCALHOST),
+    }
 }
 
 /// The PostgreSQL server the tests use. Without it the PostgreSQL half of the suite cannot run,
@@ -175,6 +207,48 @@ impl TestApp {
         (status, response.text().await.expect("body"))
     }
 
+    /// A POST as the console's own pages send it (same Origin), without a session.
+    pub async fn post_form(&self, path: &str, body: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("origin", &self.base)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Signs in through the login server function, as the login form does.
+    pub async fn try_login(&self, name: &str, password: &str) -> reqwest::Response {
+        let body = format!("name={}&password={}", urlencode(name), urlencode(password));
+        self.post_form("/api/login", &body).await
+    }
+
+    pub async fn login(&self, name: &str, password: &str) -> Session {
+        let response = self.try_login(name, password).await;
+        let status = response.status();
+        let cookie = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("flightdeck_session="))
+            .map(|v| v.split(';').next().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("no session cookie after login ({status})"));
+        Session {
+            base: self.base.clone(),
+            client: self.client.clone(),
+            cookie,
+        }
+    }
+
+    /// A new account with `role`, signed in.
+    pub async fn signed_in(&self, db: &TestDb, name: &str, role: Role) -> Session {
+        let password = db.add_user(name, role).await;
+        self.login(name, &password).await
+    }
+
     /// Stops the server the way SIGTERM does and waits until it has shut down.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -183,5 +257,58 @@ impl TestApp {
         if let Some(handle) = self.handle.take() {
             handle.await.expect("the server task ends cleanly");
         }
+    }
+}
+
+pub fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// A signed-in browser: sends the session cookie and its own Origin, as the pages do.
+#[derive(Clone)]
+pub struct Session {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// `flightdeck_session=…`
+    pub cookie: String,
+}
+
+impl Session {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// A server function call (form-encoded POST) from the console's own page.
+    pub async fn call(&self, endpoint: &str, body: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/api/{endpoint}", self.base))
+            .header("cookie", &self.cookie)
+            .header("origin", &self.base)
+            .header("accept", "application/json")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// The server function's status and JSON answer.
+    pub async fn call_json(&self, endpoint: &str, body: &str) -> (u16, serde_json::Value) {
+        let response = self.call(endpoint, body).await;
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, json)
     }
 }

@@ -4,6 +4,8 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand};
 
+mod admin;
+
 use crate::{
     config::Config,
     startup::{Application, Settings, StartupError},
@@ -34,6 +36,58 @@ pub enum Command {
         /// The flightdeck.toml to check.
         path: PathBuf,
     },
+    /// Manage accounts from the console's machine (how the first admin is created).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens from the console's machine.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. The password is asked for (or read from standard input), never
+    /// taken as an argument, where it would stay in the shell history and process list.
+    Add {
+        name: String,
+        /// viewer, deployer, releaser or admin.
+        #[arg(long)]
+        role: String,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Set a new password (asked for, or read from standard input) and end the account's
+    /// sessions: the way back in for a locked-out admin.
+    ResetPassword {
+        name: String,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token bound to a role and print it once.
+    Create {
+        name: String,
+        /// viewer, deployer, releaser or admin.
+        #[arg(long)]
+        role: String,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArg {
+    /// The console's database: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
+    #[arg(
+        long,
+        env = "FLIGHTDECK_DATABASE_URL",
+        default_value = "sqlite://data/flightdeck.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -60,6 +114,8 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Command::CheckConfig { path }) => check_config(&path),
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::User(command)) => admin::run(admin::Task::User(command)),
+        Some(Command::Token(command)) => admin::run(admin::Task::Token(command)),
         None => serve(cli.serve),
     }
 }
@@ -87,6 +143,12 @@ fn check_config(path: &std::path::Path) -> ExitCode {
 
 fn serve(args: ServeArgs) -> ExitCode {
     telemetry::init();
+    run_async(serve_async(args))
+}
+
+/// Runs `work` on a multi-threaded runtime and turns its outcome into the exit code, printing
+/// each line of an error as `error: …`.
+fn run_async<E: std::fmt::Display>(work: impl Future<Output = Result<(), E>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -97,7 +159,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve_async(args)) {
+    match runtime.block_on(work) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             for line in e.to_string().lines() {
