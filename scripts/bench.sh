@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Dashboard benchmark: the release binary with a generated configuration of 50 services x 3
 # environments (every cell with a recorded version), loaded by wrk on loopback at 1 and 32
-# connections. Prints latency p50/p99, throughput and the console's peak RSS.
+# connections as a signed-in viewer. Prints latency p50/p99, throughput, the console's peak RSS,
+# and how long a refused sign-in takes for a wrong password and for an unknown account.
 #
 #   scripts/bench.sh            # 20 s per load level
 #   BENCH_SECONDS=60 scripts/bench.sh
@@ -42,6 +43,13 @@ trap cleanup EXIT
 } >"$WORK/flightdeck.toml"
 target/release/flightdeck check-config "$WORK/flightdeck.toml"
 
+# A viewer account to load the dashboard as (pages need a session).
+BENCH_PASSWORD="load-test-passphrase-$RANDOM$RANDOM"
+for name in bench other-1 other-2 other-3 other-4; do
+  printf '%s\n' "$BENCH_PASSWORD" | target/release/flightdeck user add "$name" --role viewer \
+    --database-url "sqlite://$WORK/flightdeck.db" >/dev/null
+done
+
 PORT="$(free_port)"
 target/release/flightdeck serve --config "$WORK/flightdeck.toml" \
   --database-url "sqlite://$WORK/flightdeck.db" --addr "127.0.0.1:$PORT" \
@@ -70,15 +78,32 @@ for i in range(1, services + 1):
 con.commit()
 PY
 
-URL="http://127.0.0.1:$PORT/"
-PAGE_BYTES="$(curl -fsS "$URL" | wc -c)"
-GZIP_BYTES="$(curl -fsS -H 'Accept-Encoding: gzip' "$URL" | wc -c)"
+BASE="http://127.0.0.1:$PORT"
+URL="$BASE/"
+
+# login_seconds NAME PASSWORD -> seconds the sign-in took (argon2id verification dominates)
+login_seconds() {
+  curl -sS -o /dev/null -w '%{time_total}' -H "Origin: $BASE" \
+    --data-urlencode "name=$1" --data-urlencode "password=$2" "$BASE/api/login"
+}
+# Four wrong passwords (each on its own account) and four unknown names: the same work, so
+# nobody can tell which names exist from the time an answer takes. Ten failures from one
+# address is the per-address allowance, so these stay below it.
+WRONG_MS="$(for n in 1 2 3 4; do login_seconds "other-$n" "wrong-$n"; echo; done | awk '{ s += $1 } END { printf "%.1f", s / NR * 1000 }')"
+UNKNOWN_MS="$(for n in 1 2 3 4; do login_seconds "nobody-$n" "$BENCH_PASSWORD"; echo; done | awk '{ s += $1 } END { printf "%.1f", s / NR * 1000 }')"
+COOKIE="$(curl -sS -D - -o /dev/null -H "Origin: $BASE" --data-urlencode "name=bench" \
+  --data-urlencode "password=$BENCH_PASSWORD" "$BASE/api/login" \
+  | awk -F'[:;] *' 'tolower($1) == "set-cookie" { print $2; exit }')"
+[ -n "$COOKIE" ] || die "cannot sign in to the benchmark console"
+
+PAGE_BYTES="$(curl -fsS -H "Cookie: $COOKIE" "$URL" | wc -c)"
+GZIP_BYTES="$(curl -fsS -H "Cookie: $COOKIE" -H 'Accept-Encoding: gzip' "$URL" | wc -c)"
 say "Warming up"
-wrk -t1 -c1 -d3s "$URL" >/dev/null
+wrk -t1 -c1 -d3s -H "Cookie: $COOKIE" "$URL" >/dev/null
 
 # run_wrk THREADS CONNECTIONS -> "p50 p99 req/s"
 run_wrk() {
-  wrk -t"$1" -c"$2" -d"${SECONDS_PER_RUN}s" --latency "$URL" | awk '
+  wrk -t"$1" -c"$2" -d"${SECONDS_PER_RUN}s" --latency -H "Cookie: $COOKIE" "$URL" | awk '
     /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
     /^Requests\/sec:/ { rps = $2 }
     /Non-2xx/ { bad = $NF }
@@ -97,3 +122,4 @@ echo "  page size:        $PAGE_BYTES bytes ($GZIP_BYTES gzip)"
 printf '  %-16s p50 %-9s p99 %-9s %10s req/s  (non-2xx: %s)\n' "1 connection:" "$P50_1" "$P99_1" "$RPS_1" "$BAD_1"
 printf '  %-16s p50 %-9s p99 %-9s %10s req/s  (non-2xx: %s)\n' "32 connections:" "$P50_32" "$P99_32" "$RPS_32" "$BAD_32"
 echo "  peak RSS:         $((PEAK_RSS_KB / 1024)) MiB ($PEAK_RSS_KB kB)"
+echo "  sign-in refused:  wrong password ${WRONG_MS} ms, unknown account ${UNKNOWN_MS} ms (mean of 4 each)"

@@ -11,5 +11,17 @@ ensure_build_tools
 cd "$REPO_ROOT"
 say "Building Flightdeck (release)"
 cargo leptos build --release
+# Nobody can sign in to a console without accounts, and there is deliberately no setup page:
+# the first admin is made here, on the machine, at a terminal.
+DATABASE_URL="${FLIGHTDECK_DATABASE_URL:-sqlite://data/flightdeck.db}"
+if [ -z "$(target/release/flightdeck user list --database-url "$DATABASE_URL")" ]; then
+  if [ -t 0 ]; then
+    say "No accounts yet: create the first admin (the name is 'admin')"
+    target/release/flightdeck user add admin --role admin --database-url "$DATABASE_URL"
+  else
+    say "No accounts yet. Create the first admin with:"
+    say "  target/release/flightdeck user add admin --role admin"
+  fi
+fi
 say "Starting Flightdeck with flightdeck.example.toml (Ctrl-C stops it)"
 exec target/release/flightdeck serve --config flightdeck.example.toml "$@"

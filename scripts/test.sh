@@ -42,6 +42,8 @@ trap cleanup EXIT
 step "Setting up tools"
 ensure_build_tools
 ensure_chromium
+# The HTTPS tests make a certificate with openssl and talk to the console with curl.
+ensure_apt openssl curl
 
 step "cargo fmt --check"
 cargo fmt --all --check

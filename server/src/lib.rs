@@ -14,3 +14,4 @@ pub mod leptos_options;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

@@ -8,6 +8,7 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -17,6 +18,7 @@ use crate::{
     http::{self, AppState, metrics::Metrics},
     leptos_options,
     store::{self, OpenError, Store, StoreError},
+    tls::{self, TlsError},
 };
 
 pub struct Settings {
@@ -37,6 +39,8 @@ pub enum StartupError {
     Leptos(String),
     #[error("cannot read the accounts from the database: {0}")]
     Accounts(StoreError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("the server stopped with an error: {0}")]
     Serve(std::io::Error),
 }
@@ -45,6 +49,8 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     router: axum::Router,
+    /// Present when `[tls]` is configured.
+    tls: Option<TlsAcceptor>,
     store: Arc<dyn Store>,
     auth: Arc<AuthService>,
     /// Cancelled on shutdown; background loops watch it.
@@ -70,6 +76,8 @@ impl Application {
             reason: e.to_string(),
         })?;
 
+        // Certificates before the database: a wrong path fails fast, with nothing touched.
+        let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
         let leptos = leptos_options::load(local_addr).map_err(StartupError::Leptos)?;
         let store: Arc<dyn Store> = Arc::new(store::open(&database_url).await?);
         let config = Arc::new(config);
@@ -105,6 +113,7 @@ impl Application {
             listener,
             local_addr,
             router: http::router(state),
+            tls,
             store,
             auth,
             stopping: CancellationToken::new(),
@@ -129,23 +138,31 @@ impl Application {
             listener,
             local_addr,
             router,
+            tls,
             store,
             auth,
             stopping,
         } = self;
-        tracing::info!("Flightdeck listening on http://{local_addr}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!("Flightdeck listening on {scheme}://{local_addr}");
         let sweeper = tokio::spawn(sweep_sessions(auth, stopping.clone()));
 
         let stop_signal = stopping.clone();
-        let served = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let shutdown = async move {
             shutdown.await;
             stop_signal.cancel();
-        })
-        .await;
+        };
+        let served = match tls {
+            Some(acceptor) => tls::serve(listener, acceptor, router, shutdown).await,
+            None => {
+                axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(shutdown)
+                .await
+            }
+        };
 
         stopping.cancel();
         // The sweeper stops at the next await; a panic in it was already logged.

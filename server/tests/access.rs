@@ -382,6 +382,15 @@ async fn api_tokens_work_only_as_bearer_on_the_api_and_until_revoked() {
             .header("authorization", format!("Bearer {secret}"))
     };
     assert_eq!(with_bearer("/metrics").send().await.unwrap().status(), 200);
+    // A made-up token of the right shape is nobody.
+    let forged = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .header("authorization", format!("Bearer fdt_{}", "A".repeat(43)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
     // Not a way into the pages, and never from a cookie or the query string.
     assert_eq!(with_bearer("/").send().await.unwrap().status(), 401);
     let response = app
@@ -497,6 +506,10 @@ async fn the_login_form_works_without_javascript() {
             ))
             .send()
     };
+
+    // The form carries where to go next, in the HTML itself.
+    let (_, html) = app.get_text("/login?next=/audit").await;
+    assert!(html.contains(r#"name="next" value="/audit""#), "{html}");
 
     // Wrong: back to the form, which says why.
     let response = form_post("wrong-password-here").await.unwrap();

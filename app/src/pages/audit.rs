@@ -43,15 +43,15 @@ pub fn AuditPage() -> impl IntoView {
         <section aria-labelledby="audit-heading">
             <h1 id="audit-heading">"Audit log"</h1>
             <form method="get" action="/audit" class="filter-form" role="search">
-                <label>"Actor" <input name="actor" type="text" prop:value=field("actor") /></label>
+                <label>"Actor" <input name="actor" type="text" value=field("actor") /></label>
                 <label>
-                    "Action" <input name="action" type="text" placeholder="user." prop:value=field("action") />
+                    "Action" <input name="action" type="text" placeholder="user." value=field("action") />
                 </label>
                 <label>
-                    "Environment" <input name="environment" type="text" prop:value=field("environment") />
+                    "Environment" <input name="environment" type="text" value=field("environment") />
                 </label>
-                <label>"From" <input name="from" type="date" prop:value=field("from") /></label>
-                <label>"To" <input name="to" type="date" prop:value=field("to") /></label>
+                <label>"From" <input name="from" type="date" value=field("from") /></label>
+                <label>"To" <input name="to" type="date" value=field("to") /></label>
                 <button type="submit">"Filter"</button>
                 <a href=csv_href class="button-link" download>"Export CSV"</a>
             </form>

@@ -17,7 +17,7 @@ pub fn LoginPage() -> impl IntoView {
         <section class="login" aria-labelledby="login-heading">
             <h1 id="login-heading">"Sign in"</h1>
             <ActionForm action=login attr:class="stacked-form">
-                <input type="hidden" name="next" prop:value=next />
+                <input type="hidden" name="next" value=next />
                 <label for="login-name">"Name"</label>
                 <input
                     id="login-name"

@@ -95,6 +95,15 @@ async fn execute(task: Task) -> Result<(), CliError> {
             result?;
             println!("Created account {name} ({role}).");
         }
+        Task::User(UserCommand::List { db }) => {
+            let (store, _) = open(&db.database_url).await?;
+            let users = store.list_users().await.map_err(AppError::from);
+            store.close().await;
+            for user in users? {
+                let state = if user.disabled { " (disabled)" } else { "" };
+                println!("{}\t{}{state}", user.name, user.role);
+            }
+        }
         Task::User(UserCommand::ResetPassword { name, db }) => {
             let password = read_password(&name)?;
             let (store, auth) = open(&db.database_url).await?;

@@ -56,6 +56,11 @@ pub enum UserCommand {
         #[command(flatten)]
         db: DatabaseArg,
     },
+    /// List the accounts: name, role, whether disabled.
+    List {
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
     /// Set a new password (asked for, or read from standard input) and end the account's
     /// sessions: the way back in for a locked-out admin.
     ResetPassword {

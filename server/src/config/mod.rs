@@ -28,6 +28,8 @@ pub struct Config {
     pub source: PathBuf,
     pub console: ConsoleSettings,
     pub access: AccessSettings,
+    /// `[tls]`: serve HTTPS directly. `None`: plain HTTP.
+    pub tls: Option<TlsSettings>,
     /// In display order.
     pub environments: Vec<Environment>,
     /// In file order.
@@ -85,6 +87,13 @@ impl AccessSettings {
     pub fn is_trusted_proxy(&self, addr: IpAddr) -> bool {
         self.trusted_proxies.iter().any(|n| n.contains(&addr))
     }
+}
+
+/// PEM files for HTTPS, resolved against the configuration file's directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsSettings {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -11,11 +11,12 @@ use url::Url;
 
 use super::{
     AccessSettings, Backend, Config, ConsoleSettings, DEFAULT_DOCKER_HOST, DockerBackend,
-    EcsBackend, Environment, Runbook, Service, Target, TargetKind,
+    EcsBackend, Environment, Runbook, Service, Target, TargetKind, TlsSettings,
     reader::{ConfigError, ConfigErrors, Node, Reader, Seen, join, key_offset},
 };
 
-const TOP_KEYS: &[&str] = &["console", "access", "environment", "service"];
+const TOP_KEYS: &[&str] = &["console", "access", "tls", "environment", "service"];
+const TLS_KEYS: &[&str] = &["cert", "key"];
 const CONSOLE_KEYS: &[&str] = &["title"];
 const ACCESS_KEYS: &[&str] = &[
     "allow",
@@ -50,6 +51,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
 
     let console = read_console(&mut r, &root);
     let access = read_access(&mut r, &root);
+    let tls = read_tls(&mut r, &root, path);
     let (environments, declared) = read_environments(&mut r, &root);
     check_order_all_or_none(&mut r, &root, &environments);
     let services = read_services(&mut r, &root, &declared);
@@ -62,6 +64,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         source: path.to_path_buf(),
         console,
         access,
+        tls,
         environments: environments.into_iter().map(|(e, _)| e).collect(),
         services,
     })
@@ -133,6 +136,19 @@ fn read_access(r: &mut Reader<'_>, root: &Node<'_>) -> AccessSettings {
         );
     }
     settings
+}
+
+fn read_tls(r: &mut Reader<'_>, root: &Node<'_>, config_path: &Path) -> Option<TlsSettings> {
+    let node = r.table(root, "tls")?;
+    r.check_keys(&node, TLS_KEYS);
+    let cert = r.string(&node, "cert", true);
+    let key = r.string(&node, "key", true);
+    // Relative to the configuration file, so the pair can travel together.
+    let base = config_path.parent().unwrap_or(Path::new("."));
+    Some(TlsSettings {
+        cert: base.join(cert?.value),
+        key: base.join(key?.value),
+    })
 }
 
 /// `10.8.0.0/24`, `fd00::/8`, or a single address (`192.168.1.20`).

@@ -18,7 +18,7 @@ use axum::{
 };
 use flightdeck_app::console::Client;
 
-use crate::config::AccessSettings;
+use crate::{config::AccessSettings, tls::ServedOverTls};
 
 /// `::ffff:10.0.0.1` (IPv4 on a dual-stack socket) is 10.0.0.1 for the allow-list.
 fn canonical(ip: IpAddr) -> IpAddr {
@@ -90,7 +90,7 @@ pub async fn identify(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned(),
-        https: request.uri().scheme_str() == Some("https")
+        https: request.extensions().get::<ServedOverTls>().is_some()
             || forwarded_https(peer, headers, &access),
         presented_session: None,
     };

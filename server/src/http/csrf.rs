@@ -22,7 +22,9 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-fn check(method: &Method, headers: &HeaderMap) -> Verdict {
+/// `host` is where the request was sent: the Host header (HTTP/1.1) or the URI's authority
+/// (HTTP/2 has no Host header).
+fn check(method: &Method, headers: &HeaderMap, host: Option<&str>) -> Verdict {
     if is_safe(method) {
         return Verdict::Allow;
     }
@@ -34,7 +36,7 @@ fn check(method: &Method, headers: &HeaderMap) -> Verdict {
         };
     }
     if let Some(origin) = text(header::ORIGIN.as_str()) {
-        let host = text(header::HOST.as_str()).unwrap_or("");
+        let host = host.unwrap_or("");
         let origin_host = origin
             .strip_prefix("https://")
             .or_else(|| origin.strip_prefix("http://"));
@@ -52,7 +54,12 @@ fn check(method: &Method, headers: &HeaderMap) -> Verdict {
 }
 
 pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
-    match check(request.method(), request.headers()) {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    match check(request.method(), request.headers(), host) {
         Verdict::Allow => next.run(request).await,
         Verdict::Refuse(why) => {
             tracing::warn!(
@@ -87,41 +94,42 @@ mod tests {
     #[test]
     fn verdicts() {
         let post = Method::POST;
-        let host = ("host", "console.lan:3000");
-        assert_eq!(check(&Method::GET, &headers(&[])), Verdict::Allow);
+        let host = Some("console.lan:3000");
+        assert_eq!(check(&Method::GET, &headers(&[]), None), Verdict::Allow);
         assert_eq!(
-            check(&post, &headers(&[("sec-fetch-site", "same-origin")])),
+            check(&post, &headers(&[("sec-fetch-site", "same-origin")]), None),
             Verdict::Allow
         );
         assert!(matches!(
-            check(&post, &headers(&[("sec-fetch-site", "cross-site")])),
+            check(&post, &headers(&[("sec-fetch-site", "cross-site")]), None),
             Verdict::Refuse(_)
         ));
         assert!(matches!(
-            check(&post, &headers(&[("sec-fetch-site", "same-site")])),
+            check(&post, &headers(&[("sec-fetch-site", "same-site")]), None),
             Verdict::Refuse(_)
         ));
         assert_eq!(
             check(
                 &post,
-                &headers(&[host, ("origin", "http://console.lan:3000")])
+                &headers(&[("origin", "http://console.lan:3000")]),
+                host
             ),
             Verdict::Allow
         );
         assert!(matches!(
-            check(&post, &headers(&[host, ("origin", "http://evil.example")])),
+            check(&post, &headers(&[("origin", "http://evil.example")]), host),
             Verdict::Refuse(_)
         ));
         assert!(matches!(
-            check(&post, &headers(&[host, ("origin", "null")])),
+            check(&post, &headers(&[("origin", "null")]), host),
             Verdict::Refuse(_)
         ));
         assert!(matches!(
-            check(&post, &headers(&[host])),
+            check(&post, &headers(&[]), host),
             Verdict::Refuse(_)
         ));
         assert_eq!(
-            check(&post, &headers(&[("authorization", "Bearer fdt_x")])),
+            check(&post, &headers(&[("authorization", "Bearer fdt_x")]), None),
             Verdict::Allow
         );
     }
