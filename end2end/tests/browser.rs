@@ -81,20 +81,7 @@ async fn a_360_px_phone_sees_every_service_without_horizontal_scrolling() {
     let c = &browser.client;
     browser.sign_in(&console, "vic").await;
 
-    let widths = c
-        .execute(
-            "return [window.innerWidth, document.documentElement.scrollWidth,
-                     document.body.scrollWidth];",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let [viewport, doc, body]: [u64; 3] = serde_json::from_value(widths).unwrap();
-    assert_eq!(viewport, 360, "the phone viewport is 360 px wide");
-    assert!(
-        doc <= viewport && body <= viewport,
-        "horizontal scroll: page {doc} px, body {body} px in a {viewport} px viewport"
-    );
+    assert_no_horizontal_scroll(&browser, "/").await;
 
     // Each cell says which environment it is, since the column headers are not shown.
     let label = c
@@ -106,6 +93,47 @@ async fn a_360_px_phone_sees_every_service_without_horizontal_scrolling() {
         .await
         .unwrap();
     assert_eq!(label, "\"staging\"");
+    browser.close().await;
+}
+
+/// The page fits the 360 px viewport: nothing wider than the screen.
+async fn assert_no_horizontal_scroll(browser: &Browser, page: &str) {
+    let widths = browser
+        .client
+        .execute(
+            "return [window.innerWidth, document.documentElement.scrollWidth,
+                     document.body.scrollWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let [viewport, doc, body]: [u64; 3] = serde_json::from_value(widths).unwrap();
+    assert_eq!(viewport, 360, "the phone viewport is 360 px wide");
+    assert!(
+        doc <= viewport && body <= viewport,
+        "{page}: horizontal scroll: page {doc} px, body {body} px in a {viewport} px viewport"
+    );
+}
+
+#[tokio::test]
+async fn the_account_and_admin_pages_fit_a_360_px_phone() {
+    let console = Console::start();
+    let browser = Browser::start(Screen::Phone).await;
+    browser.sign_in(&console, "ada").await;
+    for (page, heading) in [
+        ("/admin/users", "Users"),
+        ("/admin/tokens", "API tokens"),
+        ("/audit", "Audit log"),
+        ("/account", "Your sessions"),
+    ] {
+        browser
+            .client
+            .goto(&format!("{}{page}", console.url))
+            .await
+            .unwrap();
+        assert_eq!(text_of(&browser, "h1").await, heading, "{page}");
+        assert_no_horizontal_scroll(&browser, page).await;
+    }
     browser.close().await;
 }
 
