@@ -9,6 +9,7 @@ pub mod config;
 pub mod console;
 pub mod dashboard;
 pub mod error;
+pub mod health;
 pub mod http;
 pub mod leptos_options;
 pub mod startup;

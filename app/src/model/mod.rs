@@ -4,6 +4,7 @@
 
 mod access;
 mod dashboard;
+mod health;
 mod names;
 mod timestamp;
 
@@ -12,5 +13,6 @@ pub use access::{
     Role, SessionView, TokenView, UnknownRole, UserView, check_account_name, permits,
 };
 pub use dashboard::{BackendSummary, Cell, Dashboard, EnvironmentColumn, KnownVersion, ServiceRow};
+pub use health::HealthState;
 pub use names::{EnvName, NameError, ServiceName};
 pub use timestamp::Timestamp;
