@@ -1,7 +1,7 @@
 //! Accounts, sessions and tokens: the operations behind the login form, the account and admin
 //! pages, the command line and the authentication middleware. Every change is audited.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use flightdeck_app::{
     console::{Caller, CallerKind, Client, SetCookie},
@@ -80,6 +80,34 @@ impl AuthService {
 
     /// Appends to the audit log. A failure to audit fails the operation that asked for it
     /// (callers audit before they report success), so nothing happens unrecorded.
+    #[allow(clippy::too_many_arguments)]
+    async fn append(
+        &self,
+        actor: &str,
+        actor_kind: ActorKind,
+        source: IpAddr,
+        action: &str,
+        target: &str,
+        outcome: Outcome,
+        details: String,
+    ) -> Result<(), AppError> {
+        self.store
+            .append_audit(&AuditEntry {
+                at: Timestamp::now(),
+                actor: actor.to_owned(),
+                actor_kind,
+                source: source.to_string(),
+                action: action.to_owned(),
+                target: target.to_owned(),
+                environment: None,
+                outcome,
+                details,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// [`Self::append`] for something a known caller did.
     async fn record(
         &self,
         caller: &Caller,
@@ -93,20 +121,37 @@ impl AuthService {
             CallerKind::Token { .. } => ActorKind::Token,
             CallerKind::System => ActorKind::System,
         };
-        self.store
-            .append_audit(&AuditEntry {
-                at: Timestamp::now(),
-                actor: caller.name.clone(),
-                actor_kind,
-                source: caller.source.to_string(),
-                action: action.to_owned(),
-                target: target.to_owned(),
-                environment: None,
-                outcome,
-                details,
-            })
-            .await?;
-        Ok(())
+        self.append(
+            &caller.name,
+            actor_kind,
+            caller.source,
+            action,
+            target,
+            outcome,
+            details,
+        )
+        .await
+    }
+
+    /// [`Self::append`] for a sign-in that did not happen: the actor is the name as typed.
+    async fn record_refused_login(
+        &self,
+        name: &str,
+        client: &Client,
+        outcome: Outcome,
+        why: &str,
+    ) -> Result<(), AppError> {
+        let name = printable(name, 64);
+        self.append(
+            &name,
+            ActorKind::Anonymous,
+            client.addr,
+            "user.login",
+            &name,
+            outcome,
+            why.to_owned(),
+        )
+        .await
     }
 
     /// [`authorize`], with refusals of anything but reading kept in the audit log.
@@ -147,12 +192,6 @@ impl AuthService {
         let now = Timestamp::now();
         let account_key = throttle::account_key(&name);
         let address_key = throttle::address_key(client.addr);
-        let anonymous = Caller {
-            name: printable(&name, 64),
-            role: Role::Viewer,
-            kind: CallerKind::Token { token_id: 0 },
-            source: client.addr,
-        };
 
         let wait = [
             throttle::ACCOUNT.retry_after(self.store.failures(&account_key).await?, now),
@@ -162,7 +201,7 @@ impl AuthService {
         .flatten()
         .max();
         if let Some(wait) = wait {
-            self.record_anonymous(&anonymous, "user.login", Outcome::Denied, "throttled")
+            self.record_refused_login(&name, client, Outcome::Denied, "throttled")
                 .await?;
             return Err(AppError::Throttled(wait));
         }
@@ -185,7 +224,7 @@ impl AuthService {
                     Some(u) if u.disabled => "account disabled",
                     Some(_) => "wrong password",
                 };
-                self.record_anonymous(&anonymous, "user.login", Outcome::Failure, why)
+                self.record_refused_login(&name, client, Outcome::Failure, why)
                     .await?;
                 return Err(AppError::BadCredentials);
             }
@@ -220,29 +259,6 @@ impl AuthService {
         )
         .await?;
         Ok(self.cookie(client, token.expose(), self.access.session_lifetime))
-    }
-
-    async fn record_anonymous(
-        &self,
-        who: &Caller,
-        action: &str,
-        outcome: Outcome,
-        details: &str,
-    ) -> Result<(), AppError> {
-        self.store
-            .append_audit(&AuditEntry {
-                at: Timestamp::now(),
-                actor: who.name.clone(),
-                actor_kind: ActorKind::Anonymous,
-                source: who.source.to_string(),
-                action: action.to_owned(),
-                target: who.name.clone(),
-                environment: None,
-                outcome,
-                details: details.to_owned(),
-            })
-            .await?;
-        Ok(())
     }
 
     fn caller_for(&self, user: &UserRecord, session: SecretDigest, client: &Client) -> Caller {

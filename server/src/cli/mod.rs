@@ -85,11 +85,12 @@ pub enum TokenCommand {
 
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArg {
-    /// The console's database: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
+    /// sqlite://PATH (created if missing) or postgres://USER:PASSWORD@HOST/DB.
     #[arg(
         long,
         env = "FLIGHTDECK_DATABASE_URL",
         default_value = "sqlite://data/flightdeck.db",
+        // The value may hold a password: never print it in --help.
         hide_env_values = true
     )]
     pub database_url: String,
@@ -100,15 +101,8 @@ pub struct ServeArgs {
     /// The configuration file.
     #[arg(long, env = "FLIGHTDECK_CONFIG", default_value = "flightdeck.toml")]
     pub config: PathBuf,
-    /// sqlite://PATH (created if missing) or postgres://USER:PASSWORD@HOST/DB.
-    #[arg(
-        long,
-        env = "FLIGHTDECK_DATABASE_URL",
-        default_value = "sqlite://data/flightdeck.db",
-        // The value may hold a password: never print it in --help.
-        hide_env_values = true
-    )]
-    pub database_url: String,
+    #[command(flatten)]
+    pub db: DatabaseArg,
     /// Address to listen on. The default accepts phones and laptops on the local network.
     #[arg(long, env = "FLIGHTDECK_ADDR", default_value = "0.0.0.0:3000")]
     pub addr: SocketAddr,
@@ -179,7 +173,7 @@ async fn serve_async(args: ServeArgs) -> Result<(), StartupError> {
     let config = Config::load(&args.config).map_err(StartupError::Config)?;
     let settings = Settings {
         config,
-        database_url: args.database_url,
+        database_url: args.db.database_url,
         addr: args.addr,
     };
     let app = Application::build(settings).await?;
