@@ -202,9 +202,7 @@ impl TestApp {
     }
 
     pub async fn get_text(&self, path: &str) -> (u16, String) {
-        let response = self.get(path).await;
-        let status = response.status().as_u16();
-        (status, response.text().await.expect("body"))
+        status_and_text(self.get(path).await).await
     }
 
     /// A POST as the console's own pages send it (same Origin), without a session.
@@ -260,6 +258,12 @@ impl TestApp {
     }
 }
 
+/// A response's status and body text.
+pub async fn status_and_text(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}
+
 pub fn urlencode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
@@ -284,9 +288,7 @@ impl Session {
     }
 
     pub async fn get_text(&self, path: &str) -> (u16, String) {
-        let response = self.get(path).await;
-        let status = response.status().as_u16();
-        (status, response.text().await.expect("body"))
+        status_and_text(self.get(path).await).await
     }
 
     /// A server function call (form-encoded POST) from the console's own page.
@@ -305,9 +307,7 @@ impl Session {
 
     /// The server function's status and JSON answer.
     pub async fn call_json(&self, endpoint: &str, body: &str) -> (u16, serde_json::Value) {
-        let response = self.call(endpoint, body).await;
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("body");
+        let (status, text) = status_and_text(self.call(endpoint, body).await).await;
         let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
         (status, json)
     }
