@@ -7,7 +7,8 @@ use leptos::prelude::*;
 use crate::{
     error::ConsoleError,
     model::{
-        AuditFilter, AuditPage, CreatedToken, Dashboard, Me, SessionView, TokenView, UserView,
+        AuditFilter, AuditPage, CreatedToken, Dashboard, Me, ServiceHealthPage, SessionView,
+        TokenView, UserView,
     },
 };
 
@@ -18,6 +19,18 @@ pub async fn load_dashboard() -> Result<Dashboard, ConsoleError> {
         async move {
             let (console, caller) = crate::console::signed_in()?;
             console.dashboard(&caller).await
+        }
+        .await,
+    )
+}
+
+/// One service's health page.
+#[server(endpoint = "service_health")]
+pub async fn load_service_health(name: String) -> Result<ServiceHealthPage, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.service_health(&caller, name).await
         }
         .await,
     )

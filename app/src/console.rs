@@ -13,7 +13,8 @@ use leptos::prelude::use_context;
 use crate::{
     error::ConsoleError,
     model::{
-        AuditFilter, AuditPage, CreatedToken, Dashboard, Me, Role, SessionView, TokenView, UserView,
+        AuditFilter, AuditPage, CreatedToken, Dashboard, Me, Role, ServiceHealthPage, SessionView,
+        TargetHealth, TokenView, UserView,
     },
 };
 
@@ -63,6 +64,16 @@ pub struct SetCookie(pub String);
 pub trait Console: Send + Sync + 'static {
     /// The environment x service matrix with what the console knows of each cell.
     async fn dashboard(&self, caller: &Caller) -> Result<Dashboard, ConsoleError>;
+
+    /// One service: health now, uptime, latency and changes in every environment it runs in.
+    async fn service_health(
+        &self,
+        caller: &Caller,
+        service: String,
+    ) -> Result<ServiceHealthPage, ConsoleError>;
+
+    /// The health of every service in every environment, in configuration order.
+    async fn health(&self, caller: &Caller) -> Result<Vec<TargetHealth>, ConsoleError>;
 
     /// The caller's own name and role, for the header and for hiding what they may not do.
     async fn me(&self, caller: &Caller) -> Result<Me, ConsoleError>;

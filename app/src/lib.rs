@@ -21,7 +21,7 @@ pub mod time_format;
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{A, Route, Router, Routes},
     hooks::use_location,
 };
@@ -122,6 +122,11 @@ fn Layout() -> impl IntoView {
                     ssr=SsrMode::Async
                 />
                 <Route path=StaticSegment("login") view=pages::login::LoginPage />
+                <Route
+                    path=(StaticSegment("services"), ParamSegment("name"))
+                    view=pages::service::ServicePage
+                    ssr=SsrMode::Async
+                />
                 <Route
                     path=StaticSegment("account")
                     view=pages::account::AccountPage

@@ -36,6 +36,18 @@ pub fn ago(then: Timestamp, now: Timestamp) -> String {
     }
 }
 
+/// How long from `then` to `now`: "under a minute", "5 min", "3 h", "2 days".
+pub fn span(then: Timestamp, now: Timestamp) -> String {
+    let secs = (now.unix_millis() - then.unix_millis()).max(0) / 1000;
+    match secs {
+        0..=59 => "under a minute".to_owned(),
+        60..=3_599 => format!("{} min", secs / 60),
+        3_600..=86_399 => format!("{} h", secs / 3_600),
+        86_400..=172_799 => "1 day".to_owned(),
+        _ => format!("{} days", secs / 86_400),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +70,8 @@ mod tests {
         assert_eq!(ago(before(86_400 + 10), now), "1 day ago");
         assert_eq!(ago(before(9 * 86_400), now), "9 days ago");
         assert_eq!(ago(before(-60), now), "in the future");
+        assert_eq!(span(before(20), now), "under a minute");
+        assert_eq!(span(before(125), now), "2 min");
+        assert_eq!(span(before(2 * 86_400), now), "2 days");
     }
 }

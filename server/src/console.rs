@@ -8,16 +8,18 @@ use flightdeck_app::{
     console::{Caller, Client, Console, SetCookie},
     error::ConsoleError,
     model::{
-        Action, AuditFilter, AuditPage, CreatedToken, Dashboard, Me, SessionView, Timestamp,
-        TokenView, UserView,
+        Action, AuditFilter, AuditPage, CreatedToken, Dashboard, Me, ServiceHealthPage,
+        SessionView, TargetHealth, Timestamp, TokenView, UserView,
     },
 };
 
 use crate::{
     auth::{AuthService, Password, authorize},
     config::Config,
-    dashboard,
+    dashboard::{self, HealthNow},
     error::AppError,
+    health::HealthMonitor,
+    service_page,
     store::Store,
 };
 
@@ -25,14 +27,21 @@ pub struct ConsoleService {
     config: Arc<Config>,
     store: Arc<dyn Store>,
     auth: Arc<AuthService>,
+    health: Arc<HealthMonitor>,
 }
 
 impl ConsoleService {
-    pub fn new(config: Arc<Config>, store: Arc<dyn Store>, auth: Arc<AuthService>) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        auth: Arc<AuthService>,
+        health: Arc<HealthMonitor>,
+    ) -> Self {
         Self {
             config,
             store,
             auth,
+            health,
         }
     }
 }
@@ -46,7 +55,59 @@ impl Console for ConsoleService {
             .current_versions()
             .await
             .map_err(AppError::from)?;
-        Ok(dashboard::build(&self.config, &versions, Timestamp::now()))
+        let health: HealthNow = self
+            .health
+            .snapshot()
+            .into_iter()
+            .map(|(env, service, summary)| ((env, service), summary))
+            .collect();
+        Ok(dashboard::build(
+            &self.config,
+            &versions,
+            &health,
+            Timestamp::now(),
+        ))
+    }
+
+    async fn service_health(
+        &self,
+        caller: &Caller,
+        service: String,
+    ) -> Result<ServiceHealthPage, ConsoleError> {
+        authorize(caller, Action::View)?;
+        let Some(found) = self
+            .config
+            .services
+            .iter()
+            .find(|s| s.name.as_str() == service)
+        else {
+            return Err(ConsoleError::NotFound(format!(
+                "There is no service named “{service}” in the configuration."
+            )));
+        };
+        Ok(service_page::build(
+            &self.config,
+            found,
+            &self.health,
+            self.store.as_ref(),
+            Timestamp::now(),
+        )
+        .await
+        .map_err(AppError::from)?)
+    }
+
+    async fn health(&self, caller: &Caller) -> Result<Vec<TargetHealth>, ConsoleError> {
+        authorize(caller, Action::View)?;
+        Ok(self
+            .health
+            .snapshot()
+            .into_iter()
+            .map(|(environment, service, health)| TargetHealth {
+                environment,
+                service,
+                health,
+            })
+            .collect())
     }
 
     async fn me(&self, caller: &Caller) -> Result<Me, ConsoleError> {

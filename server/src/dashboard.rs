@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use flightdeck_app::model::{
-    BackendSummary, Cell, Dashboard, EnvName, EnvironmentColumn, KnownVersion, ServiceName,
-    ServiceRow, Timestamp,
+    BackendSummary, Cell, Dashboard, EnvName, EnvironmentColumn, HealthSummary, KnownVersion,
+    ServiceName, ServiceRow, Timestamp,
 };
 
 use crate::{
@@ -13,7 +13,15 @@ use crate::{
     store::VersionRecord,
 };
 
-pub fn build(config: &Config, versions: &[VersionRecord], now: Timestamp) -> Dashboard {
+/// Health as the monitor shows it now, per (environment, service).
+pub type HealthNow = HashMap<(EnvName, ServiceName), HealthSummary>;
+
+pub fn build(
+    config: &Config,
+    versions: &[VersionRecord],
+    health: &HealthNow,
+    now: Timestamp,
+) -> Dashboard {
     let known: HashMap<(&EnvName, &ServiceName), &VersionRecord> = versions
         .iter()
         .map(|v| ((&v.environment, &v.service), v))
@@ -63,6 +71,12 @@ pub fn build(config: &Config, versions: &[VersionRecord], now: Timestamp) -> Das
                                 digest: v.digest.clone(),
                                 observed_at: v.last_seen,
                             }),
+                        health: target.map(|_| {
+                            health
+                                .get(&(env.name.clone(), service.name.clone()))
+                                .cloned()
+                                .unwrap_or_else(|| HealthSummary::unknown("not probed yet"))
+                        }),
                     }
                 })
                 .collect(),
@@ -72,6 +86,9 @@ pub fn build(config: &Config, versions: &[VersionRecord], now: Timestamp) -> Das
     Dashboard {
         title: config.console.title.clone(),
         generated_at: now,
+        refresh_seconds: u32::try_from(config.health.interval.as_secs())
+            .unwrap_or(u32::MAX)
+            .max(1),
         environments,
         services,
     }

@@ -4,6 +4,7 @@
 //! integration tests can start it on port 0 exactly as production does.
 
 pub mod auth;
+pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod console;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod leptos_options;
+pub mod service_page;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -13,8 +13,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::AuthService,
+    backend::docker::DockerEngines,
     config::{Config, ConfigErrors},
     console::ConsoleService,
+    health::HealthMonitor,
     http::{self, AppState, metrics::Metrics},
     leptos_options,
     store::{self, OpenError, Store, StoreError},
@@ -41,6 +43,8 @@ pub enum StartupError {
     Accounts(StoreError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("cannot set up the health prober: {0}")]
+    Prober(reqwest::Error),
     #[error("the server stopped with an error: {0}")]
     Serve(std::io::Error),
 }
@@ -53,6 +57,7 @@ pub struct Application {
     tls: Option<TlsAcceptor>,
     store: Arc<dyn Store>,
     auth: Arc<AuthService>,
+    health: Arc<HealthMonitor>,
     /// Cancelled on shutdown; background loops watch it.
     stopping: CancellationToken,
 }
@@ -97,17 +102,22 @@ impl Application {
         }
 
         let auth = Arc::new(AuthService::new(store.clone(), config.access.clone()));
+        let docker = Arc::new(DockerEngines::default());
+        let health = Arc::new(
+            HealthMonitor::new(&config, store.clone(), docker).map_err(StartupError::Prober)?,
+        );
         let state = AppState {
             leptos,
             console: Arc::new(ConsoleService::new(
                 config.clone(),
                 store.clone(),
                 auth.clone(),
+                health.clone(),
             )),
             store: store.clone(),
             auth: auth.clone(),
             access: Arc::new(config.access.clone()),
-            metrics: Arc::new(Metrics::new()),
+            metrics: Arc::new(Metrics::new(health.stats())),
         };
         Ok(Self {
             listener,
@@ -116,6 +126,7 @@ impl Application {
             tls,
             store,
             auth,
+            health,
             stopping: CancellationToken::new(),
         })
     }
@@ -141,11 +152,13 @@ impl Application {
             tls,
             store,
             auth,
+            health,
             stopping,
         } = self;
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!("Flightdeck listening on {scheme}://{local_addr}");
         let sweeper = tokio::spawn(sweep_sessions(auth, stopping.clone()));
+        let prober = tokio::spawn(health.run(stopping.clone()));
 
         let stop_signal = stopping.clone();
         let shutdown = async move {
@@ -167,6 +180,8 @@ impl Application {
         stopping.cancel();
         // The sweeper stops at the next await; a panic in it was already logged.
         let _ = sweeper.await;
+        // The monitor writes its partial minute of samples before it returns.
+        let _ = prober.await;
         store.close().await;
         tracing::info!("Flightdeck stopped");
         served.map_err(StartupError::Serve)

@@ -8,11 +8,12 @@ use common::TestDb;
 use flightdeck::{
     auth::{PasswordHash, SecretToken},
     store::{
-        ActorKind, AuditEntry, AuditQuery, NewToken, NewUser, Outcome, Recorded, SessionRecord,
-        Store, StoreError, VersionObservation, VersionSource,
+        ActorKind, AuditEntry, AuditQuery, HealthSample, HealthStore, HealthTransitionRecord,
+        LatencyStats, NewToken, NewUser, Outcome, Recorded, Resolution, SessionRecord, Store,
+        StoreError, VersionObservation, VersionSource,
     },
 };
-use flightdeck_app::model::{EnvName, Role, ServiceName, Timestamp};
+use flightdeck_app::model::{EnvName, HealthState, Role, ServiceName, Timestamp};
 
 fn obs(
     env: &str,
@@ -77,6 +78,8 @@ store_suite!(
     failure_counts_grow_go_stale_and_clear,
     tokens_are_found_by_digest_and_revoked_once,
     the_audit_log_filters_and_refuses_updates_and_deletes,
+    health_samples_merge_roll_up_into_hours_and_are_pruned,
+    health_transitions_keep_the_newest_per_target,
 );
 
 async fn a_fresh_database_is_migrated_and_answers(db: TestDb) {
@@ -545,4 +548,156 @@ async fn raw_execute(url: &str, sql: &'static str) -> Result<(), String> {
         pool.close().await;
         result.map(drop).map_err(|e| e.to_string())
     }
+}
+
+fn sample(service: &str, at: i64, checks: u64, up: u64, latency: &[i64]) -> HealthSample {
+    let mut stats: Option<LatencyStats> = None;
+    for us in latency {
+        match &mut stats {
+            Some(s) => s.add(LatencyStats::one(*us)),
+            None => stats = Some(LatencyStats::one(*us)),
+        }
+    }
+    HealthSample {
+        environment: env("prod"),
+        service: svc(service),
+        bucket_start: Timestamp::from_unix_millis(at),
+        checks,
+        up,
+        latency: stats,
+    }
+}
+
+async fn health_samples_merge_roll_up_into_hours_and_are_pruned(db: TestDb) {
+    let store = db.open().await;
+    let hour = 3_600_000 * 500_000; // a whole hour, in ms since 1970
+    let minute = 60_000;
+    store
+        .add_health_samples(&[
+            sample("api", hour, 4, 4, &[1_000, 3_000]),
+            sample("api", hour + minute, 4, 2, &[2_000]),
+            sample("web", hour, 4, 4, &[]),
+        ])
+        .await
+        .unwrap();
+    // The same minute again (a restart mid-minute): merged, not replaced.
+    store
+        .add_health_samples(&[sample("api", hour + minute + 5_000, 2, 2, &[500, 9_000])])
+        .await
+        .unwrap();
+
+    let since = Timestamp::from_unix_millis(hour);
+    let minutes = store
+        .health_samples(&env("prod"), &svc("api"), Resolution::Minute, since)
+        .await
+        .unwrap();
+    assert_eq!(minutes.len(), 2);
+    assert_eq!(
+        minutes[1].bucket_start,
+        Timestamp::from_unix_millis(hour + minute)
+    );
+    assert_eq!((minutes[1].checks, minutes[1].up), (6, 4));
+    assert_eq!(
+        minutes[1].latency,
+        Some(LatencyStats {
+            count: 3,
+            min_us: 500,
+            sum_us: 11_500,
+            max_us: 9_000
+        })
+    );
+    let web = store
+        .health_samples(&env("prod"), &svc("web"), Resolution::Minute, since)
+        .await
+        .unwrap();
+    assert_eq!(web[0].latency, None, "no HTTP probe, no latency");
+
+    let hours = store
+        .health_samples(&env("prod"), &svc("api"), Resolution::Hour, since)
+        .await
+        .unwrap();
+    assert_eq!(hours.len(), 1);
+    assert_eq!((hours[0].checks, hours[0].up), (10, 8));
+    assert_eq!(
+        hours[0].latency,
+        Some(LatencyStats {
+            count: 5,
+            min_us: 500,
+            sum_us: 15_500,
+            max_us: 9_000
+        })
+    );
+    let totals = store
+        .health_totals(&env("prod"), &svc("api"), Resolution::Hour, since)
+        .await
+        .unwrap();
+    assert_eq!(totals.uptime_percent(), Some(80.0));
+    let none = store
+        .health_totals(&env("prod"), &svc("nothing"), Resolution::Minute, since)
+        .await
+        .unwrap();
+    assert_eq!(none.uptime_percent(), None);
+
+    // Minutes older than the cut go; hours are kept longer.
+    let removed = store
+        .prune_health(
+            Timestamp::from_unix_millis(hour + minute),
+            Timestamp::from_unix_millis(0),
+            Timestamp::from_unix_millis(0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(removed, 2, "the first minute of api and of web");
+    let left = store
+        .health_samples(&env("prod"), &svc("api"), Resolution::Minute, since)
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    let hours = store
+        .health_totals(&env("prod"), &svc("api"), Resolution::Hour, since)
+        .await
+        .unwrap();
+    assert_eq!(hours.checks, 10);
+}
+
+async fn health_transitions_keep_the_newest_per_target(db: TestDb) {
+    let store = db.open().await;
+    let change = |service: &str, from, to, reason: &str, at| HealthTransitionRecord {
+        environment: env("prod"),
+        service: svc(service),
+        from,
+        to,
+        reason: reason.to_owned(),
+        at: Timestamp::from_unix_millis(at),
+    };
+    use HealthState::*;
+    for t in [
+        change("api", Unknown, Healthy, "", 1_000),
+        change("api", Healthy, Unhealthy, "HTTP 500", 2_000),
+        change("web", Unknown, Degraded, "slow", 1_500),
+    ] {
+        store.record_health_transition(&t).await.unwrap();
+    }
+    let mut latest = store.latest_health_transitions().await.unwrap();
+    latest.sort_by(|a, b| a.service.as_str().cmp(b.service.as_str()));
+    assert_eq!(
+        latest,
+        [
+            change("api", Healthy, Unhealthy, "HTTP 500", 2_000),
+            change("web", Unknown, Degraded, "slow", 1_500),
+        ]
+    );
+    let since_1500 = store
+        .health_transitions(
+            &env("prod"),
+            &svc("api"),
+            Timestamp::from_unix_millis(1_500),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        since_1500,
+        [change("api", Healthy, Unhealthy, "HTTP 500", 2_000)]
+    );
 }

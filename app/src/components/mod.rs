@@ -2,6 +2,10 @@
 
 mod error_panel;
 mod form_result;
+mod health_badge;
+mod sparkline;
 
 pub use error_panel::ErrorPanel;
 pub use form_result::FormResult;
+pub use health_badge::HealthBadge;
+pub use sparkline::Sparkline;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{EnvName, ServiceName, Timestamp};
+use super::{EnvName, HealthSummary, ServiceName, Timestamp};
 
 /// One render of the environment x service matrix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -10,6 +10,9 @@ pub struct Dashboard {
     pub title: String,
     /// When the server built this view; relative times ("5 min ago") are computed from it.
     pub generated_at: Timestamp,
+    /// How often the page asks again: the probe interval, so it never polls faster than the
+    /// health it shows can change.
+    pub refresh_seconds: u32,
     /// In display order.
     pub environments: Vec<EnvironmentColumn>,
     /// In configuration order.
@@ -59,6 +62,8 @@ pub struct Cell {
     pub health_url: Option<String>,
     /// The newest version the console has recorded; `None` when it knows nothing yet.
     pub last_known: Option<KnownVersion>,
+    /// `None` when the service does not run here.
+    pub health: Option<HealthSummary>,
 }
 
 /// A version the console saw running (or deployed) somewhere.

@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::{EnvName, ServiceName, Timestamp};
+
 /// Ordered from best to worst, so combining sources is `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -25,10 +27,136 @@ impl HealthState {
             HealthState::Unknown => "unknown",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            HealthState::Healthy,
+            HealthState::Degraded,
+            HealthState::Unhealthy,
+            HealthState::Unknown,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == s)
+    }
+
+    /// What a page shows next to the colour, so the state never depends on colour alone.
+    pub fn label(self) -> &'static str {
+        match self {
+            HealthState::Healthy => "Healthy",
+            HealthState::Degraded => "Degraded",
+            HealthState::Unhealthy => "Unhealthy",
+            HealthState::Unknown => "Unknown",
+        }
+    }
 }
 
 impl fmt::Display for HealthState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The health of one service in one environment as the console sees it now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthSummary {
+    pub state: HealthState,
+    /// Why: "HTTP 500", "database: disconnected", "container restarting (7 restarts)", …
+    pub reason: String,
+    /// When the state shown last changed; `None` before the first change was recorded.
+    pub since: Option<Timestamp>,
+    /// When the last probe round finished for this target.
+    pub checked_at: Option<Timestamp>,
+    /// Latency of the last HTTP probe, in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// The version the service's health endpoint reports, when it reports one.
+    pub reported_version: Option<String>,
+    /// The version the console knows is deployed, when it differs from the reported one.
+    pub expected_version: Option<String>,
+}
+
+impl HealthSummary {
+    pub fn unknown(reason: impl Into<String>) -> Self {
+        Self {
+            state: HealthState::Unknown,
+            reason: reason.into(),
+            since: None,
+            checked_at: None,
+            latency_ms: None,
+            reported_version: None,
+            expected_version: None,
+        }
+    }
+
+    /// The service reports a version other than the one deployed.
+    pub fn version_mismatch(&self) -> bool {
+        self.expected_version.is_some()
+    }
+}
+
+/// One row of `GET /api/v1/health`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetHealth {
+    pub environment: EnvName,
+    pub service: ServiceName,
+    #[serde(flatten)]
+    pub health: HealthSummary,
+}
+
+/// A recorded change of state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthChange {
+    pub from: HealthState,
+    pub to: HealthState,
+    pub reason: String,
+    pub at: Timestamp,
+}
+
+/// One point of a latency sparkline: a minute (or an hour) of probes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LatencyPoint {
+    pub at: Timestamp,
+    pub avg_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Uptime over the usual windows, in percent; `None` where nothing was probed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Uptime {
+    pub day: Option<f64>,
+    pub week: Option<f64>,
+    pub month: Option<f64>,
+}
+
+/// A service in one environment, on the service page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentHealth {
+    pub environment: EnvName,
+    /// The container or ECS service name.
+    pub target: String,
+    pub health_url: Option<String>,
+    pub health: HealthSummary,
+    pub uptime: Uptime,
+    /// Oldest first.
+    pub latency: Vec<LatencyPoint>,
+    /// Newest first.
+    pub changes: Vec<HealthChange>,
+}
+
+/// The service page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceHealthPage {
+    pub name: ServiceName,
+    pub description: String,
+    pub owner: Option<String>,
+    pub generated_at: Timestamp,
+    /// In display order; only environments the service runs in.
+    pub environments: Vec<EnvironmentHealth>,
+    pub runbooks: Vec<RunbookLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunbookLink {
+    pub title: String,
+    /// Always http or https (checked when the configuration is read).
+    pub url: String,
 }

@@ -13,6 +13,9 @@ pub use access::{
     Role, SessionView, TokenView, UnknownRole, UserView, check_account_name, permits,
 };
 pub use dashboard::{BackendSummary, Cell, Dashboard, EnvironmentColumn, KnownVersion, ServiceRow};
-pub use health::HealthState;
+pub use health::{
+    EnvironmentHealth, HealthChange, HealthState, HealthSummary, LatencyPoint, RunbookLink,
+    ServiceHealthPage, TargetHealth, Uptime,
+};
 pub use names::{EnvName, NameError, ServiceName};
 pub use timestamp::Timestamp;

@@ -6,42 +6,78 @@ use leptos_meta::Title;
 
 use crate::{
     api::load_dashboard,
-    components::ErrorPanel,
+    components::{ErrorPanel, HealthBadge},
     model::{Cell, Dashboard, EnvironmentColumn, ServiceRow, Timestamp},
     time_format,
 };
 
+/// Used when a load failed, so the page keeps trying (a restart of the console, a dropped link).
+const RETRY_AFTER_ERROR_SECONDS: u64 = 30;
+
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let dashboard = Resource::new(|| (), |_| load_dashboard());
+    let filter = RwSignal::new(String::new());
+
+    // Health changes reach an open page without a reload: after each load, ask again one
+    // probe interval later (never more often). Effects run only in the browser.
+    Effect::new(move |_| {
+        let wait = match dashboard.get() {
+            None => return,
+            Some(Ok(d)) => u64::from(d.refresh_seconds),
+            Some(Err(_)) => RETRY_AFTER_ERROR_SECONDS,
+        };
+        let handle = set_timeout_with_handle(
+            move || dashboard.refetch(),
+            std::time::Duration::from_secs(wait),
+        )
+        .ok();
+        on_cleanup(move || {
+            if let Some(h) = handle {
+                h.clear();
+            }
+        });
+    });
 
     view! {
         <Title text="Services" />
         <section class="dashboard" aria-labelledby="dashboard-heading">
             <h1 id="dashboard-heading">"Services"</h1>
-            <Suspense fallback=|| view! { <p class="muted">"Loading services…"</p> }>
+            // Outside the refreshed part, so a refresh never takes the focus or the text
+            // from someone typing a filter.
+            <div class="toolbar" role="search">
+                <label for="service-filter">"Filter services"</label>
+                <input
+                    id="service-filter"
+                    type="search"
+                    autocomplete="off"
+                    placeholder="Name, owner or description"
+                    prop:value=move || filter.get()
+                    on:input=move |ev| filter.set(event_target_value(&ev))
+                />
+            </div>
+            <Transition fallback=|| view! { <p class="muted">"Loading services…"</p> }>
                 {move || Suspend::new(async move {
                     match dashboard.await {
-                        Ok(d) => view! { <Matrix dashboard=d /> }.into_any(),
+                        Ok(d) => view! { <Matrix dashboard=d filter /> }.into_any(),
                         Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </section>
     }
 }
 
-/// The table and its filter box. The filter runs in the browser only, so it also shows that the
-/// page has hydrated.
+/// The summary, the filter count and the table. The filter runs in the browser only, so it
+/// also shows that the page has hydrated.
 #[component]
-fn Matrix(dashboard: Dashboard) -> impl IntoView {
+fn Matrix(dashboard: Dashboard, filter: RwSignal<String>) -> impl IntoView {
     let Dashboard {
         generated_at,
         environments,
         services,
         ..
     } = dashboard;
-    let filter = RwSignal::new(String::new());
     let total = services.len();
     let haystacks: Vec<String> = services.iter().map(search_text).collect();
     let visible_count = Memo::new(move |_| {
@@ -63,20 +99,9 @@ fn Matrix(dashboard: Dashboard) -> impl IntoView {
                 {time_format::utc(generated_at)}
             </time>
         </p>
-        <div class="toolbar" role="search">
-            <label for="service-filter">"Filter services"</label>
-            <input
-                id="service-filter"
-                type="search"
-                autocomplete="off"
-                placeholder="Name, owner or description"
-                prop:value=move || filter.get()
-                on:input=move |ev| filter.set(event_target_value(&ev))
-            />
-            <p class="filter-count" aria-live="polite">
-                {move || format!("Showing {} of {}", visible_count.get(), total)}
-            </p>
-        </div>
+        <p class="filter-count" aria-live="polite">
+            {move || format!("Showing {} of {}", visible_count.get(), total)}
+        </p>
         {if services.is_empty() {
             view! {
                 <p class="panel">
@@ -122,7 +147,7 @@ fn Table(
         <div class="matrix-wrap">
             <table class="matrix">
                 <caption class="visually-hidden">
-                    "Services by environment: version, target and health check of each"
+                    "Services by environment: health, version, target and health check of each"
                 </caption>
                 <thead>
                     <tr>
@@ -156,7 +181,9 @@ fn Row(
     view! {
         <tr hidden=hidden data-service=name.to_string()>
             <th scope="row">
-                <span class="service-name">{name.to_string()}</span>
+                <a class="service-name" href=format!("/services/{name}")>
+                    {name.to_string()}
+                </a>
                 {(!description.is_empty()).then(|| view! { <span class="description">{description}</span> })}
                 {owner.map(|o| view! { <span class="owner">"Owner: " {o}</span> })}
             </th>
@@ -196,8 +223,12 @@ fn CellView(cell: Cell, generated_at: Timestamp) -> impl IntoView {
         None => view! { <span class="version unknown">"Version unknown"</span> }.into_any(),
     };
 
+    let health = cell
+        .health
+        .map(|h| view! { <HealthBadge health=h now=generated_at /> });
     view! {
         <td data-env=env class="cell">
+            {health}
             <div class="cell-version">{version}</div>
             <dl class="cell-facts">
                 <dt>"Target"</dt>

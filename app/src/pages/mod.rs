@@ -5,5 +5,6 @@ pub mod audit;
 pub mod dashboard;
 pub mod login;
 pub mod not_found;
+pub mod service;
 pub mod tokens;
 pub mod users;

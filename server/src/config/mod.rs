@@ -30,6 +30,7 @@ pub struct Config {
     pub access: AccessSettings,
     /// `[tls]`: serve HTTPS directly. `None`: plain HTTP.
     pub tls: Option<TlsSettings>,
+    pub health: HealthSettings,
     /// In display order.
     pub environments: Vec<Environment>,
     /// In file order.
@@ -96,6 +97,30 @@ pub struct TlsSettings {
     pub key: PathBuf,
 }
 
+/// `[health]`: how services are probed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HealthSettings {
+    /// Time between the starts of two probe rounds.
+    pub interval: Duration,
+    /// A probe without a complete answer by then fails.
+    pub timeout: Duration,
+    /// A slower answer makes the service degraded.
+    pub slow_after: Duration,
+    /// Consecutive failed probes before a service is shown unhealthy (services may override).
+    pub down_after_failures: u32,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(3),
+            slow_after: Duration::from_secs(1),
+            down_after_failures: 2,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Environment {
     pub name: EnvName,
@@ -134,6 +159,8 @@ pub struct Service {
     pub name: ServiceName,
     pub description: String,
     pub owner: Option<String>,
+    /// Overrides `[health] down_after_failures` for this service.
+    pub down_after_failures: Option<u32>,
     /// Where the service runs, per environment. Environments not listed do not run it.
     pub targets: BTreeMap<EnvName, Target>,
     pub runbooks: Vec<Runbook>,

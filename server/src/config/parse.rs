@@ -11,11 +11,19 @@ use url::Url;
 
 use super::{
     AccessSettings, Backend, Config, ConsoleSettings, DEFAULT_DOCKER_HOST, DockerBackend,
-    EcsBackend, Environment, Runbook, Service, Target, TargetKind, TlsSettings,
+    EcsBackend, Environment, HealthSettings, Runbook, Service, Target, TargetKind, TlsSettings,
     reader::{ConfigError, ConfigErrors, Node, Reader, Seen, join, key_offset},
 };
 
-const TOP_KEYS: &[&str] = &["console", "access", "tls", "environment", "service"];
+const TOP_KEYS: &[&str] = &[
+    "console",
+    "access",
+    "tls",
+    "health",
+    "environment",
+    "service",
+];
+const HEALTH_KEYS: &[&str] = &["interval", "timeout", "slow_after", "down_after_failures"];
 const TLS_KEYS: &[&str] = &["cert", "key"];
 const CONSOLE_KEYS: &[&str] = &["title"];
 const ACCESS_KEYS: &[&str] = &[
@@ -27,7 +35,14 @@ const ACCESS_KEYS: &[&str] = &[
 const ENV_KEYS: &[&str] = &["name", "order", "protected", "docker", "ecs"];
 const DOCKER_KEYS: &[&str] = &["host"];
 const ECS_KEYS: &[&str] = &["region", "cluster", "endpoint_url", "profile"];
-const SERVICE_KEYS: &[&str] = &["name", "description", "owner", "targets", "runbook"];
+const SERVICE_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "owner",
+    "down_after_failures",
+    "targets",
+    "runbook",
+];
 const DOCKER_TARGET_KEYS: &[&str] = &["container", "health_url"];
 const ECS_TARGET_KEYS: &[&str] = &["service", "container", "health_url"];
 const RUNBOOK_KEYS: &[&str] = &["title", "url"];
@@ -52,6 +67,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     let console = read_console(&mut r, &root);
     let access = read_access(&mut r, &root);
     let tls = read_tls(&mut r, &root, path);
+    let health = read_health(&mut r, &root);
     let (environments, declared) = read_environments(&mut r, &root);
     check_order_all_or_none(&mut r, &root, &environments);
     let services = read_services(&mut r, &root, &declared);
@@ -65,6 +81,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         console,
         access,
         tls,
+        health,
         environments: environments.into_iter().map(|(e, _)| e).collect(),
         services,
     })
@@ -175,27 +192,102 @@ fn read_networks(
     nets
 }
 
-/// `90s`, `30m`, `12h`, `7d`.
+/// `500ms`, `90s`, `30m`, `12h`, `7d`.
 pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let bad =
-        || format!("`{text}` is not a duration; write a number and a unit: 90s, 30m, 12h, 7d");
+    let bad = || {
+        format!("`{text}` is not a duration; write a number and a unit: 500ms, 90s, 30m, 12h, 7d")
+    };
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (number, unit) = text.split_at(split);
     let n: u64 = number.parse().map_err(|_| bad())?;
-    let unit_secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 60 * 60,
-        "d" => 24 * 60 * 60,
+    let unit_millis = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60 * 1_000,
+        "h" => 60 * 60 * 1_000,
+        "d" => 24 * 60 * 60 * 1_000,
         _ => return Err(bad()),
     };
     if n == 0 {
         return Err(format!("`{text}` must be longer than zero"));
     }
-    n.checked_mul(unit_secs)
-        .map(Duration::from_secs)
+    n.checked_mul(unit_millis)
+        .map(Duration::from_millis)
         .ok_or_else(bad)
+}
+
+/// `[health]`: how often and how patiently services are probed.
+fn read_health(r: &mut Reader<'_>, root: &Node<'_>) -> HealthSettings {
+    let mut settings = HealthSettings::default();
+    let Some(node) = r.table(root, "health") else {
+        return settings;
+    };
+    r.check_keys(&node, HEALTH_KEYS);
+    for (key, slot) in [
+        ("interval", &mut settings.interval),
+        ("timeout", &mut settings.timeout),
+        ("slow_after", &mut settings.slow_after),
+    ] {
+        if let Some(text) = r.string(&node, key, false) {
+            match parse_duration(&text.value) {
+                Ok(d) => *slot = d,
+                Err(message) => r.error(text.at, &join("health", key), message),
+            }
+        }
+    }
+    if let Some(n) = read_failures(r, &node, "health.down_after_failures") {
+        settings.down_after_failures = n;
+    }
+    if settings.interval < Duration::from_secs(1) {
+        r.error(
+            key_offset(&node, "interval"),
+            "health.interval",
+            "must be at least 1s",
+        );
+    }
+    if settings.timeout >= settings.interval {
+        r.error(
+            key_offset(&node, "timeout"),
+            "health.timeout",
+            format!(
+                "must be shorter than health.interval ({}), or probes would overlap",
+                humanize(settings.interval)
+            ),
+        );
+    }
+    if settings.slow_after >= settings.timeout {
+        r.error(
+            key_offset(&node, "slow_after"),
+            "health.slow_after",
+            format!(
+                "must be shorter than health.timeout ({}), or nothing would ever be slow",
+                humanize(settings.timeout)
+            ),
+        );
+    }
+    settings
+}
+
+/// `down_after_failures`: 1 to 100 consecutive failed probes.
+fn read_failures(r: &mut Reader<'_>, node: &Node<'_>, path: &str) -> Option<u32> {
+    let key = path.rsplit('.').next().unwrap_or(path);
+    let n = r.integer(node, key)?;
+    match u32::try_from(n.value) {
+        Ok(v @ 1..=100) => Some(v),
+        _ => {
+            r.error(n.at, path, "must be a whole number from 1 to 100");
+            None
+        }
+    }
+}
+
+fn humanize(d: Duration) -> String {
+    if d.subsec_millis() != 0 || d.as_secs() == 0 {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}s", d.as_secs())
+    }
 }
 
 /// Declared environment names with their backend kind; `None` when the backend has an error
@@ -492,6 +584,7 @@ fn read_services(r: &mut Reader<'_>, root: &Node<'_>, declared: &Declared) -> Ve
             .string(&node, "owner", false)
             .map(|o| o.value.trim().to_owned())
             .filter(|o| !o.is_empty());
+        let down_after_failures = read_failures(r, &node, &join(&node.path, "down_after_failures"));
         let targets = read_targets(r, &node, declared);
         let runbooks = read_runbooks(r, &node);
         if let Some((name, _)) = name {
@@ -499,6 +592,7 @@ fn read_services(r: &mut Reader<'_>, root: &Node<'_>, declared: &Declared) -> Ve
                 name,
                 description,
                 owner,
+                down_after_failures,
                 targets,
                 runbooks,
             });

@@ -405,7 +405,7 @@ fn access_errors_name_the_line_and_key() {
         [
             "2:access.allow: `192.168.0.0/33` is not an IP network (like 192.168.0.0/16) or address",
             "2:access.allow: `lan` is not an IP network (like 192.168.0.0/16) or address",
-            "4:access.session_idle_timeout: `12 hours` is not a duration; write a number and a unit: 90s, 30m, 12h, 7d",
+            "4:access.session_idle_timeout: `12 hours` is not a duration; write a number and a unit: 500ms, 90s, 30m, 12h, 7d",
             "5:access.session_lifetime: `0s` must be longer than zero",
             "6:access.alow: unknown key `alow`; did you mean `allow`?",
         ]
@@ -424,6 +424,53 @@ fn access_errors_name_the_line_and_key() {
         errs,
         [
             "2:access.session_idle_timeout: is longer than access.session_lifetime, so it would never apply"
+        ]
+    );
+}
+
+#[test]
+fn health_settings_have_defaults_and_can_be_overridden_per_service() {
+    let config = parse(MINIMAL).unwrap();
+    assert_eq!(config.health, HealthSettings::default());
+    assert_eq!(config.health.interval, std::time::Duration::from_secs(15));
+    assert_eq!(config.health.timeout, std::time::Duration::from_secs(3));
+    assert_eq!(config.health.down_after_failures, 2);
+
+    let config = parse(&format!(
+        "[health]\ninterval = \"10s\"\ntimeout = \"2s\"\nslow_after = \"750ms\"\n\
+         down_after_failures = 3\n{MINIMAL}\n[[service]]\nname = \"api\"\n\
+         down_after_failures = 5\ntargets.dev = {{ container = \"api\" }}\n"
+    ))
+    .unwrap();
+    let h = config.health;
+    assert_eq!(h.interval, std::time::Duration::from_secs(10));
+    assert_eq!(h.timeout, std::time::Duration::from_secs(2));
+    assert_eq!(h.slow_after, std::time::Duration::from_millis(750));
+    assert_eq!(h.down_after_failures, 3);
+    assert_eq!(config.services[0].down_after_failures, Some(5));
+}
+
+#[test]
+fn health_errors_name_the_line_and_key() {
+    let errs = errors(&format!(
+        "[health]\ninterval = \"5s\"\ntimeout = \"5s\"\nslow_after = \"fast\"\n\
+         down_after_failures = 0\n{MINIMAL}"
+    ));
+    assert_eq!(
+        errs,
+        [
+            "4:health.slow_after: `fast` is not a duration; write a number and a unit: 500ms, 90s, 30m, 12h, 7d",
+            "5:health.down_after_failures: must be a whole number from 1 to 100",
+            "3:health.timeout: must be shorter than health.interval (5s), or probes would overlap",
+        ]
+    );
+    let errs = errors(&format!(
+        "[health]\ntimeout = \"1s\"\nslow_after = \"2s\"\n{MINIMAL}"
+    ));
+    assert_eq!(
+        errs,
+        [
+            "3:health.slow_after: must be shorter than health.timeout (1s), or nothing would ever be slow"
         ]
     );
 }

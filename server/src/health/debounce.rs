@@ -33,6 +33,18 @@ impl Debounce {
         }
     }
 
+    /// Continues from a state recorded earlier (e.g. before a restart).
+    pub fn resume(failures_to_fail: u32, state: HealthState) -> Self {
+        Self {
+            state,
+            ..Self::new(failures_to_fail)
+        }
+    }
+
+    pub fn failures_to_fail(&self) -> u32 {
+        self.failures_to_fail
+    }
+
     /// The state currently shown.
     pub fn state(&self) -> HealthState {
         self.state

@@ -1,5 +1,5 @@
 //! `/metrics` for Prometheus (OpenMetrics text, which Prometheus scrapes natively): requests by
-//! route and status, a latency histogram, and build information.
+//! route and status, a latency histogram, build information and the health prober's counters.
 
 use std::{sync::Arc, time::Instant};
 
@@ -19,6 +19,7 @@ use prometheus_client::{
 use flightdeck_app::{console::Caller, model::Action};
 
 use super::AppState;
+use crate::health::MonitorStats;
 
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -49,14 +50,8 @@ pub struct Metrics {
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Metrics {
-    pub fn new() -> Self {
+    pub fn new(health: &MonitorStats) -> Self {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let durations = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
@@ -76,6 +71,21 @@ impl Metrics {
             "flightdeck_build",
             "The running Flightdeck build",
             Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        registry.register(
+            "flightdeck_health_rounds",
+            "Health probe rounds run",
+            health.rounds.clone(),
+        );
+        registry.register(
+            "flightdeck_health_probes",
+            "HTTP health probes sent",
+            health.probes.clone(),
+        );
+        registry.register(
+            "flightdeck_health_missed_intervals",
+            "Probe intervals skipped because the round before overran",
+            health.missed_intervals.clone(),
         );
         Self {
             registry,

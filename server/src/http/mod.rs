@@ -6,6 +6,7 @@
 //! compression, the cross-site check, then authentication. Authorization is not a layer: each
 //! handler and server function asks `auth::authorize` for the action it performs.
 
+pub mod api;
 mod audit_export;
 mod authenticate;
 mod client;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(metrics::render))
         .route("/audit.csv", get(audit_export::export))
+        .route("/api/v1/health", get(api::health))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -8,6 +8,7 @@
 
 mod access;
 mod error;
+mod health;
 mod sql;
 mod url;
 
@@ -21,6 +22,9 @@ pub use access::{
     SessionRecord, TokenId, TokenRecord, UserId, UserRecord,
 };
 pub use error::{OpenError, StoreError};
+pub use health::{
+    HealthSample, HealthStore, HealthTotals, HealthTransitionRecord, LatencyStats, Resolution,
+};
 pub use sql::SqlStore;
 pub use url::redact_url;
 
@@ -85,7 +89,7 @@ pub enum Recorded {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: HealthStore + Send + Sync + 'static {
     /// "sqlite data/flightdeck.db" or "postgres db.example:5432/flightdeck", without secrets.
     fn describe(&self) -> &str;
 

@@ -41,6 +41,8 @@ macro_rules! on_pool {
     };
 }
 
+mod health;
+
 pub struct SqlStore {
     pool: Pool,
     describe: String,

@@ -1,0 +1,219 @@
+//! One service: in every environment it runs in, the health now, uptime over 24 h, 7 d and
+//! 30 d, a latency sparkline and the recent changes of state; and its runbooks, which is what
+//! someone opening this page during an incident needs next.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use crate::{
+    api::load_service_health,
+    components::{ErrorPanel, HealthBadge, Sparkline},
+    model::{EnvironmentHealth, ServiceHealthPage, Timestamp, Uptime},
+    time_format,
+};
+
+#[component]
+pub fn ServicePage() -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.with(|p| p.get("name").unwrap_or_default());
+    let page = Resource::new(name, load_service_health);
+
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading the service…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(p) => view! { <Service page=p /> }.into_any(),
+                    Err(e) => {
+                        view! {
+                            <Title text="Service" />
+                            <ErrorPanel error=e />
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Service(page: ServiceHealthPage) -> impl IntoView {
+    let ServiceHealthPage {
+        name,
+        description,
+        owner,
+        generated_at,
+        environments,
+        runbooks,
+    } = page;
+    let runbooks = (!runbooks.is_empty()).then(|| {
+        let items = runbooks
+            .into_iter()
+            .map(|r| {
+                view! {
+                    <li>
+                        <a href=r.url rel="noopener noreferrer">{r.title}</a>
+                    </li>
+                }
+            })
+            .collect_view();
+        view! {
+            <section class="panel" aria-labelledby="runbooks-heading">
+                <h2 id="runbooks-heading">"Runbooks"</h2>
+                <ul>{items}</ul>
+            </section>
+        }
+    });
+    let sections = if environments.is_empty() {
+        view! { <p class="panel">"This service runs in no environment yet."</p> }.into_any()
+    } else {
+        environments
+            .into_iter()
+            .map(|env| view! { <EnvironmentSection env now=generated_at /> })
+            .collect_view()
+            .into_any()
+    };
+
+    view! {
+        <Title text=name.to_string() />
+        <article class="service-page" aria-labelledby="service-heading">
+            <p>
+                <a href="/">"← All services"</a>
+            </p>
+            <h1 id="service-heading">{name.to_string()}</h1>
+            {(!description.is_empty()).then(|| view! { <p class="description">{description}</p> })}
+            {owner.map(|o| view! { <p class="owner">"Owner: " {o}</p> })}
+            <p class="muted">
+                "As of "
+                <time datetime=time_format::iso8601(generated_at)>
+                    {time_format::utc(generated_at)}
+                </time>
+            </p>
+            {runbooks}
+            {sections}
+        </article>
+    }
+}
+
+#[component]
+fn EnvironmentSection(env: EnvironmentHealth, now: Timestamp) -> impl IntoView {
+    let EnvironmentHealth {
+        environment,
+        target,
+        health_url,
+        health,
+        uptime,
+        latency,
+        changes,
+    } = env;
+    let heading_id = format!("env-{environment}");
+    let labelled_by = heading_id.clone();
+    let changes_view = if changes.is_empty() {
+        view! { <p class="muted">"No changes of state in the last 30 days."</p> }.into_any()
+    } else {
+        let rows = changes
+            .into_iter()
+            .map(|c| {
+                view! {
+                    <tr>
+                        <td>
+                            <time datetime=time_format::iso8601(c.at)>{time_format::utc(c.at)}</time>
+                        </td>
+                        <td>
+                            <span class=format!("state-word {}", c.from.as_str())>{c.from.label()}</span>
+                            " → "
+                            <span class=format!("state-word {}", c.to.as_str())>{c.to.label()}</span>
+                        </td>
+                        <td>{c.reason}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <div class="table-wrap">
+                <table class="timeline">
+                    <caption>"Changes of state, newest first (last 30 days)"</caption>
+                    <thead>
+                        <tr>
+                            <th scope="col">"When"</th>
+                            <th scope="col">"Change"</th>
+                            <th scope="col">"Reason"</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        }
+        .into_any()
+    };
+
+    view! {
+        <section class="panel env-health" aria-labelledby=labelled_by data-env=environment.to_string()>
+            <h2 id=heading_id>{environment.to_string()}</h2>
+            <HealthBadge health=health now />
+            <dl class="facts">
+                <dt>"Target"</dt>
+                <dd>
+                    <code>{target}</code>
+                </dd>
+                <dt>"Health check"</dt>
+                <dd>
+                    {match health_url {
+                        Some(url) => view! { <code class="health-url">{url}</code> }.into_any(),
+                        None => view! { <span class="muted">"none configured"</span> }.into_any(),
+                    }}
+                </dd>
+            </dl>
+            <UptimeFigures uptime />
+            <Sparkline points=latency label="Latency, last 3 hours".to_owned() />
+            {changes_view}
+        </section>
+    }
+}
+
+#[component]
+fn UptimeFigures(uptime: Uptime) -> impl IntoView {
+    let figure = |value: Option<f64>| match value {
+        Some(p) => format!("{}%", percent(p)),
+        None => "no data".to_owned(),
+    };
+    view! {
+        <dl class="uptime">
+            <div>
+                <dt>"Uptime 24 h"</dt>
+                <dd>{figure(uptime.day)}</dd>
+            </div>
+            <div>
+                <dt>"7 days"</dt>
+                <dd>{figure(uptime.week)}</dd>
+            </div>
+            <div>
+                <dt>"30 days"</dt>
+                <dd>{figure(uptime.month)}</dd>
+            </div>
+        </dl>
+    }
+}
+
+/// Two decimals, but never "100.00" for something that was down at all.
+fn percent(p: f64) -> String {
+    let text = format!("{p:.2}");
+    if text == "100.00" && p < 100.0 {
+        "99.99".to_owned()
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent;
+
+    #[test]
+    fn uptime_is_never_rounded_up_to_perfect() {
+        assert_eq!(percent(100.0), "100.00");
+        assert_eq!(percent(99.9996), "99.99");
+        assert_eq!(percent(87.5), "87.50");
+    }
+}

@@ -1,0 +1,549 @@
+//! The probe loop: every interval, probe every target (HTTP and the backend's own view at the
+//! same time), turn the answers into the state shown, record changes and samples, and tell
+//! subscribers about each change.
+//!
+//! A round never waits for a slow target longer than the probe timeout, and a failure or even a
+//! panic inside a round is logged and the loop carries on: the console must keep showing health
+//! precisely when things break.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use flightdeck_app::model::{EnvName, HealthState, HealthSummary, ServiceName, Timestamp};
+use prometheus_client::metrics::counter::Counter;
+use tokio::{
+    sync::broadcast,
+    task::JoinSet,
+    time::{Instant, MissedTickBehavior},
+};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use super::{
+    Debounce, ProbeResult, ProbeSettings, Prober, Verdict,
+    native::{combine, container_verdict},
+};
+use crate::{
+    backend::docker::{self, ContainerStatus, DockerEngines, DockerError},
+    config::{Backend, Config, HealthSettings, TargetKind},
+    store::{
+        HealthSample, HealthTransitionRecord, LatencyStats, Resolution, Store, VersionObservation,
+        VersionSource,
+    },
+};
+
+/// How long history is kept.
+const KEEP_MINUTES: Duration = Duration::from_secs(7 * 24 * 3600);
+const KEEP_HOURS: Duration = Duration::from_secs(90 * 24 * 3600);
+const KEEP_TRANSITIONS: Duration = Duration::from_secs(400 * 24 * 3600);
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// A service in an environment that the monitor watches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitoredTarget {
+    pub environment: EnvName,
+    pub service: ServiceName,
+    pub health_url: Option<Url>,
+    /// The engine address and container name, for Docker targets.
+    pub container: Option<(String, String)>,
+    pub down_after_failures: u32,
+}
+
+/// Every configured target, in configuration order.
+pub fn targets_of(config: &Config) -> Vec<MonitoredTarget> {
+    let mut out = Vec::new();
+    for service in &config.services {
+        for env in &config.environments {
+            let Some(target) = service.targets.get(&env.name) else {
+                continue;
+            };
+            let container = match (&env.backend, &target.kind) {
+                (Backend::Docker(d), TargetKind::Container(name)) => {
+                    Some((d.host.clone(), name.clone()))
+                }
+                _ => None,
+            };
+            out.push(MonitoredTarget {
+                environment: env.name.clone(),
+                service: service.name.clone(),
+                health_url: target.health_url.clone(),
+                container,
+                down_after_failures: service
+                    .down_after_failures
+                    .unwrap_or(config.health.down_after_failures),
+            });
+        }
+    }
+    out
+}
+
+/// A change of the state shown: what the deploy gate, notifications and pages subscribe to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthEvent {
+    pub environment: EnvName,
+    pub service: ServiceName,
+    pub from: HealthState,
+    pub to: HealthState,
+    pub reason: String,
+    pub at: Timestamp,
+}
+
+/// Counters since start, for /metrics and the benchmark (clones share the values).
+#[derive(Debug, Default, Clone)]
+pub struct MonitorStats {
+    pub rounds: Counter,
+    pub probes: Counter,
+    /// Intervals that passed without a round starting because the previous one overran.
+    pub missed_intervals: Counter,
+}
+
+struct TargetState {
+    debounce: Debounce,
+    summary: HealthSummary,
+    last_restart_count: Option<i64>,
+    /// The minute being accumulated; written when the next one starts.
+    minute: Option<HealthSample>,
+}
+
+type Key = (EnvName, ServiceName);
+
+pub struct HealthMonitor {
+    settings: HealthSettings,
+    targets: Vec<MonitoredTarget>,
+    states: Mutex<HashMap<Key, TargetState>>,
+    events: broadcast::Sender<HealthEvent>,
+    store: Arc<dyn Store>,
+    prober: Prober,
+    docker: Arc<DockerEngines>,
+    stats: MonitorStats,
+}
+
+/// What the backend said about one target this round.
+enum Native {
+    NotDocker,
+    Container(Option<ContainerStatus>),
+    Failed(String),
+}
+
+impl HealthMonitor {
+    pub fn new(
+        config: &Config,
+        store: Arc<dyn Store>,
+        docker: Arc<DockerEngines>,
+    ) -> Result<Self, reqwest::Error> {
+        let settings = config.health;
+        let prober = Prober::new(ProbeSettings {
+            timeout: settings.timeout,
+            slow_after: settings.slow_after,
+            ..ProbeSettings::default()
+        })?;
+        let targets = targets_of(config);
+        let states = targets
+            .iter()
+            .map(|t| {
+                let summary =
+                    HealthSummary::unknown(if t.health_url.is_none() && t.container.is_none() {
+                        "no health check configured"
+                    } else {
+                        "not probed yet"
+                    });
+                (
+                    (t.environment.clone(), t.service.clone()),
+                    TargetState {
+                        debounce: Debounce::new(t.down_after_failures),
+                        summary,
+                        last_restart_count: None,
+                        minute: None,
+                    },
+                )
+            })
+            .collect();
+        Ok(Self {
+            settings,
+            targets,
+            states: Mutex::new(states),
+            events: broadcast::channel(1024).0,
+            store,
+            prober,
+            docker,
+            stats: MonitorStats::default(),
+        })
+    }
+
+    pub fn settings(&self) -> HealthSettings {
+        self.settings
+    }
+
+    pub fn stats(&self) -> &MonitorStats {
+        &self.stats
+    }
+
+    /// Every transition from now on. A subscriber that falls more than 1,024 events behind
+    /// is told how many it missed (`RecvError::Lagged`) and carries on.
+    pub fn subscribe(&self) -> broadcast::Receiver<HealthEvent> {
+        self.events.subscribe()
+    }
+
+    /// The state shown for every target, in configuration order.
+    pub fn snapshot(&self) -> Vec<(EnvName, ServiceName, HealthSummary)> {
+        let states = self.lock();
+        self.targets
+            .iter()
+            .filter_map(|t| {
+                let key = (t.environment.clone(), t.service.clone());
+                states.get(&key).map(|s| (key.0, key.1, s.summary.clone()))
+            })
+            .collect()
+    }
+
+    pub fn summary(&self, environment: &EnvName, service: &ServiceName) -> Option<HealthSummary> {
+        self.lock()
+            .get(&(environment.clone(), service.clone()))
+            .map(|s| s.summary.clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, TargetState>> {
+        // A panic elsewhere while holding the lock leaves plain data behind, still usable.
+        self.states.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Picks up where the last run left off: each target starts in its last recorded state
+    /// (and "since" then) instead of "unknown since now".
+    pub async fn resume(&self) {
+        let latest = match self.store.latest_health_transitions().await {
+            Ok(latest) => latest,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the last health states; starting from unknown");
+                return;
+            }
+        };
+        let mut states = self.lock();
+        for t in latest {
+            if let Some(state) = states.get_mut(&(t.environment, t.service)) {
+                state.debounce = Debounce::resume(state.debounce.failures_to_fail(), t.to);
+                state.summary.state = t.to;
+                state.summary.reason = t.reason;
+                state.summary.since = Some(t.at);
+            }
+        }
+    }
+
+    /// Probes until `stopping` is cancelled, then writes the partial minute.
+    pub async fn run(self: Arc<Self>, stopping: CancellationToken) {
+        self.resume().await;
+        let interval = self.settings.interval;
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut last_prune: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                () = stopping.cancelled() => break,
+                _ = ticker.tick() => {}
+            }
+            let started = Instant::now();
+            // In its own task, so that even a panic ends only this round.
+            let this = self.clone();
+            let mut round = tokio::spawn(async move { this.round().await });
+            tokio::select! {
+                () = stopping.cancelled() => { round.abort(); break; }
+                joined = &mut round => if let Err(e) = joined {
+                    tracing::error!(error = %e, "a health round failed; the next one runs as planned");
+                },
+            }
+            let took = started.elapsed();
+            if took >= interval {
+                let missed = u64::try_from(took.as_millis() / interval.as_millis().max(1))
+                    .unwrap_or(u64::MAX);
+                self.stats.missed_intervals.inc_by(missed);
+                tracing::warn!(
+                    took_ms = took.as_millis(),
+                    missed,
+                    "a health round took longer than the interval"
+                );
+            }
+            if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                last_prune = Some(Instant::now());
+                self.prune().await;
+            }
+        }
+        self.flush_minutes().await;
+    }
+
+    /// One round over every target. Public so tests can drive rounds one at a time.
+    pub async fn round(&self) {
+        let probes: Vec<(usize, Url)> = self
+            .targets
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.health_url.clone().map(|u| (i, u)))
+            .collect();
+        let (http, native) = tokio::join!(self.prober.probe_all(probes), self.inspect_all());
+        let mut http: HashMap<usize, ProbeResult> = http.into_iter().collect();
+        self.stats.rounds.inc();
+        self.stats
+            .probes
+            .inc_by(u64::try_from(http.len()).unwrap_or(0));
+
+        let deployed = self.known_versions().await;
+        let at = Timestamp::now();
+        let mut events = Vec::new();
+        let mut finished_minutes = Vec::new();
+        let mut observed = Vec::new();
+        {
+            let mut states = self.lock();
+            for (i, (target, native)) in self.targets.iter().zip(native).enumerate() {
+                let key = (target.environment.clone(), target.service.clone());
+                let Some(state) = states.get_mut(&key) else {
+                    continue;
+                };
+                let probe = http.remove(&i);
+                let mut verdicts: Vec<Verdict> = Vec::new();
+                if let Some(p) = &probe {
+                    verdicts.push(p.verdict.clone());
+                }
+                let mut live_version = None;
+                match &native {
+                    Native::NotDocker => {}
+                    Native::Container(status) => {
+                        let name = target.container.as_ref().map_or("", |(_, n)| n.as_str());
+                        verdicts.push(container_verdict(
+                            name,
+                            status.as_ref(),
+                            state.last_restart_count,
+                        ));
+                        if let Some(c) = status {
+                            state.last_restart_count = Some(c.restart_count);
+                            live_version = Some(c.version.clone());
+                            observed.push(VersionObservation {
+                                environment: target.environment.clone(),
+                                service: target.service.clone(),
+                                version: c.version.clone(),
+                                image: c.image.clone(),
+                                digest: Some(c.image_id.clone()).filter(|d| !d.is_empty()),
+                                source: VersionSource::Observed,
+                                at,
+                            });
+                        }
+                    }
+                    Native::Failed(reason) => verdicts.push(Verdict {
+                        state: HealthState::Unknown,
+                        reason: reason.clone(),
+                        reported_version: None,
+                    }),
+                }
+                let verdict = combine(&verdicts);
+                let expected = live_version.or_else(|| deployed.get(&key).cloned());
+                let latency_us = probe
+                    .as_ref()
+                    .map(|p| i64::try_from(p.latency.as_micros()).unwrap_or(i64::MAX));
+
+                if let Some(done) = accumulate(target, state, &verdict, latency_us, at) {
+                    finished_minutes.push(done);
+                }
+                let transition = state.debounce.observe(&verdict);
+                let shown = state.debounce.state();
+                let summary = &mut state.summary;
+                summary.state = shown;
+                summary.reason = if shown == verdict.state {
+                    verdict.reason.clone()
+                } else {
+                    format!(
+                        "last probe: {} ({}); {} failures in a row before it counts",
+                        verdict.state, verdict.reason, target.down_after_failures
+                    )
+                };
+                summary.checked_at = Some(at);
+                #[allow(clippy::cast_precision_loss)]
+                {
+                    summary.latency_ms = latency_us.map(|us| us as f64 / 1000.0);
+                }
+                summary.expected_version = match (&verdict.reported_version, expected) {
+                    (Some(reported), Some(expected)) if !same_version(reported, &expected) => {
+                        Some(expected)
+                    }
+                    _ => None,
+                };
+                summary.reported_version = verdict.reported_version.clone();
+                if let Some(t) = transition {
+                    summary.since = Some(at);
+                    events.push(HealthEvent {
+                        environment: target.environment.clone(),
+                        service: target.service.clone(),
+                        from: t.from,
+                        to: t.to,
+                        reason: t.reason,
+                        at,
+                    });
+                }
+            }
+        }
+
+        for event in &events {
+            tracing::info!(
+                env = %event.environment, service = %event.service,
+                from = %event.from, to = %event.to, reason = %event.reason,
+                "health changed"
+            );
+            let record = HealthTransitionRecord {
+                environment: event.environment.clone(),
+                service: event.service.clone(),
+                from: event.from,
+                to: event.to,
+                reason: event.reason.clone(),
+                at: event.at,
+            };
+            if let Err(e) = self.store.record_health_transition(&record).await {
+                tracing::warn!(error = %e, "cannot record a health change");
+            }
+            // No subscriber is fine: nobody is watching.
+            let _ = self.events.send(event.clone());
+        }
+        for obs in &observed {
+            if let Err(e) = self.store.record_version(obs).await {
+                tracing::warn!(error = %e, "cannot record the version seen running");
+            }
+        }
+        if let Err(e) = self.store.add_health_samples(&finished_minutes).await {
+            tracing::warn!(error = %e, "cannot record health samples");
+        }
+    }
+
+    /// The version the console last recorded per target, for comparing with the reported one.
+    async fn known_versions(&self) -> HashMap<Key, String> {
+        match self.store.current_versions().await {
+            Ok(versions) => versions
+                .into_iter()
+                .map(|v| ((v.environment, v.service), v.version))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the recorded versions");
+                HashMap::new()
+            }
+        }
+    }
+
+    /// The engine's view of every Docker target, in target order, each bounded by the probe
+    /// timeout so a hung engine delays nothing by more than that.
+    async fn inspect_all(&self) -> Vec<Native> {
+        let timeout = self.settings.timeout;
+        let mut running = JoinSet::new();
+        for (i, target) in self.targets.iter().enumerate() {
+            let Some((host, name)) = target.container.clone() else {
+                continue;
+            };
+            let engines = self.docker.clone();
+            running.spawn(async move {
+                let look = async {
+                    let client = engines.client(&host).await?;
+                    docker::inspect(&client, &host, &name).await
+                };
+                let result = match tokio::time::timeout(timeout, look).await {
+                    Ok(Ok(status)) => Native::Container(status),
+                    Ok(Err(e)) => {
+                        if matches!(e, DockerError::Unreachable { .. }) {
+                            engines.forget(&host);
+                        }
+                        Native::Failed(e.to_string())
+                    }
+                    Err(_) => Native::Failed(format!(
+                        "the Docker Engine at {host} did not answer within {} ms",
+                        timeout.as_millis()
+                    )),
+                };
+                (i, result)
+            });
+        }
+        let mut out: Vec<Native> = self.targets.iter().map(|_| Native::NotDocker).collect();
+        while let Some(joined) = running.join_next().await {
+            match joined {
+                Ok((i, native)) => out[i] = native,
+                Err(e) => tracing::error!(error = %e, "a container inspection panicked"),
+            }
+        }
+        out
+    }
+
+    /// Writes every minute still being accumulated (on shutdown; a restart merges with it).
+    pub async fn flush_minutes(&self) {
+        let partial: Vec<HealthSample> = self
+            .lock()
+            .values_mut()
+            .filter_map(|s| s.minute.take())
+            .collect();
+        if let Err(e) = self.store.add_health_samples(&partial).await {
+            tracing::warn!(error = %e, "cannot record the last health samples");
+        }
+    }
+
+    async fn prune(&self) {
+        let now = Timestamp::now().unix_millis();
+        let before = |d: Duration| {
+            Timestamp::from_unix_millis(now - i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        };
+        match self
+            .store
+            .prune_health(
+                before(KEEP_MINUTES),
+                before(KEEP_HOURS),
+                before(KEEP_TRANSITIONS),
+            )
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(rows = n, "pruned old health history"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune old health history"),
+        }
+    }
+}
+
+/// Adds one verdict to the target's current minute; returns the previous minute when this one
+/// starts a new one.
+fn accumulate(
+    target: &MonitoredTarget,
+    state: &mut TargetState,
+    verdict: &Verdict,
+    latency_us: Option<i64>,
+    at: Timestamp,
+) -> Option<HealthSample> {
+    let bucket = Resolution::Minute.bucket_of(at);
+    let finished = match &state.minute {
+        Some(m) if m.bucket_start != bucket => state.minute.take(),
+        _ => None,
+    };
+    if verdict.state == HealthState::Unknown {
+        // Nothing could be checked: neither up nor down.
+        return finished;
+    }
+    let minute = state.minute.get_or_insert_with(|| HealthSample {
+        environment: target.environment.clone(),
+        service: target.service.clone(),
+        bucket_start: bucket,
+        checks: 0,
+        up: 0,
+        latency: None,
+    });
+    add_to(minute, verdict, latency_us);
+    finished
+}
+
+fn add_to(sample: &mut HealthSample, verdict: &Verdict, latency_us: Option<i64>) {
+    sample.checks += 1;
+    if verdict.state != HealthState::Unhealthy {
+        sample.up += 1;
+    }
+    if let Some(us) = latency_us {
+        match &mut sample.latency {
+            Some(l) => l.add(LatencyStats::one(us)),
+            None => sample.latency = Some(LatencyStats::one(us)),
+        }
+    }
+}
+
+/// `v1.4.2` and `1.4.2` are the same release; anything else must match exactly.
+fn same_version(a: &str, b: &str) -> bool {
+    let plain = |s: &str| s.trim().trim_start_matches(['v', 'V']).to_owned();
+    plain(a) == plain(b)
+}

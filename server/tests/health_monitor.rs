@@ -1,0 +1,289 @@
+//! The health monitor end to end against real HTTP servers on loopback and a real SQLite store:
+//! what each target shows, debouncing of a flapping service, transitions as stored history and
+//! as events, samples and uptime, and picking up the last state after a restart.
+
+mod common;
+
+use std::{
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use axum::{Json, Router, http::StatusCode, routing::get};
+use flightdeck::{
+    backend::docker::DockerEngines,
+    config::Config,
+    health::HealthMonitor,
+    store::{Resolution, Store, VersionObservation, VersionSource},
+};
+use flightdeck_app::model::{EnvName, HealthState, ServiceName, Timestamp};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use common::TestDb;
+
+async fn serve(router: Router) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// The test services, one per path; `/flappy` fails while `down` is set.
+async fn services(down: Arc<AtomicBool>) -> String {
+    serve(
+        Router::new()
+            .route(
+                "/ok",
+                get(|| async { Json(json!({"status": "ok", "version": "2.0.0"})) }),
+            )
+            .route(
+                "/error",
+                get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+            )
+            .route(
+                "/degraded",
+                get(|| async { Json(json!({"status": "degraded"})) }),
+            )
+            .route(
+                "/db-down",
+                get(|| async {
+                    Json(
+                        json!({"status": "ok", "checks": {"database": {"status": "disconnected"}}}),
+                    )
+                }),
+            )
+            .route(
+                "/old-version",
+                get(|| async { Json(json!({"status": "ok", "version": "v1.9.0"})) }),
+            )
+            .route(
+                "/flappy",
+                get(move || {
+                    let down = down.clone();
+                    async move {
+                        if down.load(Ordering::SeqCst) {
+                            StatusCode::SERVICE_UNAVAILABLE
+                        } else {
+                            StatusCode::OK
+                        }
+                    }
+                }),
+            ),
+    )
+    .await
+}
+
+/// One ECS environment (no backend view yet, so only the HTTP probe counts) with a service per
+/// test path.
+fn config(base: &str, paths: &[&str]) -> Config {
+    let mut text = format!(
+        "[health]\ntimeout = \"1s\"\nslow_after = \"500ms\"\n\n\
+         [[environment]]\nname = \"prod\"\necs = {{ region = \"eu-west-1\", cluster = \"c\" }}\n"
+    );
+    for path in paths {
+        let name = path.trim_start_matches('/');
+        text.push_str(&format!(
+            "\n[[service]]\nname = \"{name}\"\n\
+             targets.prod = {{ service = \"{name}\", health_url = \"{base}{path}\" }}\n"
+        ));
+    }
+    Config::parse(Path::new("test.toml"), &text).expect("valid test config")
+}
+
+fn names(env: &str, service: &str) -> (EnvName, ServiceName) {
+    (
+        EnvName::parse(env).unwrap(),
+        ServiceName::parse(service).unwrap(),
+    )
+}
+
+async fn monitor(db: &TestDb, config: &Config) -> (Arc<HealthMonitor>, Arc<dyn Store>) {
+    let store: Arc<dyn Store> = Arc::new(db.open().await);
+    let monitor = HealthMonitor::new(config, store.clone(), Arc::new(DockerEngines::default()))
+        .expect("prober");
+    (Arc::new(monitor), store)
+}
+
+#[tokio::test]
+async fn each_answer_shows_as_its_state_with_the_reason() {
+    let base = services(Arc::default()).await;
+    let config = config(
+        &base,
+        &["/ok", "/error", "/degraded", "/db-down", "/old-version"],
+    );
+    let db = TestDb::sqlite();
+    let (monitor, store) = monitor(&db, &config).await;
+    // The console knows 2.0.0 is deployed in prod for both `ok` and `old-version`.
+    for service in ["ok", "old-version"] {
+        let (environment, service) = names("prod", service);
+        store
+            .record_version(&VersionObservation {
+                environment,
+                service,
+                version: "2.0.0".into(),
+                image: "api:2.0.0".into(),
+                digest: None,
+                source: VersionSource::Deployed,
+                at: Timestamp::now(),
+            })
+            .await
+            .unwrap();
+    }
+
+    // Two rounds: an unhealthy verdict counts only on the second in a row (default 2).
+    monitor.round().await;
+    let first: Vec<(String, HealthState)> = monitor
+        .snapshot()
+        .into_iter()
+        .map(|(_, s, h)| (s.to_string(), h.state))
+        .collect();
+    assert!(
+        first.contains(&("error".to_owned(), HealthState::Unknown)),
+        "one failure is not yet a state: {first:?}"
+    );
+    monitor.round().await;
+
+    let shown: Vec<_> = monitor.snapshot();
+    let get = |name: &str| {
+        shown
+            .iter()
+            .find(|(_, s, _)| s.as_str() == name)
+            .map(|(_, _, h)| h.clone())
+            .unwrap()
+    };
+    let ok = get("ok");
+    assert_eq!(ok.state, HealthState::Healthy);
+    assert_eq!(ok.reported_version.as_deref(), Some("2.0.0"));
+    assert!(!ok.version_mismatch());
+    assert!(ok.latency_ms.is_some_and(|ms| ms > 0.0));
+
+    let error = get("error");
+    assert_eq!(error.state, HealthState::Unhealthy);
+    assert_eq!(error.reason, "HTTP 500");
+
+    let degraded = get("degraded");
+    assert_eq!(degraded.state, HealthState::Degraded);
+    assert!(degraded.reason.contains("degraded"), "{}", degraded.reason);
+
+    let db_down = get("db-down");
+    assert_ne!(db_down.state, HealthState::Healthy);
+    assert!(db_down.reason.contains("database"), "{}", db_down.reason);
+
+    let old = get("old-version");
+    assert_eq!(old.state, HealthState::Healthy);
+    assert_eq!(old.reported_version.as_deref(), Some("v1.9.0"));
+    assert_eq!(old.expected_version.as_deref(), Some("2.0.0"));
+}
+
+#[tokio::test]
+async fn a_flapping_service_changes_state_only_after_consecutive_failures() {
+    let down = Arc::new(AtomicBool::new(false));
+    let base = services(down.clone()).await;
+    let config = config(&base, &["/flappy"]);
+    let db = TestDb::sqlite();
+    let (monitor, store) = monitor(&db, &config).await;
+    let mut events = monitor.subscribe();
+    let (env, svc) = names("prod", "flappy");
+    let state = || monitor.summary(&env, &svc).unwrap().state;
+
+    // up, blip, up, down, down, up
+    let mut seen = Vec::new();
+    for fail in [false, true, false, true, true, false] {
+        down.store(fail, Ordering::SeqCst);
+        monitor.round().await;
+        seen.push(state());
+    }
+    use HealthState::*;
+    assert_eq!(
+        seen,
+        [Healthy, Healthy, Healthy, Healthy, Unhealthy, Healthy],
+        "a single failed probe is a blip, two in a row are down"
+    );
+
+    // Exactly three transitions, as events in order and as stored history.
+    let mut received = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        received.push((e.from, e.to));
+    }
+    assert_eq!(
+        received,
+        [
+            (Unknown, Healthy),
+            (Healthy, Unhealthy),
+            (Unhealthy, Healthy)
+        ]
+    );
+    let stored = store
+        .health_transitions(&env, &svc, Timestamp::from_unix_millis(0), 10)
+        .await
+        .unwrap();
+    let stored: Vec<_> = stored
+        .iter()
+        .map(|t| (t.from, t.to, t.reason.as_str()))
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            (Unhealthy, Healthy, ""),
+            (Healthy, Unhealthy, "HTTP 503"),
+            (Unknown, Healthy, ""),
+        ],
+        "newest first, with the reason"
+    );
+}
+
+#[tokio::test]
+async fn samples_give_uptime_and_a_restart_resumes_the_last_state() {
+    let down = Arc::new(AtomicBool::new(false));
+    let base = services(down.clone()).await;
+    let config = config(&base, &["/flappy"]);
+    let db = TestDb::sqlite();
+    let (env, svc) = names("prod", "flappy");
+    {
+        let (monitor, store) = monitor(&db, &config).await;
+        // 3 up, then 2 down: 60 % up.
+        for fail in [false, false, false, true, true] {
+            down.store(fail, Ordering::SeqCst);
+            monitor.round().await;
+        }
+        monitor.flush_minutes().await;
+        let since = Timestamp::from_unix_millis(0);
+        let totals = store
+            .health_totals(&env, &svc, Resolution::Minute, since)
+            .await
+            .unwrap();
+        assert_eq!((totals.checks, totals.up), (5, 3));
+        assert_eq!(totals.uptime_percent(), Some(60.0));
+        let hours = store
+            .health_totals(&env, &svc, Resolution::Hour, since)
+            .await
+            .unwrap();
+        assert_eq!(
+            hours, totals,
+            "the hour rows are rolled up from the minutes"
+        );
+        let samples = store
+            .health_samples(&env, &svc, Resolution::Minute, since)
+            .await
+            .unwrap();
+        let latency = samples.iter().find_map(|s| s.latency).unwrap();
+        assert!(latency.min_us <= latency.max_us && latency.count >= 1);
+        store.close().await;
+    }
+
+    // A new process on the same database shows "unhealthy since <then>" before probing.
+    let (monitor, _store) = monitor(&db, &config).await;
+    assert_eq!(
+        monitor.summary(&env, &svc).unwrap().state,
+        HealthState::Unknown
+    );
+    monitor.resume().await;
+    let resumed = monitor.summary(&env, &svc).unwrap();
+    assert_eq!(resumed.state, HealthState::Unhealthy);
+    assert_eq!(resumed.reason, "HTTP 503");
+    assert!(resumed.since.is_some());
+}
