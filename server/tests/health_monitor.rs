@@ -80,9 +80,9 @@ async fn services(down: Arc<AtomicBool>) -> String {
 /// One ECS environment (no backend view yet, so only the HTTP probe counts) with a service per
 /// test path.
 fn config(base: &str, paths: &[&str]) -> Config {
-    let mut text = format!(
+    let mut text = String::from(
         "[health]\ntimeout = \"1s\"\nslow_after = \"500ms\"\n\n\
-         [[environment]]\nname = \"prod\"\necs = {{ region = \"eu-west-1\", cluster = \"c\" }}\n"
+         [[environment]]\nname = \"prod\"\necs = { region = \"eu-west-1\", cluster = \"c\" }\n",
     );
     for path in paths {
         let name = path.trim_start_matches('/');
@@ -286,4 +286,26 @@ async fn samples_give_uptime_and_a_restart_resumes_the_last_state() {
     assert_eq!(resumed.state, HealthState::Unhealthy);
     assert_eq!(resumed.reason, "HTTP 503");
     assert!(resumed.since.is_some());
+}
+
+#[tokio::test]
+async fn an_unreachable_engine_shows_unknown_with_the_reason_not_unhealthy() {
+    let text = "[[environment]]\nname = \"dev\"\n\
+                docker = { host = \"unix:///nonexistent/docker.sock\" }\n\n\
+                [[service]]\nname = \"api\"\ntargets.dev = { container = \"api\" }\n";
+    let config = Config::parse(Path::new("test.toml"), text).unwrap();
+    let db = TestDb::sqlite();
+    let (monitor, _store) = monitor(&db, &config).await;
+    monitor.round().await;
+    monitor.round().await;
+    let (env, svc) = names("dev", "api");
+    let shown = monitor.summary(&env, &svc).unwrap();
+    assert_eq!(shown.state, HealthState::Unknown);
+    assert!(
+        shown
+            .reason
+            .contains("cannot reach the Docker Engine at unix:///nonexistent/docker.sock"),
+        "{}",
+        shown.reason
+    );
 }

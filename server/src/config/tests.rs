@@ -459,9 +459,9 @@ fn health_errors_name_the_line_and_key() {
     assert_eq!(
         errs,
         [
+            "3:health.timeout: must be shorter than health.interval (5s), or probes would overlap",
             "4:health.slow_after: `fast` is not a duration; write a number and a unit: 500ms, 90s, 30m, 12h, 7d",
             "5:health.down_after_failures: must be a whole number from 1 to 100",
-            "3:health.timeout: must be shorter than health.interval (5s), or probes would overlap",
         ]
     );
     let errs = errors(&format!(
