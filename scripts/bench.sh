@@ -4,16 +4,28 @@
 # connections as a signed-in viewer. Prints latency p50/p99, throughput, the console's peak RSS,
 # and how long a refused sign-in takes for a wrong password and for an unknown account.
 #
-#   scripts/bench.sh            # 20 s per load level
-#   BENCH_SECONDS=60 scripts/bench.sh
+#
+# Health (scripts/bench/health.py): 1,000 targets on a loopback test server probed every 10 s
+# for 2 minutes by the console and then by Prometheus's blackbox exporter at the same rate;
+# prints probes/s, missed intervals, CPU seconds and peak RSS of each.
+#
+#   scripts/bench.sh            # both: 20 s per dashboard load level, 120 s of health
+#   scripts/bench.sh dashboard  # or: scripts/bench.sh health
+#   BENCH_SECONDS=60 HEALTH_BENCH_SECONDS=300 scripts/bench.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/toolchain.sh"
 
 SECONDS_PER_RUN="${BENCH_SECONDS:-20}"
+HEALTH_SECONDS="${HEALTH_BENCH_SECONDS:-120}"
 SERVICES=50
+SCENARIO="${1:-all}"
+case "$SCENARIO" in
+  all | dashboard | health) ;;
+  *) die "unknown scenario '$SCENARIO': use dashboard, health, or nothing for both" ;;
+esac
 
 ensure_build_tools
-ensure_apt wrk
+ensure_apt wrk prometheus-blackbox-exporter
 cd "$REPO_ROOT"
 say "Building the release binary"
 cargo leptos build --release >/dev/null
@@ -25,6 +37,18 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+health_bench() {
+  echo
+  say "Health: ${HEALTH_SECONDS} s for the console, then ${HEALTH_SECONDS} s for the blackbox exporter"
+  python3 "$REPO_ROOT/scripts/bench/health.py" "$REPO_ROOT/target/release/flightdeck" "$WORK" \
+    "$HEALTH_SECONDS"
+}
+
+if [ "$SCENARIO" = health ]; then
+  health_bench
+  exit 0
+fi
 
 # The configuration: 3 environments, 50 services, each with a target and health URL in each.
 {
@@ -123,3 +147,10 @@ printf '  %-16s p50 %-9s p99 %-9s %10s req/s  (non-2xx: %s)\n' "1 connection:" "
 printf '  %-16s p50 %-9s p99 %-9s %10s req/s  (non-2xx: %s)\n' "32 connections:" "$P50_32" "$P99_32" "$RPS_32" "$BAD_32"
 echo "  peak RSS:         $((PEAK_RSS_KB / 1024)) MiB ($PEAK_RSS_KB kB)"
 echo "  sign-in refused:  wrong password ${WRONG_MS} ms, unknown account ${UNKNOWN_MS} ms (mean of 4 each)"
+
+if [ "$SCENARIO" = all ]; then
+  # The dashboard's console is stopped first so it takes no CPU from the health run.
+  kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  SERVER_PID=""
+  health_bench
+fi

@@ -116,7 +116,7 @@ async fn assert_no_horizontal_scroll(browser: &Browser, page: &str) {
 }
 
 #[tokio::test]
-async fn the_account_and_admin_pages_fit_a_360_px_phone() {
+async fn the_account_admin_and_service_pages_fit_a_360_px_phone() {
     let console = Console::start();
     let browser = Browser::start(Screen::Phone).await;
     browser.sign_in(&console, "ada").await;
@@ -125,6 +125,7 @@ async fn the_account_and_admin_pages_fit_a_360_px_phone() {
         ("/admin/tokens", "API tokens"),
         ("/audit", "Audit log"),
         ("/account", "Your sessions"),
+        ("/services/shop-web", "shop-web"),
     ] {
         browser
             .client
@@ -275,5 +276,99 @@ async fn sign_in_see_a_refusal_as_a_viewer_and_sign_out() {
     .await;
     c.goto(&console.url).await.unwrap();
     assert_eq!(c.current_url().await.unwrap().path(), "/login");
+    browser.close().await;
+}
+
+/// A health endpoint on loopback that answers 200 or 503, switched by the test.
+async fn switchable_health() -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let failing = Arc::new(AtomicBool::new(false));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/health", listener.local_addr().unwrap());
+    let flag = failing.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let failing = flag.load(Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut request = [0_u8; 2048];
+                let _ = socket.read(&mut request).await;
+                let (status, body) = if failing {
+                    ("503 Service Unavailable", r#"{"status":"down"}"#)
+                } else {
+                    ("200 OK", r#"{"status":"ok"}"#)
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    (url, failing)
+}
+
+#[tokio::test]
+async fn a_health_change_reaches_an_open_dashboard_without_a_reload() {
+    let (url, failing) = switchable_health().await;
+    let console = Console::start_with(&format!(
+        "[health]\ninterval = \"1s\"\ntimeout = \"500ms\"\nslow_after = \"300ms\"\n\n\
+         [[environment]]\nname = \"dev\"\necs = {{ region = \"eu-west-1\", cluster = \"dev\" }}\n\n\
+         [[service]]\nname = \"shop\"\n\
+         targets.dev = {{ service = \"shop\", health_url = \"{url}\" }}\n"
+    ));
+    let browser = Browser::start(Screen::Desktop).await;
+    let c = &browser.client;
+    browser.sign_in(&console, "vic").await;
+
+    let cell_state = || async {
+        c.execute(
+            "const h = document.querySelector('tr[data-service=shop] td[data-env=dev] .health');
+             return h ? [h.className, h.innerText, window.__sameDocument === true] : null;",
+            vec![],
+        )
+        .await
+        .ok()
+        .and_then(|v| serde_json::from_value::<(String, String, bool)>(v).ok())
+    };
+    eventually(
+        "the cell to show healthy",
+        Duration::from_secs(20),
+        || async {
+            let (class, text, _) = cell_state().await?;
+            (class.contains("healthy") && !class.contains("unhealthy") && text.contains("Healthy"))
+                .then_some(())
+        },
+    )
+    .await;
+
+    // Mark this document, break the service, and wait for the word to change in place.
+    c.execute("window.__sameDocument = true;", vec![])
+        .await
+        .unwrap();
+    failing.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (_, text, same) = eventually(
+        "the cell to show unhealthy",
+        Duration::from_secs(20),
+        || async {
+            let (class, text, same) = cell_state().await?;
+            class.contains("unhealthy").then_some((class, text, same))
+        },
+    )
+    .await;
+    assert!(
+        text.contains("Unhealthy") && text.contains("HTTP 503"),
+        "{text}"
+    );
+    assert!(same, "the page changed without a reload");
     browser.close().await;
 }

@@ -125,10 +125,15 @@ fn add_account(database_url: &str, name: &str, role: &str) {
 }
 
 impl Console {
+    /// The console on the example configuration.
     pub fn start() -> Self {
+        Self::start_with(CONFIG)
+    }
+
+    pub fn start_with(config_text: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("flightdeck.toml");
-        std::fs::write(&config, CONFIG).unwrap();
+        std::fs::write(&config, config_text).unwrap();
         let database_url = format!("sqlite://{}", dir.path().join("flightdeck.db").display());
         for (name, role) in ACCOUNTS {
             add_account(&database_url, name, role);
