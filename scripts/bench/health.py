@@ -7,7 +7,9 @@ the same way for both: probes/s achieved, and missed intervals (a target's 10 s 
 probe at all). CPU seconds and peak RSS are read from /proc for the prober's process only (the
 blackbox exporter's driver, which plays Prometheus, is not counted).
 
-Usage: health.py FLIGHTDECK_BINARY WORKDIR [SECONDS]
+"Hung up" counts connections the prober closed before the test server had answered.
+
+Usage: health.py FLIGHTDECK_BINARY WORKDIR [SECONDS] [both|flightdeck|blackbox]
 """
 
 import concurrent.futures
@@ -57,7 +59,8 @@ BODY = b'{"status":"ok","version":"1.0.0"}'
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+    # One connection per probe, as the blackbox exporter does anyway: the same work for both.
+    protocol_version = "HTTP/1.0"
 
     def do_GET(self):
         try:
@@ -78,9 +81,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    # Both probers open up to 64 connections at once; the default backlog of 5 drops SYNs.
+    request_queue_size = 1024
+    aborted = 0
+
+    def handle_error(self, request, client_address):
+        # A prober that hung up before the answer was written (its timeout): counted, not
+        # printed.
+        Server.aborted += 1
+
+
 def serve_targets():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server.server_address[1]
 
@@ -121,13 +135,19 @@ def measure(name, pid, seconds, during=None):
         time.sleep(seconds)
     times, started, stopped = HITS.stop()
     cpu = proc_cpu_seconds(pid) - cpu_before
-    # Each target should be probed once per interval: a target with fewer probes than whole
-    # intervals in the window missed the difference.
+    aborted, Server.aborted = Server.aborted, 0
+    # A target's interval is missed when no probe arrives within it: a gap between two probes
+    # of more than 1.5 intervals counts as the intervals it skipped, and so do the stretches
+    # before the first probe and after the last one.
+    missed = 0
+    longest_gap = 0.0
+    for hits in times:
+        longest_gap = max([longest_gap] + [b - a for a, b in zip(hits, hits[1:])])
+        points = [started] + hits + [stopped]
+        for a, b in zip(points, points[1:]):
+            if b - a > 1.5 * INTERVAL:
+                missed += round((b - a) / INTERVAL) - 1
     windows = int((stopped - started) // INTERVAL)
-    missed = sum(max(0, windows - len(hits)) for hits in times)
-    longest_gap = max(
-        (b - a for hits in times for a, b in zip(hits, hits[1:])), default=0.0
-    )
     total = sum(len(h) for h in times)
     return {
         "name": name,
@@ -136,6 +156,7 @@ def measure(name, pid, seconds, during=None):
         "missed": missed,
         "windows": windows * TARGETS,
         "longest_gap_s": longest_gap,
+        "aborted": aborted,
         "cpu_s": cpu,
         "peak_rss_mib": proc_peak_rss_mib(pid),
     }
@@ -225,13 +246,18 @@ def main():
     port = serve_targets()
     print(f"Health: {TARGETS} targets on 127.0.0.1:{port}, every {INTERVAL} s, "
           f"measured for {seconds} s after {INTERVAL} s of warm-up", flush=True)
-    results = [run_flightdeck(binary, work, port, seconds), run_blackbox(work, port, seconds)]
+    only = sys.argv[4] if len(sys.argv) > 4 else "both"
+    results = []
+    if only in ("both", "flightdeck"):
+        results.append(run_flightdeck(binary, work, port, seconds))
+    if only in ("both", "blackbox"):
+        results.append(run_blackbox(work, port, seconds))
     print(f"{'prober':<20} {'probes/s':>9} {'(target)':>9} {'missed':>12} {'longest gap':>12} "
-          f"{'CPU s':>7} {'peak RSS':>10}")
+          f"{'CPU s':>7} {'peak RSS':>10} {'hung up':>8}")
     for r in results:
         print(f"{r['name']:<20} {r['probes_per_s']:>9.1f} {r['expected_per_s']:>9.1f} "
               f"{r['missed']:>5}/{r['windows']:<6} {r['longest_gap_s']:>10.2f} s "
-              f"{r['cpu_s']:>7.2f} {r['peak_rss_mib']:>7.1f} MiB")
+              f"{r['cpu_s']:>7.2f} {r['peak_rss_mib']:>7.1f} MiB {r['aborted']:>8}")
 
 
 if __name__ == "__main__":

@@ -137,10 +137,8 @@ async fn the_health_api_lists_every_target_for_a_token_or_a_session() {
         assert!(page.contains(expected), "service page lacks {expected:?}");
     }
     let (status, missing) = admin.get_text("/services/nope").await;
-    assert!(
-        missing.contains("There is no service named"),
-        "{status} {missing}"
-    );
+    assert_eq!(status, 404);
+    assert!(missing.contains("There is no service named"), "{missing}");
 
     // The prober's own counters are on /metrics.
     let (_, metrics) = admin.get_text("/metrics").await;
