@@ -6,79 +6,18 @@
 
 mod common;
 
-use std::{path::Path, process::Command, sync::Arc, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use flightdeck::{
     backend::docker::DockerEngines, config::Config, health::HealthMonitor, store::Store,
 };
 use flightdeck_app::model::{EnvName, HealthState, HealthSummary, ServiceName};
 
-use common::{TestDb, unique_name};
-
-const IMAGE: &str = "flightdeck-test/busybox:1";
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run the docker CLI: {e}"));
-    assert!(
-        out.status.success(),
-        "docker {} failed: {}\n(the Docker tests need a running engine; scripts/test.sh starts one)",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// Imports a minimal image (busybox-static as /bin/busybox and /bin/sh) unless it exists.
-fn ensure_test_image() {
-    let exists = Command::new("docker")
-        .args(["image", "inspect", IMAGE])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if exists {
-        return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let bin = root.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("busybox-static is installed (scripts/test.sh installs it)");
-    std::fs::copy(busybox, bin.join("busybox")).unwrap();
-    std::os::unix::fs::symlink("busybox", bin.join("sh")).unwrap();
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "tar -C '{}' -c . | docker import - {IMAGE} >/dev/null",
-            root.path().display()
-        ))
-        .status()
-        .unwrap();
-    assert!(status.success(), "docker import of the test image failed");
-}
-
-/// Containers removed when the test ends, pass or fail.
-struct Containers(Vec<String>);
-
-impl Containers {
-    fn run(&mut self, name: &str, args: &[&str]) {
-        let mut all = vec!["run", "-d", "--name", name];
-        all.extend_from_slice(args);
-        docker(&all);
-        self.0.push(name.to_owned());
-    }
-}
-
-impl Drop for Containers {
-    fn drop(&mut self) {
-        for name in &self.0 {
-            let _ = Command::new("docker").args(["rm", "-f", name]).output();
-        }
-    }
-}
+use common::{
+    TestDb,
+    docker::{BASE_IMAGE as IMAGE, Containers, ensure_base_image},
+    unique_name,
+};
 
 fn summary(monitor: &HealthMonitor, service: &str) -> HealthSummary {
     monitor
@@ -91,7 +30,7 @@ fn summary(monitor: &HealthMonitor, service: &str) -> HealthSummary {
 
 #[tokio::test]
 async fn container_health_restart_loops_and_absence_are_shown() {
-    ensure_test_image();
+    ensure_base_image();
     let id = unique_name("fd").replace('_', "-");
     let name = |what: &str| format!("{id}-{what}");
     let mut containers = Containers(Vec::new());

@@ -8,12 +8,14 @@ use common::TestDb;
 use flightdeck::{
     auth::{PasswordHash, SecretToken},
     store::{
-        ActorKind, AuditEntry, AuditQuery, HealthSample, HealthStore, HealthTransitionRecord,
-        LatencyStats, NewToken, NewUser, Outcome, Recorded, Resolution, SessionRecord, Store,
-        StoreError, VersionObservation, VersionSource,
+        ActorKind, AuditEntry, AuditQuery, DeployStore, Enqueued, HealthSample, HealthStore,
+        HealthTransitionRecord, LatencyStats, NewDeployment, NewToken, NewUser, Outcome, Recorded,
+        Release, Resolution, SessionRecord, Store, StoreError, VersionObservation, VersionSource,
     },
 };
-use flightdeck_app::model::{EnvName, HealthState, Role, ServiceName, Timestamp};
+use flightdeck_app::model::{
+    DeployKind, DeployState, EnvName, HealthState, Role, ServiceName, Timestamp,
+};
 
 fn obs(
     env: &str,
@@ -80,6 +82,9 @@ store_suite!(
     the_audit_log_filters_and_refuses_updates_and_deletes,
     health_samples_merge_roll_up_into_hours_and_are_pruned,
     health_transitions_keep_the_newest_per_target,
+    deploys_are_locked_per_target_and_idempotent_per_key,
+    concurrent_deploy_requests_give_exactly_one_job,
+    deploy_states_move_only_from_the_expected_ones,
 );
 
 async fn a_fresh_database_is_migrated_and_answers(db: TestDb) {
@@ -700,4 +705,219 @@ async fn health_transitions_keep_the_newest_per_target(db: TestDb) {
         since_1500,
         [change("api", Healthy, Unhealthy, "HTTP 500", 2_000)]
     );
+}
+
+fn deploy_request(env_name: &str, service: &str, by: &str, key: &str) -> NewDeployment {
+    NewDeployment {
+        environment: env(env_name),
+        service: svc(service),
+        kind: DeployKind::Deploy,
+        release: Release {
+            version: "2".into(),
+            image: format!("{service}:2"),
+            digest: Some("sha256:2222".into()),
+        },
+        promoted_from: None,
+        requested_by: by.into(),
+        idempotency_key: key.into(),
+        at: Timestamp::from_unix_millis(1_000),
+    }
+}
+
+async fn deploys_are_locked_per_target_and_idempotent_per_key(db: TestDb) {
+    let store = db.open().await;
+    let Enqueued::Created(first) = store
+        .create_deployment(&deploy_request("prod", "api", "ada", "k1"))
+        .await
+        .unwrap()
+    else {
+        panic!("the first request is queued");
+    };
+    assert_eq!(first.state, DeployState::Queued);
+    assert_eq!(first.release.digest.as_deref(), Some("sha256:2222"));
+
+    // The same click again: the same job, not a second one.
+    let again = store
+        .create_deployment(&deploy_request("prod", "api", "ada", "k1"))
+        .await
+        .unwrap();
+    assert_eq!(again, Enqueued::Repeated(first.clone()));
+    // Someone else, while it is unfinished: refused, naming the holder.
+    let other = store
+        .create_deployment(&deploy_request("prod", "api", "bob", "k2"))
+        .await
+        .unwrap();
+    assert_eq!(other, Enqueued::Locked(first.clone()));
+    // Another environment is another lock.
+    assert!(matches!(
+        store
+            .create_deployment(&deploy_request("staging", "api", "bob", "k3"))
+            .await
+            .unwrap(),
+        Enqueued::Created(_)
+    ));
+
+    // Once it is finished the slot is free again; the old key still names the old job.
+    let at = Timestamp::from_unix_millis(2_000);
+    let claimed = store.claim_queued(at).await.unwrap().unwrap();
+    assert_eq!(claimed.id, first.id, "oldest first");
+    assert!(
+        store
+            .transition_deployment(
+                first.id,
+                &[DeployState::Running],
+                DeployState::Succeeded,
+                "",
+                at
+            )
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        store
+            .create_deployment(&deploy_request("prod", "api", "bob", "k2"))
+            .await
+            .unwrap(),
+        Enqueued::Created(_)
+    ));
+    assert!(matches!(
+        store
+            .create_deployment(&deploy_request("prod", "api", "ada", "k1"))
+            .await
+            .unwrap(),
+        Enqueued::Repeated(r) if r.id == first.id && r.state == DeployState::Succeeded
+    ));
+}
+
+async fn concurrent_deploy_requests_give_exactly_one_job(db: TestDb) {
+    let store = Arc::new(db.open().await);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .create_deployment(&deploy_request("prod", "api", "ada", &format!("key-{i}")))
+                .await
+        }));
+    }
+    let mut created = 0;
+    let mut locked = 0;
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            Enqueued::Created(_) => created += 1,
+            Enqueued::Locked(_) => locked += 1,
+            Enqueued::Repeated(r) => panic!("no key was repeated: {r:?}"),
+        }
+    }
+    assert_eq!((created, locked), (1, 7));
+    assert_eq!(store.unfinished_deployments().await.unwrap().len(), 1);
+}
+
+async fn deploy_states_move_only_from_the_expected_ones(db: TestDb) {
+    let store = db.open().await;
+    let Enqueued::Created(job) = store
+        .create_deployment(&deploy_request("prod", "api", "ada", "k"))
+        .await
+        .unwrap()
+    else {
+        panic!("queued");
+    };
+    let at = |ms| Timestamp::from_unix_millis(ms);
+    // Not running yet: it cannot be verified.
+    assert!(
+        !store
+            .transition_deployment(
+                job.id,
+                &[DeployState::Running],
+                DeployState::Verifying,
+                "",
+                at(5)
+            )
+            .await
+            .unwrap()
+    );
+    store.claim_queued(at(10)).await.unwrap().unwrap();
+    assert!(
+        store.claim_queued(at(11)).await.unwrap().is_none(),
+        "nothing else is queued"
+    );
+    store
+        .set_previous_release(
+            job.id,
+            &Release {
+                version: "1".into(),
+                image: "api:1".into(),
+                digest: None,
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .add_step(job.id, at(12), "Pulling api:2")
+        .await
+        .unwrap();
+    store
+        .add_step(job.id, at(13), "Started api:2")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .transition_deployment(
+                job.id,
+                &[DeployState::Running],
+                DeployState::Verifying,
+                "",
+                at(14)
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .transition_deployment(
+                job.id,
+                &[DeployState::Running, DeployState::Verifying],
+                DeployState::RolledBack,
+                "unhealthy for 30 s: HTTP 500",
+                at(20)
+            )
+            .await
+            .unwrap()
+    );
+    // Final: nothing moves it again.
+    assert!(
+        !store
+            .transition_deployment(
+                job.id,
+                &DeployState::UNFINISHED,
+                DeployState::Succeeded,
+                "",
+                at(30)
+            )
+            .await
+            .unwrap()
+    );
+    let done = store.deployment(job.id).await.unwrap().unwrap();
+    assert_eq!(done.state, DeployState::RolledBack);
+    assert_eq!(done.reason, "unhealthy for 30 s: HTTP 500");
+    assert_eq!(done.finished_at, Some(at(20)));
+    assert_eq!(done.started_at, Some(at(10)));
+    assert_eq!(
+        done.previous.as_ref().map(|p| p.image.as_str()),
+        Some("api:1")
+    );
+    let steps: Vec<String> = store
+        .steps(job.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.message)
+        .collect();
+    assert_eq!(steps, ["Pulling api:2", "Started api:2"]);
+    assert!(store.unfinished_deployments().await.unwrap().is_empty());
+    let history = store
+        .deployments_of(&env("prod"), &svc("api"), 10)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
 }

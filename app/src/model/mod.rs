@@ -4,6 +4,7 @@
 
 mod access;
 mod dashboard;
+mod deploy;
 mod health;
 mod names;
 mod timestamp;
@@ -13,6 +14,7 @@ pub use access::{
     Role, SessionView, TokenView, UnknownRole, UserView, check_account_name, permits,
 };
 pub use dashboard::{BackendSummary, Cell, Dashboard, EnvironmentColumn, KnownVersion, ServiceRow};
+pub use deploy::{DeployKind, DeployState};
 pub use health::{
     EnvironmentHealth, HealthChange, HealthState, HealthSummary, LatencyPoint, RunbookLink,
     ServiceHealthPage, TargetHealth, Uptime,

@@ -8,9 +8,10 @@ use bollard::{
     models::{ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum},
 };
 
-/// Seconds bollard waits for one API answer. Inspecting a container takes milliseconds; a
-/// longer wait means the engine is in trouble, and the caller reports that.
-const API_TIMEOUT_SECS: u64 = 10;
+/// Seconds bollard waits for one API answer. Stopping a container waits for its own stop
+/// timeout and a pull for the registry, so this is generous; callers that must not wait that
+/// long (the health monitor, the deploy gate) bound their calls themselves.
+const API_TIMEOUT_SECS: u64 = 300;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -84,6 +85,8 @@ pub struct ContainerStatus {
     pub image_id: String,
     /// The `org.opencontainers.image.version` label, else the image tag.
     pub version: String,
+    /// When the container last started (RFC 3339), if it ever did.
+    pub started_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,6 +164,7 @@ fn status_of(c: ContainerInspectResponse) -> ContainerStatus {
         image,
         image_id: c.image.unwrap_or_default(),
         version,
+        started_at: state.started_at.filter(|t| !t.starts_with("0001-01-01")),
     }
 }
 

@@ -1,6 +1,86 @@
-//! Where services run: the Docker Engine and (later) AWS ECS.
-//!
-//! So far this reads the live state of Docker containers for the health monitor; the deploy
-//! engine's backend interface builds on it (issue 5).
+//! Where services run. One [`Backend`] per environment: it reads the live state of a service,
+//! lists the releases it could run, switches it to another release and back. The deploy engine
+//! drives any backend the same way; Docker implements it now, ECS next.
 
 pub mod docker;
+pub mod docker_deploy;
+
+use async_trait::async_trait;
+
+use crate::{config::TargetKind, store::Release};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// The service's container (or ECS service) is not there.
+    #[error("{0}")]
+    NotFound(String),
+    /// The release cannot be had: not on the host and not pullable.
+    #[error("{0}")]
+    ReleaseUnavailable(String),
+    /// The backend does not answer; nothing is known to have changed.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The backend answered with a failure.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What runs now, read from the backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveState {
+    pub release: Release,
+    pub running: bool,
+    /// The backend's own health verdict (`healthy`, `unhealthy`, `starting`), if it has one.
+    pub health: Option<String>,
+    /// When the running instance started, as the backend reports it (RFC 3339).
+    pub started_at: Option<String>,
+}
+
+/// The result of a switch: what ran before, and the backend's handle to bring it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switched {
+    pub previous: Release,
+    /// For Docker, the name the previous container was kept under.
+    pub kept: String,
+}
+
+/// Where progress messages go (the job's step log and its live stream).
+pub type Progress<'a> = &'a (dyn Fn(String) + Send + Sync);
+
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// "Docker Engine at unix:///var/run/docker.sock", for messages.
+    fn describe(&self) -> String;
+
+    /// The live state; `Ok(None)` when the target does not exist.
+    async fn live(&self, target: &TargetKind) -> Result<Option<LiveState>, BackendError>;
+
+    /// Releases the target could switch to without a registry (images on the host of the
+    /// same repository), newest first.
+    async fn releases(&self, target: &TargetKind) -> Result<Vec<Release>, BackendError>;
+
+    /// Replaces what runs with `to`, keeping the previous instance for [`Backend::restore`].
+    /// On failure nothing has changed: the previous release runs as before.
+    async fn switch(
+        &self,
+        target: &TargetKind,
+        to: &Release,
+        progress: Progress<'_>,
+    ) -> Result<Switched, BackendError>;
+
+    /// Undoes a switch: the kept previous instance runs again and the new one is removed.
+    async fn restore(
+        &self,
+        target: &TargetKind,
+        switched: &Switched,
+        progress: Progress<'_>,
+    ) -> Result<(), BackendError>;
+
+    /// After a successful deploy: keeps the newest `keep` previous instances, removes older.
+    async fn prune(
+        &self,
+        target: &TargetKind,
+        keep: usize,
+        progress: Progress<'_>,
+    ) -> Result<(), BackendError>;
+}

@@ -132,6 +132,7 @@ mod tests {
             image: "api:2".into(),
             image_id: "sha256:ab".into(),
             version: "2".into(),
+            started_at: None,
         }
     }
 

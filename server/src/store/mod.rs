@@ -7,6 +7,7 @@
 //! own migrations folder because their DDL differs.
 
 mod access;
+mod deploy;
 mod error;
 mod health;
 mod sql;
@@ -20,6 +21,9 @@ use crate::auth::{PasswordHash, SecretDigest};
 pub use access::{
     ActorKind, AuditEntry, AuditQuery, AuditRecord, Failures, NewToken, NewUser, Outcome,
     SessionRecord, TokenId, TokenRecord, UserId, UserRecord,
+};
+pub use deploy::{
+    DeployStore, DeploymentId, DeploymentRecord, Enqueued, NewDeployment, Release, StepRecord,
 };
 pub use error::{OpenError, StoreError};
 pub use health::{
@@ -89,7 +93,7 @@ pub enum Recorded {
 }
 
 #[async_trait]
-pub trait Store: HealthStore + Send + Sync + 'static {
+pub trait Store: HealthStore + DeployStore + Send + Sync + 'static {
     /// "sqlite data/flightdeck.db" or "postgres db.example:5432/flightdeck", without secrets.
     fn describe(&self) -> &str;
 

@@ -41,6 +41,7 @@ macro_rules! on_pool {
     };
 }
 
+mod deploy;
 mod health;
 
 pub struct SqlStore {

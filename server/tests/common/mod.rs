@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: real databases and a real server on port 0.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod docker;
+
 use std::{
     net::SocketAddr,
     path::Path,
@@ -311,4 +313,12 @@ impl Session {
         let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
         (status, json)
     }
+}
+
+/// A loopback port free right now (for a container's published port).
+pub fn free_port_for_tests() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }

@@ -1,0 +1,127 @@
+//! Deploys, rollbacks and promotions as the pages and the API show them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What started a deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeployKind {
+    /// A chosen version.
+    Deploy,
+    /// An earlier release of the same service in the same environment.
+    Rollback,
+    /// The exact image running in another environment.
+    Promote,
+}
+
+impl DeployKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployKind::Deploy => "deploy",
+            DeployKind::Rollback => "rollback",
+            DeployKind::Promote => "promote",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            DeployKind::Deploy,
+            DeployKind::Rollback,
+            DeployKind::Promote,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// Where a deploy is. `Queued`, `Running` and `Verifying` hold the lock; the others are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeployState {
+    Queued,
+    /// Switching the target to the new version.
+    Running,
+    /// Switched; the health gate is watching the new version for the bake time.
+    Verifying,
+    Succeeded,
+    /// Could not switch (the old version kept running), or could not restore.
+    Failed,
+    /// The new version failed its health gate and the previous one runs again.
+    RolledBack,
+    /// The console stopped while it ran; the target's real state was read back at start.
+    Interrupted,
+}
+
+impl DeployState {
+    pub const ALL: [DeployState; 7] = [
+        DeployState::Queued,
+        DeployState::Running,
+        DeployState::Verifying,
+        DeployState::Succeeded,
+        DeployState::Failed,
+        DeployState::RolledBack,
+        DeployState::Interrupted,
+    ];
+    pub const UNFINISHED: [DeployState; 3] = [
+        DeployState::Queued,
+        DeployState::Running,
+        DeployState::Verifying,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployState::Queued => "queued",
+            DeployState::Running => "running",
+            DeployState::Verifying => "verifying",
+            DeployState::Succeeded => "succeeded",
+            DeployState::Failed => "failed",
+            DeployState::RolledBack => "rolled_back",
+            DeployState::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+
+    pub fn is_final(self) -> bool {
+        !Self::UNFINISHED.contains(&self)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DeployState::Queued => "Queued",
+            DeployState::Running => "Running",
+            DeployState::Verifying => "Verifying health",
+            DeployState::Succeeded => "Succeeded",
+            DeployState::Failed => "Failed",
+            DeployState::RolledBack => "Rolled back",
+            DeployState::Interrupted => "Interrupted",
+        }
+    }
+}
+
+impl fmt::Display for DeployState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip_and_only_three_hold_the_lock() {
+        for state in DeployState::ALL {
+            assert_eq!(DeployState::parse(state.as_str()), Some(state));
+        }
+        let unfinished: Vec<_> = DeployState::ALL
+            .into_iter()
+            .filter(|s| !s.is_final())
+            .collect();
+        assert_eq!(unfinished, DeployState::UNFINISHED);
+    }
+}

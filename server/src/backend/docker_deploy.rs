@@ -1,0 +1,479 @@
+//! [`Backend`] for the Docker Engine: a service in an environment is one named container.
+//!
+//! A switch creates the new container from the old one's configuration (environment, ports,
+//! volumes, networks, labels, restart policy, healthcheck) with the new image, stops the old one,
+//! keeps it under another name, and starts the new one under the service's name. Values the old
+//! container had only because its image set them (the image's CMD, ENV, labels, HEALTHCHECK) are
+//! left out, so the new image's own defaults apply: copying them would, for instance, carry the
+//! old version label into the new container.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_trait::async_trait;
+use bollard::{
+    Docker,
+    models::{
+        ContainerCreateBody, ContainerInspectResponse, EndpointSettings, ImageConfig,
+        NetworkingConfig,
+    },
+    query_parameters::{
+        CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+        ListImagesOptionsBuilder, RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder,
+    },
+};
+use futures_util::StreamExt;
+
+use super::{
+    Backend, BackendError, LiveState, Progress, Switched,
+    docker::{self, DockerEngines, DockerError, image_tag},
+};
+use crate::{config::TargetKind, store::Release};
+
+pub struct DockerBackend {
+    engines: Arc<DockerEngines>,
+    host: String,
+}
+
+impl DockerBackend {
+    pub fn new(engines: Arc<DockerEngines>, host: String) -> Self {
+        Self { engines, host }
+    }
+
+    async fn client(&self) -> Result<Docker, BackendError> {
+        self.engines.client(&self.host).await.map_err(from_docker)
+    }
+
+    /// The engine's error, worded for a deploy log.
+    fn failed(&self, what: &str, e: &bollard::errors::Error) -> BackendError {
+        match e {
+            bollard::errors::Error::DockerResponseServerError { message, .. } => {
+                BackendError::Failed(format!("{what}: {message}"))
+            }
+            other => {
+                self.engines.forget(&self.host);
+                BackendError::Unreachable(format!(
+                    "{what}: the Docker Engine at {} stopped answering ({other})",
+                    self.host
+                ))
+            }
+        }
+    }
+}
+
+fn from_docker(e: DockerError) -> BackendError {
+    match e {
+        DockerError::Unreachable { .. } => BackendError::Unreachable(e.to_string()),
+        DockerError::Engine { .. } => BackendError::Failed(e.to_string()),
+    }
+}
+
+fn container_name(target: &TargetKind) -> Result<&str, BackendError> {
+    match target {
+        TargetKind::Container(name) => Ok(name),
+        TargetKind::EcsService { service, .. } => Err(BackendError::Failed(format!(
+            "the ECS service {service} is not a Docker container"
+        ))),
+    }
+}
+
+/// `shop/api:1.4.2` → `shop/api`; a registry port stays (`host:5000/api:2` → `host:5000/api`).
+fn repository(image: &str) -> &str {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    match without_digest.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo,
+        _ => without_digest,
+    }
+}
+
+#[async_trait]
+impl Backend for DockerBackend {
+    fn describe(&self) -> String {
+        format!("Docker Engine at {}", self.host)
+    }
+
+    async fn live(&self, target: &TargetKind) -> Result<Option<LiveState>, BackendError> {
+        let name = container_name(target)?;
+        let client = self.client().await?;
+        let status = docker::inspect(&client, &self.host, name)
+            .await
+            .map_err(from_docker)?;
+        Ok(status.map(|c| LiveState {
+            release: Release {
+                version: c.version,
+                image: c.image,
+                digest: Some(c.image_id).filter(|d| !d.is_empty()),
+            },
+            running: c.running,
+            health: c.health.map(|h| h.status),
+            started_at: c.started_at,
+        }))
+    }
+
+    async fn releases(&self, target: &TargetKind) -> Result<Vec<Release>, BackendError> {
+        let name = container_name(target)?;
+        let client = self.client().await?;
+        let Some(current) = docker::inspect(&client, &self.host, name)
+            .await
+            .map_err(from_docker)?
+        else {
+            return Err(BackendError::NotFound(format!(
+                "container {name} does not exist on the {}",
+                self.describe()
+            )));
+        };
+        let repo = repository(&current.image).to_owned();
+        let filters = HashMap::from([("reference".to_owned(), vec![format!("{repo}:*")])]);
+        let mut images = client
+            .list_images(Some(
+                ListImagesOptionsBuilder::new().filters(&filters).build(),
+            ))
+            .await
+            .map_err(|e| self.failed("cannot list images", &e))?;
+        images.sort_by_key(|i| std::cmp::Reverse(i.created));
+        Ok(images
+            .into_iter()
+            .flat_map(|image| {
+                let id = image.id.clone();
+                image
+                    .repo_tags
+                    .into_iter()
+                    .filter(|t| repository(t) == repo)
+                    .map(move |tag| Release {
+                        version: image_tag(&tag).to_owned(),
+                        image: tag,
+                        digest: Some(id.clone()),
+                    })
+            })
+            .collect())
+    }
+
+    async fn switch(
+        &self,
+        target: &TargetKind,
+        to: &Release,
+        progress: Progress<'_>,
+    ) -> Result<Switched, BackendError> {
+        let name = container_name(target)?;
+        let client = self.client().await?;
+        let old = match client.inspect_container(name, None).await {
+            Ok(old) => old,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {
+                return Err(BackendError::NotFound(format!(
+                    "container {name} does not exist on the {}; create it once by hand or \
+                     with compose, then deploy to it",
+                    self.describe()
+                )));
+            }
+            Err(e) => return Err(self.failed(&format!("cannot read container {name}"), &e)),
+        };
+        let previous = release_of(&old);
+
+        let image_id = self.ensure_image(&client, &to.image, progress).await?;
+        // A promotion or rollback names an exact image; a tag that has moved since is refused
+        // rather than deploying something else under the same name.
+        if let Some(wanted) = &to.digest
+            && wanted.starts_with("sha256:")
+            && *wanted != image_id
+        {
+            return Err(BackendError::ReleaseUnavailable(format!(
+                "{} is now image {image_id}, not the {wanted} that was asked for (the tag moved)",
+                to.image
+            )));
+        }
+        let old_image = client
+            .inspect_image(old.image.as_deref().unwrap_or_default())
+            .await
+            .ok()
+            .and_then(|i| i.config)
+            .unwrap_or_default();
+
+        let next = format!("{name}-next");
+        // A leftover from a switch that was cut short (the console was killed): never running.
+        let _ = client
+            .remove_container(
+                &next,
+                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            )
+            .await;
+        progress(format!(
+            "Creating {next} from {} with image {}",
+            name, to.image
+        ));
+        client
+            .create_container(
+                Some(CreateContainerOptionsBuilder::new().name(&next).build()),
+                create_body(&old, &old_image, &to.image),
+            )
+            .await
+            .map_err(|e| self.failed("cannot create the new container", &e))?;
+
+        let kept = format!(
+            "{name}-prev-{}",
+            flightdeck_app::model::Timestamp::now().unix_millis()
+        );
+        progress(format!("Stopping {name} ({})", previous.image));
+        // The container's own stop timeout applies (10 s unless it was given another).
+        let stopped = client.stop_container(name, None).await;
+        if let Err(e) = stopped {
+            let _ = self.remove(&client, &next).await;
+            return Err(self.failed(&format!("cannot stop {name}"), &e));
+        }
+        self.rename(&client, name, &kept).await?;
+        self.rename(&client, &next, name).await?;
+        progress(format!("Starting {name} with {}", to.image));
+        if let Err(e) = client.start_container(name, None).await {
+            let reason = self.failed("the new container did not start", &e);
+            progress(format!("{reason}; bringing back {}", previous.image));
+            let _ = self.remove(&client, name).await;
+            self.rename(&client, &kept, name).await?;
+            client
+                .start_container(name, None)
+                .await
+                .map_err(|e| self.failed("cannot restart the previous container", &e))?;
+            return Err(reason);
+        }
+        Ok(Switched { previous, kept })
+    }
+
+    async fn restore(
+        &self,
+        target: &TargetKind,
+        switched: &Switched,
+        progress: Progress<'_>,
+    ) -> Result<(), BackendError> {
+        let name = container_name(target)?;
+        let client = self.client().await?;
+        progress(format!("Removing the new {name}"));
+        self.remove(&client, name).await?;
+        self.rename(&client, &switched.kept, name).await?;
+        progress(format!("Starting {name} with {}", switched.previous.image));
+        client
+            .start_container(name, None)
+            .await
+            .map_err(|e| self.failed("cannot restart the previous container", &e))
+    }
+
+    async fn prune(
+        &self,
+        target: &TargetKind,
+        keep: usize,
+        progress: Progress<'_>,
+    ) -> Result<(), BackendError> {
+        let name = container_name(target)?;
+        let client = self.client().await?;
+        let prefix = format!("{name}-prev-");
+        let filters = HashMap::from([("name".to_owned(), vec![prefix.clone()])]);
+        let containers = client
+            .list_containers(Some(
+                ListContainersOptionsBuilder::new()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| self.failed("cannot list containers", &e))?;
+        // The name filter matches substrings; keep only ours, newest (largest suffix) first.
+        let mut kept: Vec<String> = containers
+            .into_iter()
+            .flat_map(|c| c.names.unwrap_or_default())
+            .map(|n| n.trim_start_matches('/').to_owned())
+            .filter(|n| {
+                n.strip_prefix(&prefix)
+                    .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit()))
+            })
+            .collect();
+        kept.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| b.cmp(a)));
+        for old in kept.into_iter().skip(keep) {
+            progress(format!("Removing old container {old}"));
+            self.remove(&client, &old).await?;
+        }
+        Ok(())
+    }
+}
+
+impl DockerBackend {
+    /// Makes sure `image` is on the host, pulling it when it is not.
+    async fn ensure_image(
+        &self,
+        client: &Docker,
+        image: &str,
+        progress: Progress<'_>,
+    ) -> Result<String, BackendError> {
+        if let Ok(found) = client.inspect_image(image).await {
+            return Ok(found.id.unwrap_or_default());
+        }
+        progress(format!("Image {image} is not on the host; pulling it"));
+        let mut pull = client.create_image(
+            Some(CreateImageOptionsBuilder::new().from_image(image).build()),
+            None,
+            None,
+        );
+        while let Some(step) = pull.next().await {
+            if let Err(e) = step {
+                let why = match e {
+                    bollard::errors::Error::DockerResponseServerError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                return Err(BackendError::ReleaseUnavailable(format!(
+                    "image {image} is not on the host and cannot be pulled: {why}"
+                )));
+            }
+        }
+        client
+            .inspect_image(image)
+            .await
+            .map(|i| i.id.unwrap_or_default())
+            .map_err(|e| {
+                BackendError::ReleaseUnavailable(format!(
+                    "image {image} is still missing after the pull: {e}"
+                ))
+            })
+    }
+
+    async fn rename(&self, client: &Docker, from: &str, to: &str) -> Result<(), BackendError> {
+        client
+            .rename_container(from, RenameContainerOptionsBuilder::new().name(to).build())
+            .await
+            .map_err(|e| self.failed(&format!("cannot rename {from} to {to}"), &e))
+    }
+
+    async fn remove(&self, client: &Docker, name: &str) -> Result<(), BackendError> {
+        client
+            .remove_container(
+                name,
+                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            )
+            .await
+            .map_err(|e| self.failed(&format!("cannot remove {name}"), &e))
+    }
+}
+
+fn release_of(c: &ContainerInspectResponse) -> Release {
+    let image = c
+        .config
+        .as_ref()
+        .and_then(|c| c.image.clone())
+        .unwrap_or_default();
+    let version = c
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.as_ref())
+        .and_then(|l| l.get("org.opencontainers.image.version").cloned())
+        .unwrap_or_else(|| image_tag(&image).to_owned());
+    Release {
+        version,
+        digest: c.image.clone(),
+        image,
+    }
+}
+
+/// The new container's configuration: the old one's, minus what only its image had set.
+fn create_body(
+    old: &ContainerInspectResponse,
+    old_image: &ImageConfig,
+    image: &str,
+) -> ContainerCreateBody {
+    let c = old.config.clone().unwrap_or_default();
+    fn unless_same<T: PartialEq>(value: Option<T>, image_default: &Option<T>) -> Option<T> {
+        if value.as_ref() == image_default.as_ref() {
+            None
+        } else {
+            value
+        }
+    }
+    fn minus<T: PartialEq>(
+        values: Option<Vec<T>>,
+        image_values: &Option<Vec<T>>,
+    ) -> Option<Vec<T>> {
+        let image_values = image_values.as_deref().unwrap_or_default();
+        values.map(|v| {
+            v.into_iter()
+                .filter(|x| !image_values.contains(x))
+                .collect()
+        })
+    }
+    let labels = c.labels.map(|labels| {
+        let from_image = old_image.labels.clone().unwrap_or_default();
+        labels
+            .into_iter()
+            .filter(|(k, v)| from_image.get(k) != Some(v))
+            .collect::<HashMap<_, _>>()
+    });
+    // The engine names a container's host after its ID unless told otherwise.
+    let short_id: String = old
+        .id
+        .as_deref()
+        .unwrap_or_default()
+        .chars()
+        .take(12)
+        .collect();
+    let hostname = c.hostname.filter(|h| *h != short_id);
+    let networking_config =
+        old.network_settings
+            .as_ref()
+            .and_then(|n| n.networks.as_ref())
+            .map(|networks| NetworkingConfig {
+                endpoints_config: Some(
+                    networks
+                        .iter()
+                        .map(|(net, settings)| {
+                            let aliases = settings.aliases.clone().map(|a| {
+                                a.into_iter().filter(|alias| *alias != short_id).collect()
+                            });
+                            (
+                                net.clone(),
+                                EndpointSettings {
+                                    aliases,
+                                    links: settings.links.clone(),
+                                    ..Default::default()
+                                },
+                            )
+                        })
+                        .collect(),
+                ),
+            });
+    ContainerCreateBody {
+        hostname,
+        domainname: c.domainname,
+        user: unless_same(c.user, &old_image.user),
+        exposed_ports: minus(c.exposed_ports, &old_image.exposed_ports),
+        tty: c.tty,
+        open_stdin: c.open_stdin,
+        stdin_once: c.stdin_once,
+        env: minus(c.env, &old_image.env),
+        cmd: unless_same(c.cmd, &old_image.cmd),
+        healthcheck: unless_same(c.healthcheck, &old_image.healthcheck),
+        image: Some(image.to_owned()),
+        volumes: minus(c.volumes, &old_image.volumes),
+        working_dir: unless_same(c.working_dir, &old_image.working_dir),
+        entrypoint: unless_same(c.entrypoint, &old_image.entrypoint),
+        network_disabled: c.network_disabled,
+        labels,
+        stop_signal: unless_same(c.stop_signal, &old_image.stop_signal),
+        stop_timeout: c.stop_timeout,
+        host_config: old.host_config.clone(),
+        networking_config,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::repository;
+
+    #[test]
+    fn the_repository_drops_tag_and_digest_but_keeps_a_registry_port() {
+        assert_eq!(repository("shop/api:1.4.2"), "shop/api");
+        assert_eq!(
+            repository("registry:5000/shop/api:2"),
+            "registry:5000/shop/api"
+        );
+        assert_eq!(
+            repository("registry:5000/shop/api"),
+            "registry:5000/shop/api"
+        );
+        assert_eq!(repository("api@sha256:abc"), "api");
+    }
+}

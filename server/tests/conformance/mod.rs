@@ -1,0 +1,107 @@
+//! The backend conformance suite: what every [`Backend`] must do, whatever it runs on. Each
+//! implementation's test file sets up a target running release 1 with releases 2 and 3
+//! available, and calls [`run`].
+
+use flightdeck::{
+    backend::{Backend, BackendError},
+    config::TargetKind,
+    store::Release,
+};
+
+pub struct Fixture<'a> {
+    pub backend: &'a dyn Backend,
+    /// Runs release 1.
+    pub target: TargetKind,
+    /// Does not exist.
+    pub missing: TargetKind,
+    pub v1: Release,
+    pub v2: Release,
+    /// A release that cannot be had.
+    pub unavailable: Release,
+}
+
+fn quiet(_: String) {}
+
+pub async fn run(f: &Fixture<'_>) {
+    live_state_is_read_from_the_backend(f).await;
+    releases_list_what_can_run(f).await;
+    switch_and_restore(f).await;
+    an_unavailable_release_changes_nothing(f).await;
+    a_missing_target_is_named(f).await;
+}
+
+async fn live_state_is_read_from_the_backend(f: &Fixture<'_>) {
+    let live = f
+        .backend
+        .live(&f.target)
+        .await
+        .unwrap()
+        .expect("the target exists");
+    assert_eq!(live.release.version, f.v1.version);
+    assert_eq!(live.release.image, f.v1.image);
+    assert!(live.running);
+    assert!(live.release.digest.is_some(), "an exact digest is reported");
+    assert_eq!(f.backend.live(&f.missing).await.unwrap(), None);
+}
+
+async fn releases_list_what_can_run(f: &Fixture<'_>) {
+    let releases = f.backend.releases(&f.target).await.unwrap();
+    let versions: Vec<&str> = releases.iter().map(|r| r.version.as_str()).collect();
+    for wanted in [&f.v1.version, &f.v2.version] {
+        assert!(
+            versions.contains(&wanted.as_str()),
+            "{wanted} in {versions:?}"
+        );
+    }
+}
+
+async fn switch_and_restore(f: &Fixture<'_>) {
+    let steps = std::sync::Mutex::new(Vec::new());
+    let record = |s: String| steps.lock().unwrap().push(s);
+    let switched = f.backend.switch(&f.target, &f.v2, &record).await.unwrap();
+    assert_eq!(switched.previous.version, f.v1.version);
+    assert!(!steps.lock().unwrap().is_empty(), "progress is reported");
+    let live = f.backend.live(&f.target).await.unwrap().unwrap();
+    assert_eq!(live.release.version, f.v2.version);
+    assert_eq!(live.release.digest, f.v2.digest);
+    assert!(live.running);
+
+    f.backend
+        .restore(&f.target, &switched, &quiet)
+        .await
+        .unwrap();
+    let live = f.backend.live(&f.target).await.unwrap().unwrap();
+    assert_eq!(
+        live.release.version, f.v1.version,
+        "restore brings back what ran"
+    );
+    assert!(live.running);
+}
+
+async fn an_unavailable_release_changes_nothing(f: &Fixture<'_>) {
+    let refused = f
+        .backend
+        .switch(&f.target, &f.unavailable, &quiet)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, BackendError::ReleaseUnavailable(_)),
+        "{refused:?}"
+    );
+    assert!(
+        refused.to_string().contains(&f.unavailable.image),
+        "the message names the image: {refused}"
+    );
+    let live = f.backend.live(&f.target).await.unwrap().unwrap();
+    assert_eq!(live.release.version, f.v1.version);
+    assert!(live.running, "the last good version keeps running");
+}
+
+async fn a_missing_target_is_named(f: &Fixture<'_>) {
+    let refused = f
+        .backend
+        .switch(&f.missing, &f.v2, &quiet)
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, BackendError::NotFound(_)), "{refused:?}");
+}
