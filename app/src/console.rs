@@ -13,8 +13,8 @@ use leptos::prelude::use_context;
 use crate::{
     error::ConsoleError,
     model::{
-        AuditFilter, AuditPage, CreatedToken, Dashboard, Me, Role, ServiceHealthPage, SessionView,
-        TargetHealth, TokenView, UserView,
+        AuditFilter, AuditPage, CreatedToken, Dashboard, DeployForm, DeploymentView, LiveService,
+        Me, Role, ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
     },
 };
 
@@ -74,6 +74,23 @@ pub trait Console: Send + Sync + 'static {
 
     /// The health of every service in every environment, in configuration order.
     async fn health(&self, caller: &Caller) -> Result<Vec<TargetHealth>, ConsoleError>;
+
+    /// Queues a deploy, rollback or promotion; a held lock is `Conflict` naming the holder.
+    async fn request_deploy(
+        &self,
+        caller: &Caller,
+        form: DeployForm,
+    ) -> Result<DeploymentView, ConsoleError>;
+
+    /// One deploy with its steps.
+    async fn deployment(&self, caller: &Caller, id: i64) -> Result<DeploymentView, ConsoleError>;
+
+    /// The services of one environment as the backend reports them now.
+    async fn environment_services(
+        &self,
+        caller: &Caller,
+        environment: String,
+    ) -> Result<Vec<LiveService>, ConsoleError>;
 
     /// The caller's own name and role, for the header and for hiding what they may not do.
     async fn me(&self, caller: &Caller) -> Result<Me, ConsoleError>;

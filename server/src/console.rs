@@ -8,8 +8,9 @@ use flightdeck_app::{
     console::{Caller, Client, Console, SetCookie},
     error::ConsoleError,
     model::{
-        Action, AuditFilter, AuditPage, CreatedToken, Dashboard, Me, ServiceHealthPage,
-        SessionView, TargetHealth, Timestamp, TokenView, UserView,
+        Action, AuditFilter, AuditPage, CreatedToken, Dashboard, DeployForm, DeploymentView,
+        LiveService, Me, ServiceHealthPage, SessionView, TargetHealth, Timestamp, TokenView,
+        UserView,
     },
 };
 
@@ -17,6 +18,7 @@ use crate::{
     auth::{AuthService, Password, authorize},
     config::Config,
     dashboard::{self, HealthNow},
+    deploy::DeployService,
     error::AppError,
     health::HealthMonitor,
     service_page,
@@ -28,6 +30,7 @@ pub struct ConsoleService {
     store: Arc<dyn Store>,
     auth: Arc<AuthService>,
     health: Arc<HealthMonitor>,
+    deploys: Arc<DeployService>,
 }
 
 impl ConsoleService {
@@ -36,12 +39,14 @@ impl ConsoleService {
         store: Arc<dyn Store>,
         auth: Arc<AuthService>,
         health: Arc<HealthMonitor>,
+        deploys: Arc<DeployService>,
     ) -> Self {
         Self {
             config,
             store,
             auth,
             health,
+            deploys,
         }
     }
 }
@@ -94,6 +99,29 @@ impl Console for ConsoleService {
         )
         .await
         .map_err(AppError::from)?)
+    }
+
+    async fn request_deploy(
+        &self,
+        caller: &Caller,
+        form: DeployForm,
+    ) -> Result<DeploymentView, ConsoleError> {
+        Ok(self.deploys.request(caller, form).await?)
+    }
+
+    async fn deployment(&self, caller: &Caller, id: i64) -> Result<DeploymentView, ConsoleError> {
+        Ok(self.deploys.deployment(caller, id).await?)
+    }
+
+    async fn environment_services(
+        &self,
+        caller: &Caller,
+        environment: String,
+    ) -> Result<Vec<LiveService>, ConsoleError> {
+        Ok(self
+            .deploys
+            .environment_services(caller, &environment)
+            .await?)
     }
 
     async fn health(&self, caller: &Caller) -> Result<Vec<TargetHealth>, ConsoleError> {

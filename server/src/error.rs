@@ -32,6 +32,12 @@ pub enum AppError {
     Invalid { field: String, message: String },
     #[error("not found: {0}")]
     NotFound(String),
+    /// Something else holds it (another deploy).
+    #[error("{0}")]
+    Conflict(String),
+    /// A backend (Docker Engine, AWS) does not answer.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl AppError {
@@ -75,6 +81,8 @@ impl From<AppError> for ConsoleError {
             },
             AppError::Invalid { field, message } => ConsoleError::Invalid { field, message },
             AppError::NotFound(what) => ConsoleError::NotFound(what),
+            AppError::Conflict(what) => ConsoleError::Conflict(what),
+            AppError::Unavailable(what) => ConsoleError::Unavailable(what),
         }
     }
 }

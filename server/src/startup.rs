@@ -13,9 +13,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::AuthService,
-    backend::docker::DockerEngines,
-    config::{Config, ConfigErrors},
+    backend::{Backend, docker::DockerEngines, docker_deploy::DockerBackend},
+    config::{Backend as BackendConfig, Config, ConfigErrors},
     console::ConsoleService,
+    deploy::{DeployEngine, DeployService},
     health::HealthMonitor,
     http::{self, AppState, metrics::Metrics},
     leptos_options,
@@ -58,6 +59,7 @@ pub struct Application {
     store: Arc<dyn Store>,
     auth: Arc<AuthService>,
     health: Arc<HealthMonitor>,
+    deploys: Arc<DeployEngine>,
     /// Cancelled on shutdown; background loops watch it.
     stopping: CancellationToken,
 }
@@ -104,8 +106,39 @@ impl Application {
         let auth = Arc::new(AuthService::new(store.clone(), config.access.clone()));
         let docker = Arc::new(DockerEngines::default());
         let health = Arc::new(
-            HealthMonitor::new(&config, store.clone(), docker).map_err(StartupError::Prober)?,
+            HealthMonitor::new(&config, store.clone(), docker.clone())
+                .map_err(StartupError::Prober)?,
         );
+        // One backend per environment; ECS environments get theirs with the ECS adapter.
+        let backends: std::collections::HashMap<_, Arc<dyn Backend>> = config
+            .environments
+            .iter()
+            .filter_map(|env| match &env.backend {
+                BackendConfig::Docker(d) => Some((
+                    env.name.clone(),
+                    Arc::new(DockerBackend::new(docker.clone(), d.host.clone()))
+                        as Arc<dyn Backend>,
+                )),
+                BackendConfig::Ecs(_) => None,
+            })
+            .collect();
+        let engine = Arc::new(
+            DeployEngine::new(
+                config.clone(),
+                store.clone(),
+                backends.clone(),
+                config.deploy,
+            )
+            .map_err(StartupError::Prober)?,
+        );
+        let deploys = Arc::new(DeployService::new(
+            config.clone(),
+            store.clone(),
+            auth.clone(),
+            health.clone(),
+            engine.clone(),
+            backends,
+        ));
         let state = AppState {
             leptos,
             console: Arc::new(ConsoleService::new(
@@ -113,6 +146,7 @@ impl Application {
                 store.clone(),
                 auth.clone(),
                 health.clone(),
+                deploys,
             )),
             store: store.clone(),
             auth: auth.clone(),
@@ -127,6 +161,7 @@ impl Application {
             store,
             auth,
             health,
+            deploys: engine,
             stopping: CancellationToken::new(),
         })
     }
@@ -153,12 +188,23 @@ impl Application {
             store,
             auth,
             health,
+            deploys,
             stopping,
         } = self;
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!("Flightdeck listening on {scheme}://{local_addr}");
         let sweeper = tokio::spawn(sweep_sessions(auth, stopping.clone()));
         let prober = tokio::spawn(health.run(stopping.clone()));
+        // Before taking new work: no job is left "running" from a previous process.
+        match deploys.recover().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                jobs = n,
+                "marked deploys left unfinished by the last run as interrupted"
+            ),
+            Err(e) => tracing::error!(error = %e, "cannot check for unfinished deploys"),
+        }
+        let worker = tokio::spawn(deploys.run(stopping.clone()));
 
         let stop_signal = stopping.clone();
         let shutdown = async move {
@@ -182,6 +228,7 @@ impl Application {
         let _ = sweeper.await;
         // The monitor writes its partial minute of samples before it returns.
         let _ = prober.await;
+        let _ = worker.await;
         store.close().await;
         tracing::info!("Flightdeck stopped");
         served.map_err(StartupError::Serve)

@@ -8,8 +8,8 @@ use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
 
 use flightdeck::{
     backend::{Backend, docker::DockerEngines, docker_deploy::DockerBackend},
-    config::{Config, DEFAULT_DOCKER_HOST, TargetKind},
-    deploy::{DeployEngine, DeployError, DeployRequest, DeploySettings},
+    config::{Config, DEFAULT_DOCKER_HOST, DeploySettings, TargetKind},
+    deploy::{DeployEngine, DeployError, DeployRequest},
     store::{DeploymentRecord, NewDeployment, Release, Store},
 };
 use flightdeck_app::model::{DeployKind, DeployState, EnvName, ServiceName, Timestamp};
@@ -94,7 +94,6 @@ async fn world() -> World {
                 bake: Duration::from_secs(2),
                 deadline: Duration::from_secs(30),
                 keep_previous: 2,
-                heartbeat: Duration::from_secs(1),
             },
         )
         .unwrap(),
@@ -150,11 +149,12 @@ async fn running_version(w: &World) -> String {
 async fn deploy_roll_back_automatically_and_by_hand() {
     let w = world().await;
 
-    let job = w
+    let (job, created) = w
         .engine
         .request(request(DeployKind::Deploy, "2", "ada", "click-1"))
         .await
         .unwrap();
+    assert!(created);
     let done = finished(&w.store, job.id).await;
     assert_eq!(done.state, DeployState::Succeeded, "{}", done.reason);
     assert_eq!(
@@ -176,15 +176,15 @@ async fn deploy_roll_back_automatically_and_by_hand() {
     );
 
     // The same click again is the same job.
-    let again = w
+    let (again, created) = w
         .engine
         .request(request(DeployKind::Deploy, "2", "ada", "click-1"))
         .await
         .unwrap();
-    assert_eq!(again.id, job.id);
+    assert_eq!((again.id, created), (job.id, false));
 
     // Version 3's health endpoint fails: the engine brings 2 back and says so.
-    let job = w
+    let (job, _) = w
         .engine
         .request(request(DeployKind::Deploy, "3", "ada", "click-2"))
         .await
@@ -199,7 +199,7 @@ async fn deploy_roll_back_automatically_and_by_hand() {
     assert_eq!(running_version(&w).await, "2");
 
     // A rollback to 1 goes through the same engine and gate.
-    let job = w
+    let (job, _) = w
         .engine
         .request(request(DeployKind::Rollback, "1", "bob", "rb-1"))
         .await
@@ -233,7 +233,7 @@ async fn a_second_request_while_one_runs_is_refused_naming_it() {
             .request(request(DeployKind::Deploy, "2", "bob", "b")),
     );
     let (winner, refused) = match (first, second) {
-        (Ok(job), Err(e)) | (Err(e), Ok(job)) => (job, e),
+        (Ok((job, _)), Err(e)) | (Err(e), Ok((job, _))) => (job, e),
         other => panic!("exactly one must be queued: {other:?}"),
     };
     match &refused {

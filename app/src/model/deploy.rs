@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::{HealthSummary, Timestamp};
+
 /// What started a deploy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -107,6 +109,71 @@ impl fmt::Display for DeployState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A request to change what runs: a version, an earlier release (`rollback`), or exactly what
+/// runs in another environment (`promote_from`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployForm {
+    pub environment: String,
+    pub service: String,
+    /// The version (image tag) to run; not with `promote_from`.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Run exactly the image that runs (healthy) in this environment.
+    #[serde(default)]
+    pub promote_from: Option<String>,
+    /// The version is an earlier release being brought back.
+    #[serde(default)]
+    pub rollback: bool,
+    /// The same key from the same caller never deploys twice (a double click, a CI retry).
+    pub idempotency_key: String,
+}
+
+/// One deploy with its step log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentView {
+    pub id: i64,
+    pub environment: String,
+    pub service: String,
+    pub kind: DeployKind,
+    pub version: String,
+    pub image: String,
+    pub digest: Option<String>,
+    pub promoted_from: Option<String>,
+    pub previous_version: Option<String>,
+    pub previous_image: Option<String>,
+    pub state: DeployState,
+    pub reason: String,
+    pub requested_by: String,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    /// Oldest first.
+    pub steps: Vec<StepView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepView {
+    pub at: Timestamp,
+    pub message: String,
+}
+
+/// A service in one environment as the backend reports it now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveService {
+    pub service: String,
+    /// The container or ECS service name.
+    pub target: String,
+    pub version: Option<String>,
+    pub image: Option<String>,
+    pub digest: Option<String>,
+    pub running: bool,
+    pub health: HealthSummary,
+    /// The unfinished deploy holding the service, if any.
+    pub deploying: Option<i64>,
+    /// Why the live state could not be read, when it could not.
+    pub error: Option<String>,
 }
 
 #[cfg(test)]

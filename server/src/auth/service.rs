@@ -133,6 +133,61 @@ impl AuthService {
         .await
     }
 
+    /// An audit entry for an action elsewhere in the console (deploys), with its environment.
+    pub async fn audit_action(
+        &self,
+        caller: &Caller,
+        action: &str,
+        target: &str,
+        environment: &str,
+        outcome: Outcome,
+        details: String,
+    ) -> Result<(), AppError> {
+        let actor_kind = match caller.kind {
+            CallerKind::Session { .. } => ActorKind::User,
+            CallerKind::Token { .. } => ActorKind::Token,
+            CallerKind::System => ActorKind::System,
+        };
+        self.store
+            .append_audit(&AuditEntry {
+                at: Timestamp::now(),
+                actor: caller.name.clone(),
+                actor_kind,
+                source: caller.source.to_string(),
+                action: action.to_owned(),
+                target: target.to_owned(),
+                environment: Some(environment.to_owned()),
+                outcome,
+                details,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// [`authorize`] for an action in one environment, with a refusal kept in the audit log.
+    pub async fn allow_in(
+        &self,
+        caller: &Caller,
+        action: Action,
+        audit_as: &str,
+        target: &str,
+        environment: &str,
+    ) -> Result<(), AppError> {
+        let result = authorize(caller, action);
+        if let Err(AppError::Denied(reason)) = &result {
+            self.audit_action(
+                caller,
+                audit_as,
+                target,
+                environment,
+                Outcome::Denied,
+                reason.clone(),
+            )
+            .await?;
+        }
+        result
+    }
+
     /// [`Self::append`] for a sign-in that did not happen: the actor is the name as typed.
     async fn record_refused_login(
         &self,

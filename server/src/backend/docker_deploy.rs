@@ -77,7 +77,7 @@ fn container_name(target: &TargetKind) -> Result<&str, BackendError> {
 }
 
 /// `shop/api:1.4.2` → `shop/api`; a registry port stays (`host:5000/api:2` → `host:5000/api`).
-fn repository(image: &str) -> &str {
+pub fn repository(image: &str) -> &str {
     let without_digest = image.split('@').next().unwrap_or(image);
     match without_digest.rsplit_once(':') {
         Some((repo, tag)) if !tag.contains('/') => repo,

@@ -31,6 +31,7 @@ pub struct Config {
     /// `[tls]`: serve HTTPS directly. `None`: plain HTTP.
     pub tls: Option<TlsSettings>,
     pub health: HealthSettings,
+    pub deploy: DeploySettings,
     /// In display order.
     pub environments: Vec<Environment>,
     /// In file order.
@@ -117,6 +118,27 @@ impl Default for HealthSettings {
             timeout: Duration::from_secs(3),
             slow_after: Duration::from_secs(1),
             down_after_failures: 2,
+        }
+    }
+}
+
+/// `[deploy]`: how long a new release must stay healthy, and what is kept for rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeploySettings {
+    /// Healthy without a break for this long passes the gate.
+    pub bake: Duration,
+    /// Not passed by then: the deploy is rolled back.
+    pub deadline: Duration,
+    /// Previous instances kept after a successful deploy.
+    pub keep_previous: usize,
+}
+
+impl Default for DeploySettings {
+    fn default() -> Self {
+        Self {
+            bake: Duration::from_secs(30),
+            deadline: Duration::from_secs(5 * 60),
+            keep_previous: 3,
         }
     }
 }

@@ -10,8 +10,9 @@ use toml_edit::{Document, TableLike};
 use url::Url;
 
 use super::{
-    AccessSettings, Backend, Config, ConsoleSettings, DEFAULT_DOCKER_HOST, DockerBackend,
-    EcsBackend, Environment, HealthSettings, Runbook, Service, Target, TargetKind, TlsSettings,
+    AccessSettings, Backend, Config, ConsoleSettings, DEFAULT_DOCKER_HOST, DeploySettings,
+    DockerBackend, EcsBackend, Environment, HealthSettings, Runbook, Service, Target, TargetKind,
+    TlsSettings,
     reader::{ConfigError, ConfigErrors, Node, Reader, Seen, join, key_offset},
 };
 
@@ -20,10 +21,12 @@ const TOP_KEYS: &[&str] = &[
     "access",
     "tls",
     "health",
+    "deploy",
     "environment",
     "service",
 ];
 const HEALTH_KEYS: &[&str] = &["interval", "timeout", "slow_after", "down_after_failures"];
+const DEPLOY_KEYS: &[&str] = &["bake", "deadline", "keep_previous"];
 const TLS_KEYS: &[&str] = &["cert", "key"];
 const CONSOLE_KEYS: &[&str] = &["title"];
 const ACCESS_KEYS: &[&str] = &[
@@ -68,6 +71,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     let access = read_access(&mut r, &root);
     let tls = read_tls(&mut r, &root, path);
     let health = read_health(&mut r, &root);
+    let deploy = read_deploy(&mut r, &root);
     let (environments, declared) = read_environments(&mut r, &root);
     check_order_all_or_none(&mut r, &root, &environments);
     let services = read_services(&mut r, &root, &declared);
@@ -82,6 +86,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         access,
         tls,
         health,
+        deploy,
         environments: environments.into_iter().map(|(e, _)| e).collect(),
         services,
     })
@@ -263,6 +268,47 @@ fn read_health(r: &mut Reader<'_>, root: &Node<'_>) -> HealthSettings {
             format!(
                 "must be shorter than health.timeout ({}), or nothing would ever be slow",
                 humanize(settings.timeout)
+            ),
+        );
+    }
+    settings
+}
+
+/// `[deploy]`: the health gate's timing and how many previous instances are kept.
+fn read_deploy(r: &mut Reader<'_>, root: &Node<'_>) -> DeploySettings {
+    let mut settings = DeploySettings::default();
+    let Some(node) = r.table(root, "deploy") else {
+        return settings;
+    };
+    r.check_keys(&node, DEPLOY_KEYS);
+    for (key, slot) in [
+        ("bake", &mut settings.bake),
+        ("deadline", &mut settings.deadline),
+    ] {
+        if let Some(text) = r.string(&node, key, false) {
+            match parse_duration(&text.value) {
+                Ok(d) => *slot = d,
+                Err(message) => r.error(text.at, &join("deploy", key), message),
+            }
+        }
+    }
+    if let Some(n) = r.integer(&node, "keep_previous") {
+        match usize::try_from(n.value) {
+            Ok(v @ 1..=20) => settings.keep_previous = v,
+            _ => r.error(
+                n.at,
+                "deploy.keep_previous",
+                "must be a whole number from 1 to 20 (one is needed to roll back)",
+            ),
+        }
+    }
+    if settings.bake >= settings.deadline {
+        r.error(
+            key_offset(&node, "bake"),
+            "deploy.bake",
+            format!(
+                "must be shorter than deploy.deadline ({}), or no deploy could pass",
+                humanize(settings.deadline)
             ),
         );
     }

@@ -474,3 +474,29 @@ fn health_errors_name_the_line_and_key() {
         ]
     );
 }
+
+#[test]
+fn deploy_settings_have_defaults_and_are_checked() {
+    let config = parse(MINIMAL).unwrap();
+    assert_eq!(config.deploy, DeploySettings::default());
+    assert_eq!(config.deploy.bake, std::time::Duration::from_secs(30));
+
+    let config = parse(&format!(
+        "[deploy]\nbake = \"10s\"\ndeadline = \"2m\"\nkeep_previous = 5\n{MINIMAL}"
+    ))
+    .unwrap();
+    assert_eq!(config.deploy.bake, std::time::Duration::from_secs(10));
+    assert_eq!(config.deploy.deadline, std::time::Duration::from_secs(120));
+    assert_eq!(config.deploy.keep_previous, 5);
+
+    let errs = errors(&format!(
+        "[deploy]\nbake = \"10m\"\ndeadline = \"5m\"\nkeep_previous = 0\n{MINIMAL}"
+    ));
+    assert_eq!(
+        errs,
+        [
+            "2:deploy.bake: must be shorter than deploy.deadline (300s), or no deploy could pass",
+            "4:deploy.keep_previous: must be a whole number from 1 to 20 (one is needed to roll back)",
+        ]
+    );
+}

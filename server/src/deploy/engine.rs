@@ -7,34 +7,16 @@ use tokio_util::sync::CancellationToken;
 use super::gate::{self, GateSettings};
 use crate::{
     backend::{Backend, BackendError},
-    config::{Config, Target},
+    config::{Config, DeploySettings, Target},
     health::{ProbeSettings, Prober},
     store::{
-        DeploymentRecord, Enqueued, NewDeployment, Release, Store, StoreError, VersionObservation,
-        VersionSource,
+        ActorKind, AuditEntry, DeploymentRecord, Enqueued, NewDeployment, Outcome, Release, Store,
+        StoreError, VersionObservation, VersionSource,
     },
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeploySettings {
-    pub bake: Duration,
-    pub deadline: Duration,
-    /// Previous instances kept for rollback after a successful deploy.
-    pub keep_previous: usize,
-    /// How often a running job's heartbeat is written.
-    pub heartbeat: Duration,
-}
-
-impl Default for DeploySettings {
-    fn default() -> Self {
-        Self {
-            bake: Duration::from_secs(30),
-            deadline: Duration::from_secs(5 * 60),
-            keep_previous: 3,
-            heartbeat: Duration::from_secs(5),
-        }
-    }
-}
+/// How often a running job's heartbeat is written.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
@@ -107,8 +89,12 @@ impl DeployEngine {
         self.backends.get(env)
     }
 
-    /// Queues a deploy. A repeated key returns the first job; a held lock is [`DeployError::Busy`].
-    pub async fn request(&self, request: DeployRequest) -> Result<DeploymentRecord, DeployError> {
+    /// Queues a deploy and returns it with `true`; a repeated key returns the first job with
+    /// `false`; a held lock is [`DeployError::Busy`].
+    pub async fn request(
+        &self,
+        request: DeployRequest,
+    ) -> Result<(DeploymentRecord, bool), DeployError> {
         if self
             .target(&request.environment, &request.service)
             .is_none()
@@ -134,9 +120,9 @@ impl DeployEngine {
                 self.step(&job, format!("Queued by {}", job.requested_by))
                     .await;
                 self.wake.notify_one();
-                Ok(job)
+                Ok((job, true))
             }
-            Enqueued::Repeated(job) => Ok(job),
+            Enqueued::Repeated(job) => Ok((job, false)),
             Enqueued::Locked(holder) => Err(DeployError::Busy {
                 id: holder.id,
                 by: holder.requested_by,
@@ -156,16 +142,7 @@ impl DeployEngine {
                 "the console stopped while this deploy was {}; {found}",
                 job.state.label().to_lowercase()
             );
-            self.step(job, reason.clone()).await;
-            self.store
-                .transition_deployment(
-                    job.id,
-                    &DeployState::UNFINISHED,
-                    DeployState::Interrupted,
-                    &reason,
-                    Timestamp::now(),
-                )
-                .await?;
+            self.finish(job, DeployState::Interrupted, &reason).await;
             tracing::warn!(id = job.id, env = %job.environment, service = %job.service, "{reason}");
         }
         Ok(unfinished.len())
@@ -286,12 +263,42 @@ impl DeployEngine {
         {
             tracing::error!(id = job.id, error = %e, "cannot record how a deploy ended");
         }
+        // The request was audited with its actor; how it ended is the console's own entry.
+        let entry = AuditEntry {
+            at: Timestamp::now(),
+            actor: "flightdeck".to_owned(),
+            actor_kind: ActorKind::System,
+            source: "127.0.0.1".to_owned(),
+            action: format!("deploy.{}", to.as_str()),
+            target: job.service.to_string(),
+            environment: Some(job.environment.to_string()),
+            outcome: if to == DeployState::Succeeded {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+            details: format!(
+                "#{}: {} ({}) requested by {}{}",
+                job.id,
+                job.release.version,
+                job.release.image,
+                job.requested_by,
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {reason}")
+                }
+            ),
+        };
+        if let Err(e) = self.store.append_audit(&entry).await {
+            tracing::error!(id = job.id, error = %e, "cannot audit how a deploy ended");
+        }
     }
 
     async fn execute(&self, job: DeploymentRecord) {
         let heartbeat = {
             let store = self.store.clone();
-            let every = self.settings.heartbeat;
+            let every = HEARTBEAT_EVERY;
             let id = job.id;
             tokio::spawn(async move {
                 loop {

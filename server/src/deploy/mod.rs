@@ -8,5 +8,7 @@
 
 mod engine;
 pub mod gate;
+mod requests;
 
-pub use engine::{DeployEngine, DeployError, DeployRequest, DeploySettings};
+pub use engine::{DeployEngine, DeployError, DeployRequest};
+pub use requests::DeployService;

@@ -4,11 +4,11 @@
 
 use axum::{
     Extension, Json,
-    extract::State,
+    extract::{Path, State, rejection::JsonRejection},
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use flightdeck_app::{console::Caller, error::ConsoleError};
+use flightdeck_app::{console::Caller, error::ConsoleError, model::DeployForm};
 use serde::Serialize;
 
 use super::AppState;
@@ -37,6 +37,57 @@ pub async fn health(
     Extension(caller): Extension<Caller>,
 ) -> Response {
     match state.console.health(&caller).await {
+        Ok(rows) => Json(rows).into_response(),
+        Err(e) => json_error(&e),
+    }
+}
+
+/// `POST /api/v1/deployments` with a JSON [`DeployForm`]: 202 with the job (queued, or the
+/// earlier job with the same idempotency key), 409 naming the deploy in progress, 403 when the
+/// caller's role may not change that environment, 400 naming a wrong field.
+pub async fn request_deploy(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    form: Result<Json<DeployForm>, JsonRejection>,
+) -> Response {
+    let Json(form) = match form {
+        Ok(form) => form,
+        Err(rejection) => {
+            return json_error(&ConsoleError::Invalid {
+                field: "body".to_owned(),
+                message: rejection.body_text(),
+            });
+        }
+    };
+    match state.console.request_deploy(&caller, form).await {
+        Ok(job) => (StatusCode::ACCEPTED, Json(job)).into_response(),
+        Err(e) => json_error(&e),
+    }
+}
+
+/// `GET /api/v1/deployments/{id}`: the job with its steps.
+pub async fn deployment(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> Response {
+    match state.console.deployment(&caller, id).await {
+        Ok(job) => Json(job).into_response(),
+        Err(e) => json_error(&e),
+    }
+}
+
+/// `GET /api/v1/environments/{env}/services`: what runs in one environment, read live.
+pub async fn environment_services(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(environment): Path<String>,
+) -> Response {
+    match state
+        .console
+        .environment_services(&caller, environment)
+        .await
+    {
         Ok(rows) => Json(rows).into_response(),
         Err(e) => json_error(&e),
     }

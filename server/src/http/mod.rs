@@ -22,7 +22,7 @@ use axum::{
     extract::FromRef,
     http::{StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use flightdeck_app::{
     App,
@@ -84,6 +84,12 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .route("/audit.csv", get(audit_export::export))
         .route("/api/v1/health", get(api::health))
+        .route("/api/v1/deployments", post(api::request_deploy))
+        .route("/api/v1/deployments/{id}", get(api::deployment))
+        .route(
+            "/api/v1/environments/{environment}/services",
+            get(api::environment_services),
+        )
         .leptos_routes_with_context(
             &state,
             routes,

@@ -1,0 +1,224 @@
+//! The deploy JSON API through the real server, with API tokens, on a real Docker Engine: roles
+//! per environment, 409 while a deploy runs, idempotency, a promotion of staging's exact image
+//! to production, clear 400s, and the audit trail.
+
+mod common;
+
+use std::{path::Path, time::Duration};
+
+use common::{
+    TestApp, TestDb,
+    docker::{Containers, DEMO_REPO, ensure_demo_images},
+    free_port_for_tests, unique_name,
+};
+use flightdeck::config::Config;
+use flightdeck_app::model::Role;
+use serde_json::{Value, json};
+
+struct Api<'a> {
+    app: &'a TestApp,
+    token: String,
+}
+
+impl Api<'_> {
+    async fn post(&self, body: Value) -> (u16, Value) {
+        let response = self
+            .app
+            .client
+            .post(format!("{}/api/v1/deployments", self.app.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .app
+            .client
+            .get(format!("{}{path}", self.app.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn finished(&self, id: i64) -> Value {
+        for _ in 0..600 {
+            let (status, job) = self.get(&format!("/api/v1/deployments/{id}")).await;
+            assert_eq!(status, 200, "{job}");
+            if !["queued", "running", "verifying"].contains(&job["state"].as_str().unwrap()) {
+                return job;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("deploy #{id} did not finish");
+    }
+
+    async fn live(&self, env: &str) -> Value {
+        let (status, rows) = self
+            .get(&format!("/api/v1/environments/{env}/services"))
+            .await;
+        assert_eq!(status, 200, "{rows}");
+        rows[0].clone()
+    }
+}
+
+#[tokio::test]
+async fn deploy_and_promote_through_the_api_with_tokens() {
+    ensure_demo_images();
+    let id = unique_name("fd-api").replace('_', "-");
+    let mut containers = Containers(Vec::new());
+    let mut targets = String::new();
+    for env in ["staging", "production"] {
+        let port = free_port_for_tests();
+        let name = format!("{id}-{env}");
+        containers.run(
+            &name,
+            &[
+                "-p",
+                &format!("127.0.0.1:{port}:8080"),
+                "--stop-timeout",
+                "1",
+                &format!("{DEMO_REPO}:1"),
+            ],
+        );
+        targets.push_str(&format!(
+            "targets.{env} = {{ container = \"{name}\", health_url = \"http://127.0.0.1:{port}/health\" }}\n"
+        ));
+    }
+    let text = format!(
+        "[health]\ninterval = \"1s\"\ntimeout = \"500ms\"\nslow_after = \"300ms\"\n\n\
+         [deploy]\nbake = \"1s\"\ndeadline = \"20s\"\n\n\
+         [[environment]]\nname = \"staging\"\ndocker = {{}}\n\n\
+         [[environment]]\nname = \"production\"\nprotected = true\ndocker = {{}}\n\n\
+         [[service]]\nname = \"shop\"\n{targets}"
+    );
+    let config = Config::parse(Path::new("test.toml"), &text).unwrap();
+    let db = TestDb::sqlite();
+    let app = TestApp::start_with(&db, config).await;
+    let admin = app.signed_in(&db, "root", Role::Admin).await;
+    let mut tokens = Vec::new();
+    for role in ["viewer", "deployer", "releaser"] {
+        let (status, created) = admin
+            .call_json("tokens/create", &format!("name=ci-{role}&role={role}"))
+            .await;
+        assert_eq!(status, 200, "{created}");
+        tokens.push(Api {
+            app: &app,
+            token: created["secret"].as_str().unwrap().to_owned(),
+        });
+    }
+    let [viewer, deployer, releaser] = &tokens[..] else {
+        unreachable!()
+    };
+
+    // Roles: a viewer may not deploy; a deployer may not touch a protected environment.
+    let (status, body) = viewer
+        .post(json!({"environment": "staging", "service": "shop", "version": "2", "idempotency_key": "v"}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = deployer
+        .post(json!({"environment": "production", "service": "shop", "version": "2", "idempotency_key": "p"}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("releaser"),
+        "{body}"
+    );
+
+    // Bad input names the field and changes nothing.
+    let (status, body) = deployer
+        .post(
+            json!({"environment": "qa", "service": "shop", "version": "2", "idempotency_key": "x"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("environment: no environment `qa`"),
+        "{body}"
+    );
+    let (status, body) = deployer
+        .post(json!({"environment": "staging", "service": "shop"}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+
+    // Deploy 2 to staging; a second request while it runs is refused, naming it; the same key
+    // again is the same job.
+    let (status, job) = deployer
+        .post(json!({"environment": "staging", "service": "shop", "version": "2", "idempotency_key": "s-1"}))
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let job_id = job["id"].as_i64().unwrap();
+    let (status, busy) = releaser
+        .post(json!({"environment": "staging", "service": "shop", "version": "1", "idempotency_key": "s-2"}))
+        .await;
+    assert_eq!(status, 409, "{busy}");
+    assert!(
+        busy["error"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("deploy #{job_id} by ")),
+        "{busy}"
+    );
+    let (status, again) = deployer
+        .post(json!({"environment": "staging", "service": "shop", "version": "2", "idempotency_key": "s-1"}))
+        .await;
+    assert_eq!((status, again["id"].as_i64()), (202, Some(job_id)));
+    let done = deployer.finished(job_id).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert!(done["steps"].as_array().unwrap().len() >= 3, "{done}");
+    let staging = deployer.live("staging").await;
+    assert_eq!(staging["version"], "2");
+
+    // Promote exactly what staging runs, once staging is seen healthy.
+    for _ in 0..100 {
+        if staging_healthy(deployer).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, job) = releaser
+        .post(json!({"environment": "production", "service": "shop", "promote_from": "staging", "idempotency_key": "promo-1"}))
+        .await;
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(job["kind"], "promote");
+    assert_eq!(job["digest"], staging["digest"]);
+    let done = releaser.finished(job["id"].as_i64().unwrap()).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let production = releaser.live("production").await;
+    assert_eq!(production["version"], "2");
+    assert_eq!(production["digest"], staging["digest"], "the exact image");
+
+    // Who did what is in the audit log.
+    let (_, csv) = admin.get_text("/audit.csv").await;
+    for action in ["deploy.deploy", "deploy.promote", "deploy.succeeded"] {
+        assert!(
+            csv.contains(action),
+            "{action} missing from the audit log:\n{csv}"
+        );
+    }
+    assert_eq!(
+        csv.matches("\"deploy.deploy\",\"shop\",\"staging\",\"success\"")
+            .count(),
+        1,
+        "the repeated key is not a second deploy in the log:\n{csv}"
+    );
+    app.stop().await;
+}
+
+async fn staging_healthy(api: &Api<'_>) -> bool {
+    let (_, rows) = api.get("/api/v1/health").await;
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["environment"] == "staging" && r["state"] == "healthy")
+}
