@@ -7,8 +7,8 @@ use leptos::prelude::*;
 use crate::{
     error::ConsoleError,
     model::{
-        AuditFilter, AuditPage, CreatedToken, Dashboard, Me, ServiceHealthPage, SessionView,
-        TokenView, UserView,
+        AuditFilter, AuditPage, CreatedToken, Dashboard, DeployPanel, DeploymentView, Me,
+        ServiceHealthPage, SessionView, TokenView, UserView,
     },
 };
 
@@ -31,6 +31,60 @@ pub async fn load_service_health(name: String) -> Result<ServiceHealthPage, Cons
         async move {
             let (console, caller) = crate::console::signed_in()?;
             console.service_health(&caller, name).await
+        }
+        .await,
+    )
+}
+
+/// The deploy panels of one service's page.
+#[server(endpoint = "deploy_panels")]
+pub async fn load_deploy_panels(name: String) -> Result<Vec<DeployPanel>, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.deploy_panels(&caller, name).await
+        }
+        .await,
+    )
+}
+
+/// One deploy with its steps.
+#[server(endpoint = "deployment")]
+pub async fn load_deployment(id: i64) -> Result<DeploymentView, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.deployment(&caller, id).await
+        }
+        .await,
+    )
+}
+
+/// Deploys a version, rolls back to one (`rollback`), or promotes what runs in `promote_from`;
+/// then goes to the deploy's page, where its steps appear as they happen.
+#[server(endpoint = "deploy")]
+pub async fn deploy(
+    environment: String,
+    service: String,
+    version: Option<String>,
+    promote_from: Option<String>,
+    rollback: Option<String>,
+    idempotency_key: String,
+) -> Result<i64, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            let form = crate::model::DeployForm {
+                environment,
+                service,
+                version: version.filter(|v| !v.trim().is_empty()),
+                promote_from: promote_from.filter(|p| !p.trim().is_empty()),
+                rollback: rollback.is_some_and(|r| r == "true"),
+                idempotency_key,
+            };
+            let job = console.request_deploy(&caller, form).await?;
+            leptos_axum::redirect(&format!("/deployments/{}", job.id));
+            Ok(job.id)
         }
         .await,
     )

@@ -13,8 +13,8 @@ use leptos::prelude::use_context;
 use crate::{
     error::ConsoleError,
     model::{
-        AuditFilter, AuditPage, CreatedToken, Dashboard, DeployForm, DeploymentView, LiveService,
-        Me, Role, ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
+        AuditFilter, AuditPage, CreatedToken, Dashboard, DeployForm, DeployPanel, DeploymentView,
+        LiveService, Me, Role, ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
     },
 };
 
@@ -81,6 +81,13 @@ pub trait Console: Send + Sync + 'static {
         caller: &Caller,
         form: DeployForm,
     ) -> Result<DeploymentView, ConsoleError>;
+
+    /// Per environment of one service: what the caller may do there and the deploy history.
+    async fn deploy_panels(
+        &self,
+        caller: &Caller,
+        service: String,
+    ) -> Result<Vec<DeployPanel>, ConsoleError>;
 
     /// One deploy with its steps.
     async fn deployment(&self, caller: &Caller, id: i64) -> Result<DeploymentView, ConsoleError>;

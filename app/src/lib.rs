@@ -123,6 +123,11 @@ fn Layout() -> impl IntoView {
                 />
                 <Route path=StaticSegment("login") view=pages::login::LoginPage />
                 <Route
+                    path=(StaticSegment("deployments"), ParamSegment("id"))
+                    view=pages::deployment::DeploymentPage
+                    ssr=SsrMode::Async
+                />
+                <Route
                     path=(StaticSegment("services"), ParamSegment("name"))
                     view=pages::service::ServicePage
                     ssr=SsrMode::Async

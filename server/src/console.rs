@@ -8,16 +8,16 @@ use flightdeck_app::{
     console::{Caller, Client, Console, SetCookie},
     error::ConsoleError,
     model::{
-        Action, AuditFilter, AuditPage, CreatedToken, Dashboard, DeployForm, DeploymentView,
-        LiveService, Me, ServiceHealthPage, SessionView, TargetHealth, Timestamp, TokenView,
-        UserView,
+        Action, AuditFilter, AuditPage, CreatedToken, Dashboard, DeployForm, DeployPanel,
+        DeploymentView, LiveService, Me, ServiceHealthPage, SessionView, TargetHealth, Timestamp,
+        TokenView, UserView,
     },
 };
 
 use crate::{
     auth::{AuthService, Password, authorize},
     config::Config,
-    dashboard::{self, HealthNow},
+    dashboard::{self, DeployingNow, HealthNow},
     deploy::DeployService,
     error::AppError,
     health::HealthMonitor,
@@ -66,10 +66,19 @@ impl Console for ConsoleService {
             .into_iter()
             .map(|(env, service, summary)| ((env, service), summary))
             .collect();
+        let deploying: DeployingNow = self
+            .store
+            .unfinished_deployments()
+            .await
+            .map_err(AppError::from)?
+            .into_iter()
+            .map(|job| ((job.environment, job.service), job.id))
+            .collect();
         Ok(dashboard::build(
             &self.config,
             &versions,
             &health,
+            &deploying,
             Timestamp::now(),
         ))
     }
@@ -107,6 +116,14 @@ impl Console for ConsoleService {
         form: DeployForm,
     ) -> Result<DeploymentView, ConsoleError> {
         Ok(self.deploys.request(caller, form).await?)
+    }
+
+    async fn deploy_panels(
+        &self,
+        caller: &Caller,
+        service: String,
+    ) -> Result<Vec<DeployPanel>, ConsoleError> {
+        Ok(self.deploys.panels(caller, &service).await?)
     }
 
     async fn deployment(&self, caller: &Caller, id: i64) -> Result<DeploymentView, ConsoleError> {

@@ -16,10 +16,14 @@ use crate::{
 /// Health as the monitor shows it now, per (environment, service).
 pub type HealthNow = HashMap<(EnvName, ServiceName), HealthSummary>;
 
+/// Unfinished deploys per (environment, service).
+pub type DeployingNow = HashMap<(EnvName, ServiceName), i64>;
+
 pub fn build(
     config: &Config,
     versions: &[VersionRecord],
     health: &HealthNow,
+    deploying: &DeployingNow,
     now: Timestamp,
 ) -> Dashboard {
     let known: HashMap<(&EnvName, &ServiceName), &VersionRecord> = versions
@@ -71,6 +75,10 @@ pub fn build(
                                 digest: v.digest.clone(),
                                 observed_at: v.last_seen,
                             }),
+                        differs_from: None,
+                        deploying: target
+                            .and_then(|_| deploying.get(&(env.name.clone(), service.name.clone())))
+                            .copied(),
                         health: target.map(|_| {
                             health
                                 .get(&(env.name.clone(), service.name.clone()))
@@ -83,6 +91,8 @@ pub fn build(
         })
         .collect();
 
+    let services = mark_differences(services);
+
     Dashboard {
         title: config.console.title.clone(),
         generated_at: now,
@@ -92,4 +102,31 @@ pub fn build(
         environments,
         services,
     }
+}
+
+/// Marks each cell whose version differs from the nearest environment before it (in display
+/// order) that runs the service: where staging and production part ways.
+fn mark_differences(mut services: Vec<ServiceRow>) -> Vec<ServiceRow> {
+    for row in &mut services {
+        let mut before: Option<(EnvName, KnownVersion)> = None;
+        for cell in &mut row.cells {
+            let Some(known) = cell.last_known.clone() else {
+                if cell.target.is_some() {
+                    before = None;
+                }
+                continue;
+            };
+            if let Some((env, previous)) = &before {
+                let same = match (&previous.digest, &known.digest) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => previous.version == known.version,
+                };
+                if !same {
+                    cell.differs_from = Some(env.clone());
+                }
+            }
+            before = Some((cell.environment.clone(), known));
+        }
+    }
+    services
 }

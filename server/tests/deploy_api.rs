@@ -8,7 +8,7 @@ use std::{path::Path, time::Duration};
 
 use common::{
     TestApp, TestDb,
-    docker::{Containers, DEMO_REPO, ensure_demo_images},
+    docker::{Containers, ensure_demo_images},
     free_port_for_tests, unique_name,
 };
 use flightdeck::config::Config;
@@ -78,16 +78,7 @@ async fn deploy_and_promote_through_the_api_with_tokens() {
     for env in ["staging", "production"] {
         let port = free_port_for_tests();
         let name = format!("{id}-{env}");
-        containers.run(
-            &name,
-            &[
-                "-p",
-                &format!("127.0.0.1:{port}:8080"),
-                "--stop-timeout",
-                "1",
-                &format!("{DEMO_REPO}:1"),
-            ],
-        );
+        containers.run_demo(&name, port);
         targets.push_str(&format!(
             "targets.{env} = {{ container = \"{name}\", health_url = \"http://127.0.0.1:{port}/health\" }}\n"
         ));
@@ -179,6 +170,28 @@ async fn deploy_and_promote_through_the_api_with_tokens() {
     let staging = deployer.live("staging").await;
     assert_eq!(staging["version"], "2");
 
+    // The dashboard shows where staging and production now differ.
+    let (_, html) = admin.get_text("/").await;
+    let doc = scraper::Html::parse_document(&html);
+    let cell = |env: &str| {
+        let selector =
+            scraper::Selector::parse(&format!("tr[data-service=shop] td[data-env={env}]")).unwrap();
+        doc.select(&selector)
+            .next()
+            .map(|c| c.text().collect::<String>())
+            .unwrap_or_default()
+    };
+    assert!(
+        cell("production").contains("differs from staging"),
+        "{}",
+        cell("production")
+    );
+    assert!(
+        !cell("staging").contains("differs from"),
+        "{}",
+        cell("staging")
+    );
+
     // Promote exactly what staging runs, once staging is seen healthy.
     for _ in 0..100 {
         if staging_healthy(deployer).await {
@@ -197,6 +210,72 @@ async fn deploy_and_promote_through_the_api_with_tokens() {
     let production = releaser.live("production").await;
     assert_eq!(production["version"], "2");
     assert_eq!(production["digest"], staging["digest"], "the exact image");
+    let (_, html) = admin.get_text("/").await;
+    assert!(
+        !html.contains("differs from staging"),
+        "the same image everywhere now"
+    );
+
+    // The pages: the service page offers the forms a role may use, and lists the deploys; a
+    // deploy's page shows its steps. A plain form post (no script) deploys and lands there.
+    let (status, page) = admin.get_text("/services/shop").await;
+    assert_eq!(status, 200);
+    for expected in [
+        "Deploys in staging",
+        "Deploys in production",
+        "Deploy to staging",
+        "Promote what runs in staging to production",
+        "Succeeded",
+    ] {
+        assert!(
+            page.contains(expected),
+            "the service page lacks {expected:?}"
+        );
+    }
+    let viewer_session = app.signed_in(&db, "vera", Role::Viewer).await;
+    let (_, page) = viewer_session.get_text("/services/shop").await;
+    assert!(page.contains("Changes here need the deployer role."));
+    assert!(
+        !page.contains("Deploy to staging"),
+        "no form a viewer cannot use"
+    );
+    let (status, page) = admin
+        .get_text(&format!("/deployments/{}", done["id"]))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Promotion #") && page.contains("Healthy; watching"),
+        "{page}"
+    );
+
+    let response = app
+        .client
+        .post(format!("{}/api/deploy", app.base))
+        .header("cookie", &admin.cookie)
+        .header("origin", &app.base)
+        .header("accept", "text/html")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("environment=staging&service=shop&version=1&rollback=true&idempotency_key=form-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        302,
+        "a plain form post is redirected"
+    );
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/deployments/"), "{location}");
+    let id: i64 = location
+        .trim_start_matches("/deployments/")
+        .parse()
+        .unwrap();
+    let done = deployer.finished(id).await;
+    assert_eq!(
+        (done["kind"].as_str(), done["state"].as_str()),
+        (Some("rollback"), Some("succeeded")),
+        "{done}"
+    );
 
     // Who did what is in the audit log.
     let (_, csv) = admin.get_text("/audit.csv").await;

@@ -11,7 +11,7 @@ use std::{
 };
 
 use common::{
-    docker::{Containers, DEMO_REPO, docker, ensure_demo_images},
+    docker::{Containers, docker, ensure_demo_images},
     free_port_for_tests, unique_name,
 };
 use serde_json::{Value, json};
@@ -81,16 +81,7 @@ async fn a_console_killed_mid_deploy_leaves_no_job_running_after_restart() {
     let name = unique_name("fd-crash").replace('_', "-");
     let port = free_port_for_tests();
     let mut containers = Containers(Vec::new());
-    containers.run(
-        &name,
-        &[
-            "-p",
-            &format!("127.0.0.1:{port}:8080"),
-            "--stop-timeout",
-            "1",
-            &format!("{DEMO_REPO}:1"),
-        ],
-    );
+    containers.run_demo(&name, port);
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("flightdeck.db").display());
     let config = dir.path().join("flightdeck.toml");

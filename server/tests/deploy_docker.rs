@@ -60,16 +60,7 @@ async fn world() -> World {
     let name = unique_name("fd-deploy").replace('_', "-");
     let port = free_port_for_tests();
     let mut containers = Containers(Vec::new());
-    containers.run(
-        &name,
-        &[
-            "-p",
-            &format!("127.0.0.1:{port}:8080"),
-            "--stop-timeout",
-            "1",
-            &format!("{DEMO_REPO}:1"),
-        ],
-    );
+    containers.run_demo(&name, port);
     let text = format!(
         "[health]\ntimeout = \"1s\"\nslow_after = \"500ms\"\n\n\
          [[environment]]\nname = \"dev\"\ndocker = {{}}\n\n\

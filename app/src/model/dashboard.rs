@@ -64,6 +64,10 @@ pub struct Cell {
     pub last_known: Option<KnownVersion>,
     /// `None` when the service does not run here.
     pub health: Option<HealthSummary>,
+    /// The environment before this one (display order) when it runs another version.
+    pub differs_from: Option<EnvName>,
+    /// The unfinished deploy holding the service here.
+    pub deploying: Option<i64>,
 }
 
 /// A version the console saw running (or deployed) somewhere.

@@ -176,6 +176,52 @@ pub struct LiveService {
     pub error: Option<String>,
 }
 
+/// One earlier deploy, for history lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploySummary {
+    pub id: i64,
+    pub kind: DeployKind,
+    pub version: String,
+    pub state: DeployState,
+    pub reason: String,
+    pub requested_by: String,
+    pub created_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+}
+
+/// A release that ran successfully before and can be brought back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackOption {
+    pub version: String,
+    pub image: String,
+    pub digest: Option<String>,
+    pub deployed_at: Timestamp,
+    pub deployed_by: String,
+}
+
+/// What the service page offers for one environment: deploy, roll back, promote, and the
+/// history of deploys there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployPanel {
+    pub environment: String,
+    pub protected: bool,
+    /// Whether the caller's role may deploy, roll back and promote here.
+    pub may_deploy: bool,
+    pub may_rollback: bool,
+    pub may_promote: bool,
+    /// Why deploys are not possible here at all (no adapter for the backend yet).
+    pub unavailable: Option<String>,
+    /// A fresh key for the forms, so a double submit deploys once.
+    pub form_key: String,
+    /// The environment before this one in display order, to promote from.
+    pub promote_from: Option<String>,
+    pub rollback_to: Vec<RollbackOption>,
+    /// The unfinished deploy holding the service here.
+    pub in_progress: Option<i64>,
+    /// Newest first.
+    pub history: Vec<DeploySummary>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

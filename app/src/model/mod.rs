@@ -14,7 +14,10 @@ pub use access::{
     Role, SessionView, TokenView, UnknownRole, UserView, check_account_name, permits,
 };
 pub use dashboard::{BackendSummary, Cell, Dashboard, EnvironmentColumn, KnownVersion, ServiceRow};
-pub use deploy::{DeployForm, DeployKind, DeployState, DeploymentView, LiveService, StepView};
+pub use deploy::{
+    DeployForm, DeployKind, DeployPanel, DeployState, DeploySummary, DeploymentView, LiveService,
+    RollbackOption, StepView,
+};
 pub use health::{
     EnvironmentHealth, HealthChange, HealthState, HealthSummary, LatencyPoint, RunbookLink,
     ServiceHealthPage, TargetHealth, Uptime,

@@ -226,10 +226,20 @@ fn CellView(cell: Cell, generated_at: Timestamp) -> impl IntoView {
     let health = cell
         .health
         .map(|h| view! { <HealthBadge health=h now=generated_at /> });
+    let differs = cell.differs_from.map(|env| {
+        view! { <span class="badge differs">{format!("differs from {env}")}</span> }
+    });
+    let deploying = cell.deploying.map(|id| {
+        view! {
+            <a class="badge deploying" href=format!("/deployments/{id}")>
+                {format!("deploying #{id}")}
+            </a>
+        }
+    });
     view! {
         <td data-env=env class="cell">
             {health}
-            <div class="cell-version">{version}</div>
+            <div class="cell-version">{version} {differs} {deploying}</div>
             <dl class="cell-facts">
                 <dt>"Target"</dt>
                 <dd>

@@ -3,6 +3,8 @@
 pub mod account;
 pub mod audit;
 pub mod dashboard;
+pub mod deploy_panel;
+pub mod deployment;
 pub mod login;
 pub mod not_found;
 pub mod service;

@@ -7,9 +7,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    api::load_service_health,
+    api::{load_deploy_panels, load_service_health},
     components::{ErrorPanel, HealthBadge, Sparkline},
     model::{EnvironmentHealth, ServiceHealthPage, Timestamp, Uptime},
+    pages::deploy_panel::DeployPanels,
     time_format,
 };
 
@@ -18,12 +19,25 @@ pub fn ServicePage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.with(|p| p.get("name").unwrap_or_default());
     let page = Resource::new(name, load_service_health);
+    let panels = Resource::new(name, load_deploy_panels);
 
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading the service…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Ok(p) => view! { <Service page=p /> }.into_any(),
+                    Ok(p) => {
+                        let now = p.generated_at;
+                        let service = p.name.to_string();
+                        let deploys = match panels.await {
+                            Ok(panels) => view! { <DeployPanels service panels now /> }.into_any(),
+                            Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                        };
+                        view! {
+                            <Service page=p />
+                            {deploys}
+                        }
+                            .into_any()
+                    }
                     Err(e) => {
                         view! {
                             <Title text="Service" />

@@ -6,8 +6,9 @@ use std::{collections::HashMap, sync::Arc};
 use flightdeck_app::{
     console::Caller,
     model::{
-        Action, DeployForm, DeployKind, DeploymentView, EnvName, HealthState, HealthSummary,
-        LiveService, Protection, ServiceName, StepView,
+        Action, DeployForm, DeployKind, DeployPanel, DeployState, DeploySummary, DeploymentView,
+        EnvName, HealthState, HealthSummary, LiveService, Protection, RollbackOption, ServiceName,
+        StepView, permits,
     },
 };
 
@@ -23,6 +24,21 @@ use crate::{
 
 /// Idempotency keys are the caller's; this keeps them sane.
 const MAX_KEY_LEN: usize = 128;
+/// Deploys listed per environment on the service page.
+const HISTORY_SHOWN: u32 = 20;
+
+/// A random key for one rendering of a deploy form.
+fn fresh_key() -> String {
+    let mut bytes = [0_u8; 16];
+    // Without randomness the form still works; only a double submit could deploy twice.
+    if getrandom::fill(&mut bytes).is_err() {
+        return format!(
+            "form-{}",
+            flightdeck_app::model::Timestamp::now().unix_millis()
+        );
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 pub struct DeployService {
     config: Arc<Config>,
@@ -242,6 +258,81 @@ impl DeployService {
             finished_at: job.finished_at,
             steps,
         })
+    }
+
+    /// The service page's deploy panel for every environment the service runs in.
+    pub async fn panels(
+        &self,
+        caller: &Caller,
+        service: &str,
+    ) -> Result<Vec<DeployPanel>, AppError> {
+        crate::auth::authorize(caller, Action::View)?;
+        let found = self
+            .config
+            .services
+            .iter()
+            .find(|s| s.name.as_str() == service)
+            .ok_or_else(|| AppError::NotFound(format!("there is no service named {service}")))?;
+        let mut panels = Vec::new();
+        let mut before: Option<EnvName> = None;
+        for env in &self.config.environments {
+            if !found.targets.contains_key(&env.name) {
+                continue;
+            }
+            let protection = Protection::from_flag(env.protected);
+            let jobs = self
+                .store
+                .deployments_of(&env.name, &found.name, HISTORY_SHOWN)
+                .await?;
+            let mut rollback_to: Vec<RollbackOption> = Vec::new();
+            for job in jobs.iter().filter(|j| j.state == DeployState::Succeeded) {
+                if !rollback_to.iter().any(|r| r.image == job.release.image) {
+                    rollback_to.push(RollbackOption {
+                        version: job.release.version.clone(),
+                        image: job.release.image.clone(),
+                        digest: job.release.digest.clone(),
+                        deployed_at: job.finished_at.unwrap_or(job.created_at),
+                        deployed_by: job.requested_by.clone(),
+                    });
+                }
+            }
+            // The newest success is what runs: it is not a rollback target.
+            if !rollback_to.is_empty() {
+                rollback_to.remove(0);
+            }
+            panels.push(DeployPanel {
+                environment: env.name.to_string(),
+                protected: env.protected,
+                may_deploy: permits(caller.role, Action::Deploy(protection)),
+                may_rollback: permits(caller.role, Action::Rollback(protection)),
+                may_promote: permits(caller.role, Action::Promote(protection)),
+                unavailable: (!self.backends.contains_key(&env.name)).then(|| {
+                    "deploys here come with the ECS adapter; this backend has none yet".to_owned()
+                }),
+                form_key: fresh_key(),
+                promote_from: before
+                    .clone()
+                    .filter(|b| found.targets.contains_key(b))
+                    .map(|b| b.to_string()),
+                rollback_to,
+                in_progress: jobs.iter().find(|j| !j.state.is_final()).map(|j| j.id),
+                history: jobs
+                    .into_iter()
+                    .map(|j| DeploySummary {
+                        id: j.id,
+                        kind: j.kind,
+                        version: j.release.version,
+                        state: j.state,
+                        reason: j.reason,
+                        requested_by: j.requested_by,
+                        created_at: j.created_at,
+                        finished_at: j.finished_at,
+                    })
+                    .collect(),
+            });
+            before = Some(env.name.clone());
+        }
+        Ok(panels)
     }
 
     /// Every service of one environment with what its backend says runs now.

@@ -103,6 +103,16 @@ impl Containers {
     }
 }
 
+impl Containers {
+    /// The demo service at version 1, its port 8080 published on loopback `port`, stopping
+    /// within a second (busybox httpd ignores SIGTERM as PID 1).
+    pub fn run_demo(&mut self, name: &str, port: u16) {
+        let publish = format!("127.0.0.1:{port}:8080");
+        let image = format!("{DEMO_REPO}:1");
+        self.run(name, &["-p", &publish, "--stop-timeout", "1", &image]);
+    }
+}
+
 impl Drop for Containers {
     fn drop(&mut self) {
         for name in &self.0 {
