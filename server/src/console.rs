@@ -89,12 +89,7 @@ impl Console for ConsoleService {
         service: String,
     ) -> Result<ServiceHealthPage, ConsoleError> {
         authorize(caller, Action::View)?;
-        let Some(found) = self
-            .config
-            .services
-            .iter()
-            .find(|s| s.name.as_str() == service)
-        else {
+        let Some(found) = self.config.service(&service) else {
             return Err(ConsoleError::NotFound(format!(
                 "There is no service named “{service}” in the configuration."
             )));

@@ -6,23 +6,15 @@ mod common;
 use std::{path::Path, time::Duration};
 
 use axum::{Json, Router, http::StatusCode, routing::get};
-use common::{TestApp, TestDb};
+use common::{TestApp, TestDb, serve_on_loopback};
 use flightdeck::config::Config;
 use flightdeck_app::model::Role;
 use scraper::{Html, Selector};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-
-async fn serve(router: Router) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}")
-}
 
 /// `shop` is healthy in dev and failing in prod; `batch` has no health check.
 async fn config() -> Config {
-    let base = serve(
+    let base = serve_on_loopback(
         Router::new()
             .route(
                 "/ok",

@@ -21,20 +21,12 @@ use flightdeck::{
 };
 use flightdeck_app::model::{EnvName, HealthState, ServiceName, Timestamp};
 use serde_json::json;
-use tokio::net::TcpListener;
 
-use common::TestDb;
-
-async fn serve(router: Router) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}")
-}
+use common::{TestDb, serve_on_loopback};
 
 /// The test services, one per path; `/flappy` fails while `down` is set.
 async fn services(down: Arc<AtomicBool>) -> String {
-    serve(
+    serve_on_loopback(
         Router::new()
             .route(
                 "/ok",

@@ -2,6 +2,8 @@
 //! real service gives, including the ones that lie (200 with a dead database) and the ones that
 //! never come.
 
+mod common;
+
 use std::time::Duration;
 
 use axum::{
@@ -16,13 +18,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use url::Url;
 
-/// Serves `router` on 127.0.0.1:0 for the rest of the test; returns its base URL.
-async fn serve(router: Router) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}")
-}
+use common::serve_on_loopback;
 
 /// A port that accepts connections and never answers.
 async fn hung() -> String {
@@ -54,7 +50,7 @@ fn prober() -> Prober {
 }
 
 async fn services() -> String {
-    serve(
+    serve_on_loopback(
         Router::new()
             .route(
                 "/ok",
@@ -192,7 +188,7 @@ async fn refused_connections_say_so() {
 async fn a_redirect_to_another_origin_is_not_followed() {
     let elsewhere = services().await;
     let target = format!("{elsewhere}/ok");
-    let redirecting = serve(Router::new().route(
+    let redirecting = serve_on_loopback(Router::new().route(
         "/health",
         get(move || {
             let target = target.clone();

@@ -126,13 +126,7 @@ fn status_of(c: ContainerInspectResponse) -> ContainerStatus {
     let state = c.state.unwrap_or_default();
     let config = c.config.unwrap_or_default();
     let image = config.image.unwrap_or_default();
-    let version = config
-        .labels
-        .as_ref()
-        .and_then(|l| l.get("org.opencontainers.image.version"))
-        .filter(|v| !v.trim().is_empty())
-        .cloned()
-        .unwrap_or_else(|| image_tag(&image).to_owned());
+    let version = version_of(config.labels.as_ref(), &image);
     let health = state.health.and_then(|h| {
         let status = match h.status? {
             HealthStatusEnum::HEALTHY => "healthy",
@@ -180,6 +174,16 @@ fn status_name(s: ContainerStateStatusEnum) -> &'static str {
         ContainerStateStatusEnum::STOPPING => "stopping",
         ContainerStateStatusEnum::EMPTY => "unknown",
     }
+}
+
+/// The version a container runs: its `org.opencontainers.image.version` label, else the tag of
+/// the image it was created from.
+pub fn version_of(labels: Option<&HashMap<String, String>>, image: &str) -> String {
+    labels
+        .and_then(|l| l.get("org.opencontainers.image.version"))
+        .filter(|v| !v.trim().is_empty())
+        .cloned()
+        .unwrap_or_else(|| image_tag(image).to_owned())
 }
 
 /// `registry:5000/shop/api:1.4.2` → `1.4.2`; `shop/api` → `latest`; `shop/api@sha256:…` → the

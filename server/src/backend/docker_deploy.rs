@@ -356,12 +356,7 @@ fn release_of(c: &ContainerInspectResponse) -> Release {
         .as_ref()
         .and_then(|c| c.image.clone())
         .unwrap_or_default();
-    let version = c
-        .config
-        .as_ref()
-        .and_then(|c| c.labels.as_ref())
-        .and_then(|l| l.get("org.opencontainers.image.version").cloned())
-        .unwrap_or_else(|| image_tag(&image).to_owned());
+    let version = docker::version_of(c.config.as_ref().and_then(|c| c.labels.as_ref()), &image);
     Release {
         version,
         digest: c.image.clone(),

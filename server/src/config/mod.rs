@@ -254,6 +254,17 @@ impl Config {
         self.environments.iter().find(|e| &e.name == name)
     }
 
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name.as_str() == name)
+    }
+
+    /// Failed probes in a row before `service` is shown unhealthy: its own setting or `[health]`.
+    pub fn down_after_failures(&self, service: &Service) -> u32 {
+        service
+            .down_after_failures
+            .unwrap_or(self.health.down_after_failures)
+    }
+
     /// One line for logs and `check-config`.
     pub fn summary(&self) -> String {
         let envs: Vec<&str> = self.environments.iter().map(|e| e.name.as_str()).collect();

@@ -76,13 +76,9 @@ impl DeployEngine {
     }
 
     fn target(&self, env: &EnvName, service: &ServiceName) -> Option<(&Target, u32)> {
-        let s = self.config.services.iter().find(|s| &s.name == service)?;
+        let s = self.config.service(service.as_str())?;
         let target = s.targets.get(env)?;
-        Some((
-            target,
-            s.down_after_failures
-                .unwrap_or(self.config.health.down_after_failures),
-        ))
+        Some((target, self.config.down_after_failures(s)))
     }
 
     fn backend(&self, env: &EnvName) -> Option<&Arc<dyn Backend>> {

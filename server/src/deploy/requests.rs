@@ -90,9 +90,7 @@ impl DeployService {
     fn target(&self, env: &EnvName, service: &str) -> Result<(ServiceName, &Target), AppError> {
         let s = self
             .config
-            .services
-            .iter()
-            .find(|s| s.name.as_str() == service.trim())
+            .service(service.trim())
             .ok_or_else(|| AppError::invalid("service", format!("no service `{service}`")))?;
         let target = s.targets.get(env).ok_or_else(|| {
             AppError::invalid("service", format!("{} does not run in {env}", s.name))
@@ -269,9 +267,7 @@ impl DeployService {
         crate::auth::authorize(caller, Action::View)?;
         let found = self
             .config
-            .services
-            .iter()
-            .find(|s| s.name.as_str() == service)
+            .service(service)
             .ok_or_else(|| AppError::NotFound(format!("there is no service named {service}")))?;
         let mut panels = Vec::new();
         let mut before: Option<EnvName> = None;
@@ -348,7 +344,7 @@ impl DeployService {
             .unfinished_deployments()
             .await?
             .into_iter()
-            .filter(|j| j.environment == env && !j.state.is_final())
+            .filter(|j| j.environment == env)
             .map(|j| (j.service, j.id))
             .collect();
         let mut out = Vec::new();

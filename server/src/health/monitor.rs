@@ -71,9 +71,7 @@ pub fn targets_of(config: &Config) -> Vec<MonitoredTarget> {
                 service: service.name.clone(),
                 health_url: target.health_url.clone(),
                 container,
-                down_after_failures: service
-                    .down_after_failures
-                    .unwrap_or(config.health.down_after_failures),
+                down_after_failures: config.down_after_failures(service),
             });
         }
     }
@@ -171,10 +169,6 @@ impl HealthMonitor {
             docker,
             stats: MonitorStats::default(),
         })
-    }
-
-    pub fn settings(&self) -> HealthSettings {
-        self.settings
     }
 
     pub fn stats(&self) -> &MonitorStats {

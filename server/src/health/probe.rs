@@ -97,10 +97,6 @@ impl Prober {
         Ok(Self { client, settings })
     }
 
-    pub fn settings(&self) -> ProbeSettings {
-        self.settings
-    }
-
     /// Probes `url` once. Never fails: a failure is an unhealthy verdict with its reason.
     pub async fn probe(&self, url: &Url) -> ProbeResult {
         let started = Instant::now();

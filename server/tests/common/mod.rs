@@ -322,3 +322,12 @@ pub fn free_port_for_tests() -> u16 {
         .map(|a| a.port())
         .expect("a free port")
 }
+
+/// Serves `router` on 127.0.0.1:0 for the rest of the test (a stand-in service to probe);
+/// returns its base URL.
+pub async fn serve_on_loopback(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
