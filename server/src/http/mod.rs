@@ -15,7 +15,10 @@ pub mod metrics;
 mod probes;
 mod security_headers;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use axum::{
     Router,
@@ -31,7 +34,7 @@ use flightdeck_app::{
     shell,
 };
 use leptos::{config::LeptosOptions, prelude::provide_context};
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer, compression::CompressionLayer, timeout::TimeoutLayer,
@@ -73,8 +76,19 @@ pub fn error_response(e: ConsoleError) -> Response {
         .into_response()
 }
 
+/// The page routes, worked out once per process: they never change, and working them out
+/// renders the whole app on Leptos's process-wide reactive state. Doing that again while
+/// another router in the same process rendered a page made about one page in a hundred hang
+/// until the request timeout (seen in the tests, which start many servers in one process:
+/// 9 of 480 dashboard loads with four servers starting in parallel, 0 of 1,200 once the list
+/// was shared). The Leptos reactive internals behind it were not pinned down.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let console = ConsoleContext(state.console.clone());
     let leptos = state.leptos.clone();
 
