@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever is missing, builds the release binary and runs the console with the example
-# configuration on the embedded SQLite database (data/flightdeck.db).
+# configuration on the embedded SQLite database (data/flightdeck.db), with demo containers when a
+# Docker Engine answers.
 #
 #   scripts/run.sh                      # http://<this machine>:3000
 #   scripts/run.sh --addr 127.0.0.1:8080
@@ -22,6 +23,18 @@ if [ -z "$(target/release/flightdeck user list --database-url "$DATABASE_URL")" 
     say "No accounts yet. Create the first admin with:"
     say "  target/release/flightdeck user add admin --role admin"
   fi
+fi
+# The demo: when a Docker Engine answers, the example configuration's containers run small local
+# images (1.0.0 and 1.1.0 healthy, 1.2.0 broken on purpose). Without one the console still
+# starts, and its dashboard says which engine it cannot reach.
+source "$REPO_ROOT/scripts/lib/docker.sh"
+if docker_answers; then
+  ensure_apt busybox-static
+  say "Setting up the demo containers (flightdeck demo; remove them with: target/release/flightdeck demo --remove --config flightdeck.example.toml)"
+  target/release/flightdeck demo --config flightdeck.example.toml ||
+    say "The demo could not be set up (above); the console starts anyway"
+else
+  say "No Docker Engine answers at $DOCKER_SOCKET: starting without the demo containers"
 fi
 say "Starting Flightdeck with flightdeck.example.toml (Ctrl-C stops it)"
 exec target/release/flightdeck serve --config flightdeck.example.toml "$@"

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod dashboard;
+pub mod demo;
 pub mod deploy;
 pub mod error;
 pub mod health;

@@ -106,19 +106,34 @@ pub async fn inspect(
 ) -> Result<Option<ContainerStatus>, DockerError> {
     match docker.inspect_container(name, None).await {
         Ok(found) => Ok(Some(status_of(found))),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(None),
-        Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
-            Err(DockerError::Engine {
-                host: host.to_owned(),
-                message,
-            })
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(engine_error(host, e)),
+    }
+}
+
+/// The engine answered 404: no such container or image.
+pub fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
         }
-        Err(e) => Err(DockerError::Unreachable {
+    )
+}
+
+/// A bollard error as what went wrong: the engine refused (its own message) or could not be
+/// reached.
+pub fn engine_error(host: &str, e: bollard::errors::Error) -> DockerError {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => DockerError::Engine {
             host: host.to_owned(),
-            reason: describe(&e),
-        }),
+            message,
+        },
+        other => DockerError::Unreachable {
+            host: host.to_owned(),
+            reason: describe(&other),
+        },
     }
 }
 

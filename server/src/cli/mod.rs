@@ -1,4 +1,4 @@
-//! The command line: `flightdeck serve` (the default) and `flightdeck check-config`.
+//! The command line: `flightdeck serve` (the default), `check-config`, `demo`, `user`, `token`.
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
@@ -35,6 +35,16 @@ pub enum Command {
     CheckConfig {
         /// The flightdeck.toml to check.
         path: PathBuf,
+    },
+    /// Build small demo images and run them as the configuration's Docker containers (those
+    /// whose health_url is on this machine), or remove them again with --remove.
+    Demo {
+        /// The configuration whose containers the demo runs.
+        #[arg(long, env = "FLIGHTDECK_CONFIG", default_value = "flightdeck.toml")]
+        config: PathBuf,
+        /// Remove the demo containers (and those deploys made from them) and images instead.
+        #[arg(long)]
+        remove: bool,
     },
     /// Manage accounts from the console's machine (how the first admin is created).
     #[command(subcommand)]
@@ -113,6 +123,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Command::CheckConfig { path }) => check_config(&path),
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::Demo { config, remove }) => demo(&config, remove),
         Some(Command::User(command)) => admin::run(admin::Task::User(command)),
         Some(Command::Token(command)) => admin::run(admin::Task::Token(command)),
         None => serve(cli.serve),
@@ -138,6 +149,37 @@ fn check_config(path: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn demo(path: &std::path::Path, remove: bool) -> ExitCode {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("error: {e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let plan = crate::demo::plan(&config);
+    let mut say = |line: String| println!("{line}");
+    if remove {
+        return run_async(crate::demo::remove(&plan, &mut say));
+    }
+    for skipped in &plan.skipped {
+        println!("Not in the demo: {skipped}");
+    }
+    let code = run_async(crate::demo::set_up(&plan, &mut say));
+    if code == ExitCode::SUCCESS {
+        println!(
+            "Demo ready. {} and {} are healthy, {} fails its health check: deploy it from a \
+             service page to watch the console roll it back.",
+            crate::demo::OLDER,
+            crate::demo::NEWER,
+            crate::demo::BROKEN
+        );
+    }
+    code
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
