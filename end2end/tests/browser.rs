@@ -372,3 +372,163 @@ async fn a_health_change_reaches_an_open_dashboard_without_a_reload() {
     assert!(same, "the page changed without a reload");
     browser.close().await;
 }
+
+/// `flightdeck demo` for one configuration, removed again when the test ends.
+struct Demo(std::path::PathBuf);
+
+impl Demo {
+    fn set_up(config_text: &str, dir: &std::path::Path) -> Self {
+        let config = dir.join("demo.toml");
+        std::fs::write(&config, config_text).unwrap();
+        let out = std::process::Command::new(support::binary())
+            .args(["demo", "--config"])
+            .arg(&config)
+            .output()
+            .expect("run flightdeck demo");
+        assert!(
+            out.status.success(),
+            "flightdeck demo: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self(config)
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(support::binary())
+            .args(["demo", "--remove", "--config"])
+            .arg(&self.0)
+            .output();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The deploy page's state class, state word and number of steps, and whether this is still
+/// the document marked before the deploy started.
+async fn deploy_page(browser: &Browser) -> Option<(String, String, usize, bool)> {
+    browser
+        .client
+        .execute(
+            "const s = document.querySelector('article.deployment .deploy-state');
+             return s ? [s.className, s.innerText,
+                         document.querySelectorAll('ol.steps li').length,
+                         window.__sameDocument === true] : null;",
+            vec![],
+        )
+        .await
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+}
+
+/// Clicks the submit button of the form matched by `form` in the panel of `env`, then watches
+/// the deploy page: steps must arrive while it runs (no reload), until the state is `outcome`.
+async fn click_and_watch(browser: &Browser, env: &str, form: &str, outcome: &str) -> String {
+    let c = &browser.client;
+    c.execute("window.__sameDocument = true;", vec![])
+        .await
+        .unwrap();
+    c.find(Locator::Css(&format!(
+        "section.deploy-panel[data-env={env}] form.{form} button[type=submit]"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    // Steps are counted while the deploy is under way: the count must grow on the open page.
+    let seen = std::cell::RefCell::new(Vec::new());
+    let counts = &seen;
+    let (_, text, _, _) = eventually(
+        &format!("the deploy to end {outcome}"),
+        Duration::from_secs(60),
+        || async move {
+            let (class, text, steps, same) = deploy_page(browser).await?;
+            assert!(same, "the deploy page came without a full page load");
+            let mut counts = counts.borrow_mut();
+            if counts.last() != Some(&steps) {
+                counts.push(steps);
+            }
+            class
+                .split_whitespace()
+                .any(|c| c == outcome)
+                .then_some((class, text, steps, same))
+        },
+    )
+    .await;
+    let counts = seen.into_inner();
+    assert!(
+        counts.len() >= 3,
+        "steps arrived one after another on the open page: {counts:?}"
+    );
+    text
+}
+
+#[tokio::test]
+async fn deploy_and_promote_in_the_browser_with_live_steps() {
+    let service = format!("e2e-shop-{}", std::process::id());
+    let (dev, production) = (free_port(), free_port());
+    let config = format!(
+        "[health]\ninterval = \"1s\"\ntimeout = \"500ms\"\nslow_after = \"300ms\"\n\n\
+         [deploy]\nbake = \"3s\"\ndeadline = \"30s\"\n\n\
+         [[environment]]\nname = \"dev\"\norder = 1\ndocker = {{}}\n\n\
+         [[environment]]\nname = \"production\"\norder = 2\nprotected = true\ndocker = {{}}\n\n\
+         [[service]]\nname = \"{service}\"\n\
+         targets.dev = {{ container = \"{service}-dev\", health_url = \"http://127.0.0.1:{dev}/health\" }}\n\
+         targets.production = {{ container = \"{service}-production\", health_url = \"http://127.0.0.1:{production}/health\" }}\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let _demo = Demo::set_up(&config, dir.path());
+    let console = Console::start_with(&config);
+    let browser = Browser::start(Screen::Desktop).await;
+    let c = &browser.client;
+    browser.sign_in(&console, "ada").await;
+    let page = format!("{}/services/{service}", console.url);
+
+    // dev runs 1.1.0; the broken 1.2.0 fails its health gate and dev is put back.
+    c.goto(&page).await.unwrap();
+    let version = c
+        .find(Locator::Css(
+            "section.deploy-panel[data-env=dev] form.deploy-form input[name=version]",
+        ))
+        .await
+        .unwrap();
+    version.send_keys("1.2.0").await.unwrap();
+    let text = click_and_watch(&browser, "dev", "deploy-form", "rolled_back").await;
+    assert!(text.contains("1.1.0 runs again"), "{text}");
+
+    // Production (1.0.0) gets exactly what dev runs, once dev is seen healthy again.
+    let dev_state = format!(
+        "return fetch('/api/v1/health').then(r => r.json()).then(rows =>
+           (rows.find(r => r.service === '{service}' && r.environment === 'dev') || {{}}).state);"
+    );
+    eventually(
+        "dev to be healthy again for the promotion",
+        Duration::from_secs(30),
+        || async {
+            let state = c.execute(&dev_state, vec![]).await.ok()?;
+            (state == "healthy").then_some(())
+        },
+    )
+    .await;
+    c.goto(&page).await.unwrap();
+    let text = click_and_watch(&browser, "production", "promote-form", "succeeded").await;
+    assert!(text.contains("Succeeded"), "{text}");
+    let version = c
+        .find(Locator::Css("article.deployment dl.facts dd"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(version, "1.1.0");
+    browser.close().await;
+}

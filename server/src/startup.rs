@@ -139,6 +139,7 @@ impl Application {
             engine.clone(),
             backends,
         ));
+        let stopping = CancellationToken::new();
         let state = AppState {
             leptos,
             console: Arc::new(ConsoleService::new(
@@ -152,6 +153,8 @@ impl Application {
             auth: auth.clone(),
             access: Arc::new(config.access.clone()),
             metrics: Arc::new(Metrics::new(health.stats())),
+            deploy_changes: engine.changes(),
+            stopping: stopping.clone(),
         };
         Ok(Self {
             listener,
@@ -162,7 +165,7 @@ impl Application {
             auth,
             health,
             deploys: engine,
-            stopping: CancellationToken::new(),
+            stopping,
         })
     }
 

@@ -143,3 +143,50 @@ async fn a_switch_keeps_the_containers_configuration_and_prunes_old_ones() {
     backend.prune(&target, 1, &quiet).await.unwrap();
     assert_eq!(kept(), 1);
 }
+
+/// The three states a switch killed half-way leaves, made by hand with the docker CLI, and
+/// what `repair` makes of each: the previous container runs again under its name.
+#[tokio::test]
+async fn repair_brings_back_what_a_cut_short_switch_left_stopped_or_missing() {
+    ensure_demo_images();
+    let backend = backend();
+    let quiet = |_: String| {};
+    let state = |name: &str| {
+        docker(&[
+            "inspect",
+            "--format",
+            "{{.Config.Image}} {{.State.Status}}",
+            name,
+        ])
+    };
+
+    for case in ["old-stopped", "name-missing", "new-never-started"] {
+        let name = unique_name(&format!("fd-repair-{case}")).replace('_', "-");
+        let mut containers = Containers(Vec::new());
+        containers.run_demo(&name, free_port_for_tests());
+        let target = TargetKind::Container(name.clone());
+        let kept = format!("{name}-prev-1700000000000");
+        let next = format!("{name}-next");
+        docker(&["create", "--name", &next, &format!("{DEMO_REPO}:2")]);
+        docker(&["stop", &name]);
+        if case != "old-stopped" {
+            docker(&["rename", &name, &kept]);
+        }
+        if case == "new-never-started" {
+            docker(&["rename", &next, &name]);
+        }
+
+        let said = backend.repair(&target, &quiet).await.unwrap();
+        assert!(said.is_some(), "{case}: something was repaired");
+        assert_eq!(state(&name), format!("{DEMO_REPO}:1 running"), "{case}");
+        let leftovers = docker(&["ps", "-aq", "--filter", &format!("name={name}-")]);
+        assert_eq!(leftovers, "", "{case}: no -next or -prev container is left");
+
+        // Repairing what runs changes nothing.
+        assert_eq!(
+            backend.repair(&target, &quiet).await.unwrap(),
+            None,
+            "{case}"
+        );
+    }
+}

@@ -60,6 +60,39 @@ impl Api<'_> {
         panic!("deploy #{id} did not finish");
     }
 
+    /// Every `deployment` event of the deploy's stream, read until the server ends it.
+    async fn events(&self, id: i64) -> Vec<Value> {
+        let response = self
+            .app
+            .client
+            .get(format!("{}/api/v1/deployments/{id}/events", self.app.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/event-stream",
+            "{:?}",
+            response.headers()
+        );
+        let body = tokio::time::timeout(Duration::from_secs(60), response.text())
+            .await
+            .expect("the stream ends when the deploy has ended")
+            .unwrap();
+        body.split("\n\n")
+            .filter(|event| event.lines().any(|l| l == "event: deployment"))
+            .map(|event| {
+                let data: String = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: "))
+                    .collect();
+                serde_json::from_str(&data).unwrap()
+            })
+            .collect()
+    }
+
     async fn live(&self, env: &str) -> Value {
         let (status, rows) = self
             .get(&format!("/api/v1/environments/{env}/services"))
@@ -164,7 +197,39 @@ async fn deploy_and_promote_through_the_api_with_tokens() {
         .post(json!({"environment": "staging", "service": "shop", "version": "2", "idempotency_key": "s-1"}))
         .await;
     assert_eq!((status, again["id"].as_i64()), (202, Some(job_id)));
+
+    // The deploy's event stream: each event is the whole deploy, steps only grow, and the
+    // stream ends by itself with the event that shows the outcome.
+    let events = deployer.events(job_id).await;
+    assert!(events.len() >= 2, "{events:?}");
+    let steps: Vec<usize> = events
+        .iter()
+        .map(|e| e["steps"].as_array().unwrap().len())
+        .collect();
+    assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
+    assert_eq!(events.last().unwrap()["state"], "succeeded");
+    assert!(
+        events[..events.len() - 1]
+            .iter()
+            .all(|e| ["queued", "running", "verifying"].contains(&e["state"].as_str().unwrap())),
+        "{events:?}"
+    );
+    let anonymous = app
+        .client
+        .get(format!("{}/api/v1/deployments/{job_id}/events", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let (status, missing) = deployer.get("/api/v1/deployments/999999/events").await;
+    assert_eq!(status, 404, "{missing}");
+
     let done = deployer.finished(job_id).await;
+    assert_eq!(
+        &done,
+        events.last().unwrap(),
+        "the last event is the finished deploy"
+    );
     assert_eq!(done["state"], "succeeded", "{done}");
     assert!(done["steps"].as_array().unwrap().len() >= 3, "{done}");
     let staging = deployer.live("staging").await;

@@ -1,6 +1,7 @@
 //! One deploy as it happens: its state, what it changes, and every step as the engine records
-//! it. The page asks again every second until the deploy has ended, so a reload (or a phone
-//! that slept) picks up where it was.
+//! it. The page follows the deploy's server-sent events (`/api/v1/deployments/{id}/events`)
+//! until it has ended; each event holds the whole deploy, so a reload, a phone that slept or a
+//! dropped link (EventSource reconnects by itself) picks up where it was.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -12,9 +13,6 @@ use crate::{
     model::{DeployKind, DeploymentView},
     time_format,
 };
-
-/// How often an unfinished deploy's page asks for news.
-const REFRESH_MS: u64 = 1_000;
 
 #[component]
 pub fn DeploymentPage() -> impl IntoView {
@@ -28,28 +26,11 @@ pub fn DeploymentPage() -> impl IntoView {
     };
     let job = Resource::new(id, load_deployment);
 
-    Effect::new(move |_| {
-        let unfinished = matches!(job.get(), Some(Ok(j)) if !j.state.is_final());
-        if !unfinished {
-            return;
-        }
-        let handle = set_timeout_with_handle(
-            move || job.refetch(),
-            std::time::Duration::from_millis(REFRESH_MS),
-        )
-        .ok();
-        on_cleanup(move || {
-            if let Some(h) = handle {
-                h.clear();
-            }
-        });
-    });
-
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading the deploy…"</p> }>
             {move || Suspend::new(async move {
                 match job.await {
-                    Ok(j) => view! { <Deployment job=j /> }.into_any(),
+                    Ok(j) => view! { <Live job=j /> }.into_any(),
                     Err(e) => {
                         view! {
                             <Title text="Deploy" />
@@ -62,6 +43,60 @@ pub fn DeploymentPage() -> impl IntoView {
         </Transition>
     }
 }
+
+/// The deploy as first loaded, then as its events say, until it has ended.
+#[component]
+fn Live(job: DeploymentView) -> impl IntoView {
+    let id = job.id;
+    let finished = job.state.is_final();
+    let current = RwSignal::new(job);
+    // Browser only: effects do not run on the server.
+    Effect::new(move |_| {
+        if !finished {
+            follow(id, current);
+        }
+    });
+    view! { {move || view! { <Deployment job=current.get() /> }} }
+}
+
+/// Opens the deploy's event stream and writes each event into `current`; closes it when the
+/// deploy has ended or the page goes away.
+#[cfg(feature = "hydrate")]
+fn follow(id: i64, current: RwSignal<DeploymentView>) {
+    use wasm_bindgen::{JsCast, closure::Closure};
+
+    let Ok(source) = web_sys::EventSource::new(&format!("/api/v1/deployments/{id}/events")) else {
+        return;
+    };
+    let on_event = {
+        let source = source.clone();
+        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            let Some(text) = event.data().as_string() else {
+                return;
+            };
+            if let Ok(view) = serde_json::from_str::<DeploymentView>(&text) {
+                if view.state.is_final() {
+                    source.close();
+                }
+                current.set(view);
+            }
+        })
+    };
+    let _ =
+        source.add_event_listener_with_callback("deployment", on_event.as_ref().unchecked_ref());
+    // Kept (not leaked) until the page is left; then the stream is closed.
+    let kept = StoredValue::new_local(Some((source, on_event)));
+    on_cleanup(move || {
+        kept.try_update_value(|k| {
+            if let Some((source, _)) = k.take() {
+                source.close();
+            }
+        });
+    });
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn follow(_id: i64, _current: RwSignal<DeploymentView>) {}
 
 #[component]
 fn Deployment(job: DeploymentView) -> impl IntoView {

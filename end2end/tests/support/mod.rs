@@ -61,7 +61,7 @@ fn workspace_root() -> PathBuf {
 
 /// The binary under test: FLIGHTDECK_E2E_BIN, else the newer of the release and debug builds
 /// (cargo-leptos writes both to target/site, so the newer one matches the site there).
-fn binary() -> PathBuf {
+pub fn binary() -> PathBuf {
     if let Ok(path) = std::env::var("FLIGHTDECK_E2E_BIN") {
         return PathBuf::from(path);
     }

@@ -255,6 +255,65 @@ impl Backend for DockerBackend {
             .map_err(|e| self.failed("cannot restart the previous container", &e))
     }
 
+    async fn repair(
+        &self,
+        target: &TargetKind,
+        progress: Progress<'_>,
+    ) -> Result<Option<String>, BackendError> {
+        // A switch stops NAME, renames it NAME-prev-…, renames NAME-next to NAME and starts
+        // it. Killed in between, it leaves one of: NAME stopped (the old one), NAME missing,
+        // or NAME created but never started (the new one).
+        let name = container_name(target)?;
+        let client = self.client().await?;
+        let current = docker::inspect(&client, &self.host, name)
+            .await
+            .map_err(from_docker)?;
+        if current.as_ref().is_some_and(|c| c.running || c.restarting) {
+            return Ok(None);
+        }
+        let never_started = current.as_ref().is_some_and(|c| c.status == "created");
+        let newest_kept = self.kept(&client, name).await?.into_iter().next();
+        let done = match (current, newest_kept) {
+            (Some(c), Some(kept)) if never_started => {
+                progress(format!(
+                    "{name} ({}) was created but never started; bringing back {kept}",
+                    c.image
+                ));
+                self.remove(&client, name).await?;
+                self.rename(&client, &kept, name).await?;
+                format!(
+                    "{name} never started {}; the previous container runs again",
+                    c.image
+                )
+            }
+            (Some(c), _) => {
+                progress(format!(
+                    "{name} ({}) was stopped; starting it again",
+                    c.image
+                ));
+                format!("{name} ({}) was stopped and runs again", c.image)
+            }
+            (None, Some(kept)) => {
+                progress(format!("{name} was missing; bringing back {kept}"));
+                self.rename(&client, &kept, name).await?;
+                format!("{name} was missing; the previous container ({kept}) runs again")
+            }
+            (None, None) => return Ok(None),
+        };
+        // A new container the switch had not yet put in place never runs.
+        let _ = client
+            .remove_container(
+                &format!("{name}-next"),
+                Some(RemoveContainerOptionsBuilder::new().force(true).build()),
+            )
+            .await;
+        client
+            .start_container(name, None)
+            .await
+            .map_err(|e| self.failed(&format!("cannot start {name}"), &e))?;
+        Ok(Some(done))
+    }
+
     async fn prune(
         &self,
         target: &TargetKind,
@@ -263,6 +322,18 @@ impl Backend for DockerBackend {
     ) -> Result<(), BackendError> {
         let name = container_name(target)?;
         let client = self.client().await?;
+        let kept = self.kept(&client, name).await?;
+        for old in kept.into_iter().skip(keep) {
+            progress(format!("Removing old container {old}"));
+            self.remove(&client, &old).await?;
+        }
+        Ok(())
+    }
+}
+
+impl DockerBackend {
+    /// The previous containers kept for `name` by switches, newest first.
+    async fn kept(&self, client: &Docker, name: &str) -> Result<Vec<String>, BackendError> {
         let prefix = format!("{name}-prev-");
         let filters = HashMap::from([("name".to_owned(), vec![prefix.clone()])]);
         let containers = client
@@ -285,15 +356,9 @@ impl Backend for DockerBackend {
             })
             .collect();
         kept.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| b.cmp(a)));
-        for old in kept.into_iter().skip(keep) {
-            progress(format!("Removing old container {old}"));
-            self.remove(&client, &old).await?;
-        }
-        Ok(())
+        Ok(kept)
     }
-}
 
-impl DockerBackend {
     /// Makes sure `image` is on the host, pulling it when it is not.
     async fn ensure_image(
         &self,

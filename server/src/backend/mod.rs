@@ -76,6 +76,16 @@ pub trait Backend: Send + Sync {
         progress: Progress<'_>,
     ) -> Result<(), BackendError>;
 
+    /// At start, for a deploy the console was killed in the middle of: when the switch was cut
+    /// short and nothing runs (the old instance stopped, the new one never started), brings the
+    /// previous instance back. Says what it did; `None` when there was nothing to repair
+    /// (whatever runs is left running: the operator decides about an unverified release).
+    async fn repair(
+        &self,
+        target: &TargetKind,
+        progress: Progress<'_>,
+    ) -> Result<Option<String>, BackendError>;
+
     /// After a successful deploy: keeps the newest `keep` previous instances, removes older.
     async fn prune(
         &self,

@@ -1,7 +1,7 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use flightdeck_app::model::{DeployKind, DeployState, EnvName, ServiceName, Timestamp};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::gate::{self, GateSettings};
@@ -51,6 +51,9 @@ pub struct DeployEngine {
     prober: Prober,
     settings: DeploySettings,
     wake: Notify,
+    /// Counts recorded steps: the live deploy pages wait on it instead of asking the store
+    /// over and over.
+    changes: watch::Sender<u64>,
 }
 
 impl DeployEngine {
@@ -72,7 +75,13 @@ impl DeployEngine {
             prober,
             settings,
             wake: Notify::new(),
+            changes: watch::Sender::new(0),
         })
+    }
+
+    /// Changes whenever a step of any deploy has been recorded.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     fn target(&self, env: &EnvName, service: &ServiceName) -> Option<(&Target, u32)> {
@@ -133,6 +142,7 @@ impl DeployEngine {
     pub async fn recover(&self) -> Result<usize, StoreError> {
         let unfinished = self.store.unfinished_deployments().await?;
         for job in &unfinished {
+            self.repair(job).await;
             let found = self.read_back(job).await;
             let reason = format!(
                 "the console stopped while this deploy was {}; {found}",
@@ -142,6 +152,29 @@ impl DeployEngine {
             tracing::warn!(id = job.id, env = %job.environment, service = %job.service, "{reason}");
         }
         Ok(unfinished.len())
+    }
+
+    /// Puts back a target a cut-short switch left with nothing running; logs it as a step.
+    async fn repair(&self, job: &DeploymentRecord) {
+        let (Some(backend), Some((target, _))) = (
+            self.backend(&job.environment),
+            self.target(&job.environment, &job.service),
+        ) else {
+            return;
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let progress = move |message: String| {
+            let _ = tx.send(message);
+        };
+        let outcome = backend.repair(&target.kind, &progress).await;
+        drop(progress);
+        while let Some(message) = rx.recv().await {
+            self.step(job, message).await;
+        }
+        if let Err(e) = outcome {
+            self.step(job, format!("Could not put the previous release back: {e}"))
+                .await;
+        }
     }
 
     /// Reads what runs now and records it; says what was found.
@@ -230,6 +263,7 @@ impl DeployEngine {
         {
             tracing::warn!(error = %e, "cannot record a deploy step");
         }
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     async fn finish(&self, job: &DeploymentRecord, to: DeployState, reason: &str) {

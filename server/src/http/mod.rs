@@ -11,6 +11,7 @@ mod audit_export;
 mod authenticate;
 mod client;
 mod csrf;
+mod deploy_events;
 pub mod metrics;
 mod probes;
 mod security_headers;
@@ -56,6 +57,10 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     pub access: Arc<AccessSettings>,
     pub metrics: Arc<metrics::Metrics>,
+    /// Wakes the live deploy pages when a step was recorded.
+    pub deploy_changes: tokio::sync::watch::Receiver<u64>,
+    /// Cancelled when the server shuts down: long-lived responses end then.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -100,6 +105,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/health", get(api::health))
         .route("/api/v1/deployments", post(api::request_deploy))
         .route("/api/v1/deployments/{id}", get(api::deployment))
+        .route(
+            "/api/v1/deployments/{id}/events",
+            get(deploy_events::stream),
+        )
         .route(
             "/api/v1/environments/{environment}/services",
             get(api::environment_services),
