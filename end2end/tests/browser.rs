@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use fantoccini::{Locator, key::Key};
-use support::{Browser, Console, PASSWORD, Screen, eventually};
+use support::{Browser, Console, PASSWORD, Screen, eventually, free_port};
 
 async fn visible_rows(browser: &Browser) -> Vec<String> {
     let value = browser
@@ -402,14 +402,6 @@ impl Drop for Demo {
             .arg(&self.0)
             .output();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The deploy page's state class, state word and number of steps, and whether this is still

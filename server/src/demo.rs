@@ -16,15 +16,14 @@ use bollard::{
     Docker, body_full,
     models::{ContainerCreateBody, HostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum},
     query_parameters::{
-        CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-        RemoveContainerOptionsBuilder,
+        CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
     },
 };
 use flightdeck_app::model::{EnvName, ServiceName};
 use futures_util::StreamExt;
 
 use crate::{
-    backend::docker::{DockerEngines, DockerError, engine_error, is_not_found},
+    backend::docker::{DockerEngines, DockerError, containers_where, engine_error, is_not_found},
     config::{Backend, Config, TargetKind},
 };
 
@@ -80,6 +79,20 @@ pub struct DemoTarget {
 pub struct Plan {
     pub targets: Vec<DemoTarget>,
     pub skipped: Vec<String>,
+}
+
+impl Plan {
+    /// Each engine with the services that have a demo target on it.
+    fn services_by_host(&self) -> BTreeMap<&str, Vec<&ServiceName>> {
+        let mut hosts: BTreeMap<&str, Vec<&ServiceName>> = BTreeMap::new();
+        for t in &self.targets {
+            let services = hosts.entry(t.host.as_str()).or_default();
+            if !services.contains(&&t.service) {
+                services.push(&t.service);
+            }
+        }
+        hosts
+    }
 }
 
 pub fn plan(config: &Config) -> Plan {
@@ -141,14 +154,7 @@ pub async fn set_up(plan: &Plan, say: &mut dyn FnMut(String)) -> Result<(), Demo
     let busybox = static_busybox()?;
     let engines = DockerEngines::default();
     // Images first, on every engine that needs them, so no container waits on a build.
-    let mut wanted: BTreeMap<&str, Vec<&ServiceName>> = BTreeMap::new();
-    for t in &plan.targets {
-        let services = wanted.entry(t.host.as_str()).or_default();
-        if !services.contains(&&t.service) {
-            services.push(&t.service);
-        }
-    }
-    for (host, services) in wanted {
+    for (host, services) in plan.services_by_host() {
         let docker = engines.client(host).await?;
         for service in services {
             for version in VERSIONS {
@@ -167,25 +173,10 @@ pub async fn set_up(plan: &Plan, say: &mut dyn FnMut(String)) -> Result<(), Demo
 /// deploy made from them included: they carry the label too).
 pub async fn remove(plan: &Plan, say: &mut dyn FnMut(String)) -> Result<(), DemoError> {
     let engines = DockerEngines::default();
-    let mut hosts: BTreeMap<&str, Vec<&ServiceName>> = BTreeMap::new();
-    for t in &plan.targets {
-        let services = hosts.entry(t.host.as_str()).or_default();
-        if !services.contains(&&t.service) {
-            services.push(&t.service);
-        }
-    }
-    for (host, services) in hosts {
+    for (host, services) in plan.services_by_host() {
         let docker = engines.client(host).await?;
         for service in services {
-            let label = format!("{LABEL}={service}");
-            let filters = HashMap::from([("label".to_owned(), vec![label])]);
-            let containers = docker
-                .list_containers(Some(
-                    ListContainersOptionsBuilder::new()
-                        .all(true)
-                        .filters(&filters)
-                        .build(),
-                ))
+            let containers = containers_where(&docker, "label", &format!("{LABEL}={service}"))
                 .await
                 .map_err(|e| engine_error(host, e))?;
             for c in containers {

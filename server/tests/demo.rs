@@ -20,13 +20,29 @@ fn flightdeck(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// Removes the test's containers and images even when an assertion failed.
-struct Cleanup(String);
+/// A configuration file for one test; its demo containers and images are removed when the
+/// test ends, even when an assertion failed.
+struct DemoConfig {
+    path: String,
+    _dir: tempfile::TempDir,
+}
 
-impl Drop for Cleanup {
+impl DemoConfig {
+    fn write(text: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flightdeck.toml");
+        std::fs::write(&path, text).unwrap();
+        Self {
+            path: path.to_str().unwrap().to_owned(),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for DemoConfig {
     fn drop(&mut self) {
         let _ = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
-            .args(["demo", "--remove", "--config", &self.0])
+            .args(["demo", "--remove", "--config", &self.path])
             .output();
     }
 }
@@ -45,12 +61,8 @@ async fn health(port: u16) -> Option<serde_json::Value> {
 async fn demo_runs_the_configured_containers_and_removes_them_again() {
     let service = format!("demo-test-{}", std::process::id());
     let (dev_port, prod_port) = (free_port_for_tests(), free_port_for_tests());
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("flightdeck.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
+    let file = DemoConfig::write(&format!(
+        r#"
 [[environment]]
 name = "dev"
 order = 1
@@ -72,11 +84,8 @@ targets.dev = {{ container = "{service}-dev", health_url = "http://127.0.0.1:{de
 targets.production = {{ container = "{service}-production", health_url = "http://127.0.0.1:{prod_port}/health" }}
 targets.cloud = {{ service = "{service}" }}
 "#
-        ),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap().to_owned();
-    let _cleanup = Cleanup(config.clone());
+    ));
+    let config = file.path.clone();
 
     let (ok, out) = flightdeck(&["demo", "--config", &config]);
     assert!(ok, "{out}");
@@ -161,12 +170,8 @@ async fn a_container_of_the_same_name_that_is_not_the_demos_is_left_alone() {
         &[common::docker::BASE_IMAGE, "/bin/busybox", "sleep", "600"],
     );
     let port = free_port_for_tests();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("flightdeck.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
+    let file = DemoConfig::write(&format!(
+        r#"
 [[environment]]
 name = "dev"
 docker = {{}}
@@ -175,11 +180,8 @@ docker = {{}}
 name = "{name}"
 targets.dev = {{ container = "{name}", health_url = "http://127.0.0.1:{port}/health" }}
 "#
-        ),
-    )
-    .unwrap();
-    let config = config.to_str().unwrap().to_owned();
-    let _cleanup = Cleanup(config.clone());
+    ));
+    let config = file.path.clone();
     let (ok, out) = flightdeck(&["demo", "--config", &config]);
     assert!(ok, "{out}");
     assert!(out.contains("is not a demo container; left alone"), "{out}");

@@ -111,6 +111,24 @@ pub async fn inspect(
     }
 }
 
+/// Every container, running or not, matching one engine filter (`name` matches substrings,
+/// `label` takes `KEY=VALUE`).
+pub async fn containers_where(
+    docker: &Docker,
+    filter: &str,
+    value: &str,
+) -> Result<Vec<bollard::models::ContainerSummary>, bollard::errors::Error> {
+    let filters = HashMap::from([(filter.to_owned(), vec![value.to_owned()])]);
+    docker
+        .list_containers(Some(
+            bollard::query_parameters::ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+}
+
 /// The engine answered 404: no such container or image.
 pub fn is_not_found(e: &bollard::errors::Error) -> bool {
     matches!(

@@ -17,8 +17,8 @@ use bollard::{
         NetworkingConfig,
     },
     query_parameters::{
-        CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-        ListImagesOptionsBuilder, RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder,
+        CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListImagesOptionsBuilder,
+        RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder,
     },
 };
 use futures_util::StreamExt;
@@ -258,11 +258,12 @@ impl Backend for DockerBackend {
     async fn repair(
         &self,
         target: &TargetKind,
-        progress: Progress<'_>,
+        _progress: Progress<'_>,
     ) -> Result<Option<String>, BackendError> {
         // A switch stops NAME, renames it NAME-prev-…, renames NAME-next to NAME and starts
         // it. Killed in between, it leaves one of: NAME stopped (the old one), NAME missing,
-        // or NAME created but never started (the new one).
+        // or NAME created but never started (the new one). Quick work: the summary it
+        // returns is the one line the engine logs.
         let name = container_name(target)?;
         let client = self.client().await?;
         let current = docker::inspect(&client, &self.host, name)
@@ -275,26 +276,15 @@ impl Backend for DockerBackend {
         let newest_kept = self.kept(&client, name).await?.into_iter().next();
         let done = match (current, newest_kept) {
             (Some(c), Some(kept)) if never_started => {
-                progress(format!(
-                    "{name} ({}) was created but never started; bringing back {kept}",
-                    c.image
-                ));
                 self.remove(&client, name).await?;
                 self.rename(&client, &kept, name).await?;
                 format!(
-                    "{name} never started {}; the previous container runs again",
+                    "{name} never started {}; the previous container ({kept}) runs again",
                     c.image
                 )
             }
-            (Some(c), _) => {
-                progress(format!(
-                    "{name} ({}) was stopped; starting it again",
-                    c.image
-                ));
-                format!("{name} ({}) was stopped and runs again", c.image)
-            }
+            (Some(c), _) => format!("{name} ({}) was stopped and runs again", c.image),
             (None, Some(kept)) => {
-                progress(format!("{name} was missing; bringing back {kept}"));
                 self.rename(&client, &kept, name).await?;
                 format!("{name} was missing; the previous container ({kept}) runs again")
             }
@@ -335,14 +325,7 @@ impl DockerBackend {
     /// The previous containers kept for `name` by switches, newest first.
     async fn kept(&self, client: &Docker, name: &str) -> Result<Vec<String>, BackendError> {
         let prefix = format!("{name}-prev-");
-        let filters = HashMap::from([("name".to_owned(), vec![prefix.clone()])]);
-        let containers = client
-            .list_containers(Some(
-                ListContainersOptionsBuilder::new()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
+        let containers = docker::containers_where(client, "name", &prefix)
             .await
             .map_err(|e| self.failed("cannot list containers", &e))?;
         // The name filter matches substrings; keep only ours, newest (largest suffix) first.
