@@ -10,8 +10,8 @@ use crate::{
     config::{Config, DeploySettings, Target},
     health::{ProbeSettings, Prober},
     store::{
-        ActorKind, AuditEntry, DeploymentRecord, Enqueued, NewDeployment, Outcome, Release, Store,
-        StoreError, VersionObservation, VersionSource,
+        ActorKind, AuditEntry, DeploymentId, DeploymentRecord, Enqueued, NewDeployment, Outcome,
+        Release, Store, StoreError, VersionObservation, VersionSource,
     },
 };
 
@@ -51,8 +51,8 @@ pub struct DeployEngine {
     prober: Prober,
     settings: DeploySettings,
     wake: Notify,
-    /// Counts recorded steps: the live deploy pages wait on it instead of asking the store
-    /// over and over.
+    /// Counts recorded steps and state changes: the live deploy pages wait on it instead of
+    /// asking the store over and over.
     changes: watch::Sender<u64>,
 }
 
@@ -79,7 +79,7 @@ impl DeployEngine {
         })
     }
 
-    /// Changes whenever a step of any deploy has been recorded.
+    /// Changes whenever a step of any deploy has been recorded or its state changed.
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
     }
@@ -162,18 +162,18 @@ impl DeployEngine {
         ) else {
             return;
         };
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-        let progress = move |message: String| {
-            let _ = tx.send(message);
+        let (lines, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let log = |line: String| {
+            let _ = lines.send(line);
         };
-        let outcome = backend.repair(&target.kind, &progress).await;
-        drop(progress);
-        while let Some(message) = rx.recv().await {
-            self.step(job, message).await;
-        }
-        if let Err(e) = outcome {
-            self.step(job, format!("Could not put the previous release back: {e}"))
-                .await;
+        let repair = backend.repair(&target.kind, &log);
+        match self.while_logging(job, repair, &mut received).await {
+            Ok(Some(done)) => self.step(job, done).await,
+            Ok(None) => {}
+            Err(e) => {
+                self.step(job, format!("Could not put the previous release back: {e}"))
+                    .await;
+            }
         }
     }
 
@@ -216,6 +216,8 @@ impl DeployEngine {
         loop {
             match self.store.claim_queued(Timestamp::now()).await {
                 Ok(Some(job)) => {
+                    // Claimed: queued -> running.
+                    self.announce();
                     let this = self.clone();
                     let id = job.id;
                     // Its own task: a panic fails this job, not the worker.
@@ -229,10 +231,10 @@ impl DeployEngine {
                         }
                         joined = &mut worker => if let Err(e) = joined {
                             tracing::error!(id, error = %e, "a deploy task failed");
-                            let _ = self.store.transition_deployment(
+                            let _ = self.transition(
                                 id, &DeployState::UNFINISHED, DeployState::Failed,
                                 "internal error while deploying; see the console's log",
-                                Timestamp::now()).await;
+                            ).await;
                         },
                     }
                 }
@@ -263,6 +265,27 @@ impl DeployEngine {
         {
             tracing::warn!(error = %e, "cannot record a deploy step");
         }
+        self.announce();
+    }
+
+    /// Changes a job's state (see [`Store::transition_deployment`]) and tells the live pages.
+    async fn transition(
+        &self,
+        id: DeploymentId,
+        from: &[DeployState],
+        to: DeployState,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .store
+            .transition_deployment(id, from, to, reason, Timestamp::now())
+            .await;
+        self.announce();
+        changed
+    }
+
+    /// Wakes whoever follows deploys live: a step was recorded or a state changed.
+    fn announce(&self) {
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
@@ -281,14 +304,7 @@ impl DeployEngine {
         )
         .await;
         if let Err(e) = self
-            .store
-            .transition_deployment(
-                job.id,
-                &DeployState::UNFINISHED,
-                to,
-                reason,
-                Timestamp::now(),
-            )
+            .transition(job.id, &DeployState::UNFINISHED, to, reason)
             .await
         {
             tracing::error!(id = job.id, error = %e, "cannot record how a deploy ended");
@@ -394,14 +410,7 @@ impl DeployEngine {
             tracing::warn!(error = %e, "cannot record the previous release");
         }
         let _ = self
-            .store
-            .transition_deployment(
-                job.id,
-                &[DeployState::Running],
-                DeployState::Verifying,
-                "",
-                Timestamp::now(),
-            )
+            .transition(job.id, &[DeployState::Running], DeployState::Verifying, "")
             .await;
 
         let settings = GateSettings {
