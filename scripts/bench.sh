@@ -9,19 +9,26 @@
 # for 2 minutes by the console and then by Prometheus's blackbox exporter at the same rate;
 # prints probes/s, missed intervals, CPU seconds and peak RSS of each.
 #
-#   scripts/bench.sh            # both: 20 s per dashboard load level, 120 s of health
-#   scripts/bench.sh dashboard  # or: scripts/bench.sh health
-#   BENCH_SECONDS=60 HEALTH_BENCH_SECONDS=300 scripts/bench.sh
+# Deploy overhead (scripts/bench/deploy.py): on a Docker Engine (started here if none answers,
+# and stopped again), the console's deploy of a demo container (switch plus health gate) against
+# the same steps done with the docker CLI, run after run; prints each run and the ratio.
+#
+#   scripts/bench.sh            # all three: 20 s per dashboard load level, 120 s of health,
+#                               # 5 deploys each way
+#   scripts/bench.sh dashboard  # or: scripts/bench.sh health, scripts/bench.sh deploy
+#   BENCH_SECONDS=60 HEALTH_BENCH_SECONDS=300 DEPLOY_BENCH_RUNS=10 scripts/bench.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/toolchain.sh"
+source "$REPO_ROOT/scripts/lib/docker.sh"
 
 SECONDS_PER_RUN="${BENCH_SECONDS:-20}"
 HEALTH_SECONDS="${HEALTH_BENCH_SECONDS:-120}"
 SERVICES=50
+DEPLOY_RUNS="${DEPLOY_BENCH_RUNS:-5}"
 SCENARIO="${1:-all}"
 case "$SCENARIO" in
-  all | dashboard | health) ;;
-  *) die "unknown scenario '$SCENARIO': use dashboard, health, or nothing for both" ;;
+  all | dashboard | health | deploy) ;;
+  *) die "unknown scenario '$SCENARIO': use dashboard, health, deploy, or nothing for all" ;;
 esac
 
 ensure_build_tools
@@ -35,8 +42,22 @@ SERVER_PID=""
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
   rm -rf "$WORK"
+  stop_docker_engine
 }
 trap cleanup EXIT
+
+deploy_bench() {
+  echo
+  ensure_docker_engine
+  say "Deploys: $DEPLOY_RUNS by the console and $DEPLOY_RUNS with the docker CLI, alternating"
+  python3 "$REPO_ROOT/scripts/bench/deploy.py" "$REPO_ROOT/target/release/flightdeck" "$WORK" \
+    "$DEPLOY_RUNS"
+}
+
+if [ "$SCENARIO" = deploy ]; then
+  deploy_bench
+  exit 0
+fi
 
 health_bench() {
   echo
@@ -153,4 +174,5 @@ if [ "$SCENARIO" = all ]; then
   kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
   SERVER_PID=""
   health_bench
+  deploy_bench
 fi

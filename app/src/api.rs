@@ -8,7 +8,7 @@ use crate::{
     error::ConsoleError,
     model::{
         AuditFilter, AuditPage, CreatedToken, Dashboard, DeployPanel, DeploymentView, Me,
-        ServiceHealthPage, SessionView, TokenView, UserView,
+        PromotionPreview, ServiceHealthPage, SessionView, TokenView, UserView,
     },
 };
 
@@ -48,6 +48,21 @@ pub async fn load_deploy_panels(name: String) -> Result<Vec<DeployPanel>, Consol
     )
 }
 
+/// What promoting a service to `target` would change, before anyone confirms it.
+#[server(endpoint = "promotion_preview")]
+pub async fn load_promotion_preview(
+    service: String,
+    target: String,
+) -> Result<PromotionPreview, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.promotion_preview(&caller, service, target).await
+        }
+        .await,
+    )
+}
+
 /// One deploy with its steps.
 #[server(endpoint = "deployment")]
 pub async fn load_deployment(id: i64) -> Result<DeploymentView, ConsoleError> {
@@ -70,6 +85,7 @@ pub async fn deploy(
     promote_from: Option<String>,
     rollback: Option<String>,
     idempotency_key: String,
+    reviewed: Option<String>,
 ) -> Result<i64, ConsoleError> {
     answer(
         async move {
@@ -81,6 +97,7 @@ pub async fn deploy(
                 promote_from: promote_from.filter(|p| !p.trim().is_empty()),
                 rollback: rollback.is_some_and(|r| r == "true"),
                 idempotency_key,
+                reviewed: reviewed.filter(|r| !r.trim().is_empty()),
             };
             let job = console.request_deploy(&caller, form).await?;
             leptos_axum::redirect(&format!("/deployments/{}", job.id));

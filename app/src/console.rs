@@ -14,7 +14,8 @@ use crate::{
     error::ConsoleError,
     model::{
         AuditFilter, AuditPage, CreatedToken, Dashboard, DeployForm, DeployPanel, DeploymentView,
-        LiveService, Me, Role, ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
+        LiveService, Me, PromotionPreview, Role, ServiceHealthPage, SessionView, TargetHealth,
+        TokenView, UserView,
     },
 };
 
@@ -88,6 +89,14 @@ pub trait Console: Send + Sync + 'static {
         caller: &Caller,
         service: String,
     ) -> Result<Vec<DeployPanel>, ConsoleError>;
+
+    /// What promoting the service to `target` from the environment before it would change.
+    async fn promotion_preview(
+        &self,
+        caller: &Caller,
+        service: String,
+        target: String,
+    ) -> Result<PromotionPreview, ConsoleError>;
 
     /// One deploy with its steps.
     async fn deployment(&self, caller: &Caller, id: i64) -> Result<DeploymentView, ConsoleError>;

@@ -133,6 +133,16 @@ fn Layout() -> impl IntoView {
                     ssr=SsrMode::Async
                 />
                 <Route
+                    path=(
+                        StaticSegment("services"),
+                        ParamSegment("name"),
+                        StaticSegment("promote"),
+                        ParamSegment("env"),
+                    )
+                    view=pages::promote::PromotePage
+                    ssr=SsrMode::Async
+                />
+                <Route
                     path=StaticSegment("account")
                     view=pages::account::AccountPage
                     ssr=SsrMode::Async

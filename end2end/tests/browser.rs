@@ -421,21 +421,19 @@ async fn deploy_page(browser: &Browser) -> Option<(String, String, usize, bool)>
         .and_then(|v| serde_json::from_value(v).ok())
 }
 
-/// Clicks the submit button of the form matched by `form` in the panel of `env`, then watches
-/// the deploy page: steps must arrive while it runs (no reload), until the state is `outcome`.
-async fn click_and_watch(browser: &Browser, env: &str, form: &str, outcome: &str) -> String {
+/// Clicks the submit button matched by `button`, then watches the deploy page: steps must
+/// arrive while it runs (no reload), until the state is `outcome`.
+async fn click_and_watch(browser: &Browser, button: &str, outcome: &str) -> String {
     let c = &browser.client;
     c.execute("window.__sameDocument = true;", vec![])
         .await
         .unwrap();
-    c.find(Locator::Css(&format!(
-        "section.deploy-panel[data-env={env}] form.{form} button[type=submit]"
-    )))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    c.find(Locator::Css(button))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     // Steps are counted while the deploy is under way: the count must grow on the open page.
     let seen = std::cell::RefCell::new(Vec::new());
     let counts = &seen;
@@ -494,7 +492,12 @@ async fn deploy_and_promote_in_the_browser_with_live_steps() {
         .await
         .unwrap();
     version.send_keys("1.2.0").await.unwrap();
-    let text = click_and_watch(&browser, "dev", "deploy-form", "rolled_back").await;
+    let text = click_and_watch(
+        &browser,
+        "section.deploy-panel[data-env=dev] form.deploy-form button[type=submit]",
+        "rolled_back",
+    )
+    .await;
     assert!(text.contains("1.1.0 runs again"), "{text}");
 
     // Production (1.0.0) gets exactly what dev runs, once dev is seen healthy again.
@@ -511,8 +514,37 @@ async fn deploy_and_promote_in_the_browser_with_live_steps() {
         },
     )
     .await;
+    // The promotion is looked at before it is confirmed.
     c.goto(&page).await.unwrap();
-    let text = click_and_watch(&browser, "production", "promote-form", "succeeded").await;
+    c.find(Locator::Css(
+        "section.deploy-panel[data-env=production] a[href$='/promote/production']",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let confirm = "article.promotion form.confirm-form button[type=submit]";
+    let preview = eventually("the promotion preview", Duration::from_secs(20), || async {
+        let text = c
+            .find(Locator::Css("article.promotion"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains("Promote 1.1.0 to production").then_some(text)
+    })
+    .await;
+    for expected in [
+        "What changes",
+        "1.0.0",
+        "Settings that differ",
+        "Health in dev",
+    ] {
+        assert!(preview.contains(expected), "{expected:?} in {preview}");
+    }
+    let text = click_and_watch(&browser, confirm, "succeeded").await;
     assert!(text.contains("Succeeded"), "{text}");
     let version = c
         .find(Locator::Css("article.deployment dl.facts dd"))

@@ -9,8 +9,8 @@ use flightdeck_app::{
     error::ConsoleError,
     model::{
         Action, AuditFilter, AuditPage, CreatedToken, Dashboard, DeployForm, DeployPanel,
-        DeploymentView, LiveService, Me, ServiceHealthPage, SessionView, TargetHealth, Timestamp,
-        TokenView, UserView,
+        DeploymentView, LiveService, Me, PromotionPreview, ServiceHealthPage, SessionView,
+        TargetHealth, Timestamp, TokenView, UserView,
     },
 };
 
@@ -119,6 +119,18 @@ impl Console for ConsoleService {
         service: String,
     ) -> Result<Vec<DeployPanel>, ConsoleError> {
         Ok(self.deploys.panels(caller, &service).await?)
+    }
+
+    async fn promotion_preview(
+        &self,
+        caller: &Caller,
+        service: String,
+        target: String,
+    ) -> Result<PromotionPreview, ConsoleError> {
+        Ok(self
+            .deploys
+            .promotion_preview(caller, &service, &target)
+            .await?)
     }
 
     async fn deployment(&self, caller: &Caller, id: i64) -> Result<DeploymentView, ConsoleError> {

@@ -1,6 +1,6 @@
 //! The deploy JSON API through the real server, with API tokens, on a real Docker Engine: roles
 //! per environment, 409 while a deploy runs, idempotency, a promotion of staging's exact image
-//! to production, clear 400s, and the audit trail.
+//! to production after its preview, clear 400s, and the audit trail.
 
 mod common;
 
@@ -8,7 +8,7 @@ use std::{path::Path, time::Duration};
 
 use common::{
     TestApp, TestDb,
-    docker::{Containers, ensure_demo_images},
+    docker::{Containers, DEMO_REPO, ensure_demo_images},
     free_port_for_tests, unique_name,
 };
 use flightdeck::config::Config;
@@ -367,4 +367,191 @@ async fn staging_healthy(api: &Api<'_>) -> bool {
         .unwrap()
         .iter()
         .any(|r| r["environment"] == "staging" && r["state"] == "healthy")
+}
+
+/// The promotion page shows what would change (releases, how far behind, settings that differ,
+/// the source's health) before anything changes; confirming promotes exactly what was shown,
+/// and a confirmation of something the source no longer runs is refused.
+#[tokio::test]
+async fn a_promotion_is_previewed_before_it_is_confirmed() {
+    ensure_demo_images();
+    let id = unique_name("fd-promo").replace('_', "-");
+    let mut containers = Containers(Vec::new());
+    let image = format!("{DEMO_REPO}:1");
+    let (staging_port, production_port) = (free_port_for_tests(), free_port_for_tests());
+    let staging_publish = format!("127.0.0.1:{staging_port}:8080");
+    let production_publish = format!("127.0.0.1:{production_port}:8080");
+    containers.run(
+        &format!("{id}-staging"),
+        &[
+            "-p",
+            &staging_publish,
+            "--stop-timeout",
+            "1",
+            "-e",
+            "FEATURE_X=on",
+            "-e",
+            "API_TOKEN=hunter2-never-shown",
+            "-m",
+            "64m",
+            &image,
+        ],
+    );
+    containers.run(
+        &format!("{id}-production"),
+        &[
+            "-p",
+            &production_publish,
+            "--stop-timeout",
+            "1",
+            "-e",
+            "LEGACY=1",
+            &image,
+        ],
+    );
+    let text = format!(
+        "[health]\ninterval = \"1s\"\ntimeout = \"500ms\"\nslow_after = \"300ms\"\n\n\
+         [deploy]\nbake = \"1s\"\ndeadline = \"20s\"\n\n\
+         [[environment]]\nname = \"staging\"\ndocker = {{}}\n\n\
+         [[environment]]\nname = \"production\"\nprotected = true\ndocker = {{}}\n\n\
+         [[service]]\nname = \"shop\"\n\
+         targets.staging = {{ container = \"{id}-staging\", health_url = \"http://127.0.0.1:{staging_port}/health\" }}\n\
+         targets.production = {{ container = \"{id}-production\", health_url = \"http://127.0.0.1:{production_port}/health\" }}\n"
+    );
+    let config = Config::parse(Path::new("test.toml"), &text).unwrap();
+    let db = TestDb::sqlite();
+    let app = TestApp::start_with(&db, config).await;
+    let admin = app.signed_in(&db, "root", Role::Admin).await;
+    let (status, created) = admin
+        .call_json("tokens/create", "name=ci&role=releaser")
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let releaser = Api {
+        app: &app,
+        token: created["secret"].as_str().unwrap().to_owned(),
+    };
+
+    // Staging moves on to 2; production still runs 1.
+    let (status, job) = releaser
+        .post(json!({"environment": "staging", "service": "shop", "version": "2", "idempotency_key": "s"}))
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let done = releaser.finished(job["id"].as_i64().unwrap()).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    for _ in 0..100 {
+        if staging_healthy(&releaser).await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let staging = releaser.live("staging").await;
+    let digest = staging["digest"].as_str().unwrap().to_owned();
+
+    // The service page links to the preview; the preview changes nothing.
+    let (_, page) = admin.get_text("/services/shop").await;
+    assert!(
+        page.contains("href=\"/services/shop/promote/production\""),
+        "the service page links to the preview"
+    );
+    let (status, page) = admin.get_text("/services/shop/promote/production").await;
+    assert_eq!(status, 200);
+    let doc = scraper::Html::parse_document(&page);
+    let text: String = doc.root_element().text().collect();
+    for expected in [
+        "Promote shop from staging to production",
+        "production is 1 release behind staging: 2.",
+        "FEATURE_X",
+        "LEGACY",
+        "API_TOKEN",
+        "64 MiB",
+        "no limit",
+        "Health in staging",
+        "over the last 15 minutes",
+        "Promote 2 to production",
+    ] {
+        assert!(
+            text.contains(expected),
+            "the preview lacks {expected:?}:\n{text}"
+        );
+    }
+    assert!(text.contains(&digest), "the digest after is shown");
+    assert!(
+        !page.contains("hunter2-never-shown"),
+        "environment variable values are never shown"
+    );
+    let reviewed = scraper::Selector::parse("input[name=reviewed]").unwrap();
+    assert_eq!(
+        doc.select(&reviewed)
+            .next()
+            .and_then(|i| i.value().attr("value")),
+        Some(digest.as_str()),
+        "the confirm form carries the digest that was shown"
+    );
+    assert_eq!(releaser.live("production").await["version"], "1");
+
+    // A viewer sees the comparison but no button, and why.
+    let viewer = app.signed_in(&db, "vera", Role::Viewer).await;
+    let (status, page) = viewer.get_text("/services/shop/promote/production").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Promoting to production needs the releaser role."));
+    assert!(!page.contains("Promote 2 to production"));
+    let (status, _) = admin.get_text("/services/shop/promote/staging").await;
+    assert_eq!(status, 404, "nothing comes before staging");
+
+    // Confirming something staging no longer runs changes nothing.
+    let (status, body) = releaser
+        .post(
+            json!({"environment": "production", "service": "shop", "promote_from": "staging",
+                     "reviewed": "sha256:0000", "idempotency_key": "stale"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not the release you reviewed"),
+        "{body}"
+    );
+    assert_eq!(releaser.live("production").await["version"], "1");
+
+    // The confirm form, posted as a browser without script would, promotes what was shown.
+    let response = app
+        .client
+        .post(format!("{}/api/deploy", app.base))
+        .header("cookie", &admin.cookie)
+        .header("origin", &app.base)
+        .header("accept", "text/html")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "environment=production&service=shop&promote_from=staging&reviewed={digest}&idempotency_key=confirm-1"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 302);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let id: i64 = location
+        .trim_start_matches("/deployments/")
+        .parse()
+        .unwrap();
+    let done = releaser.finished(id).await;
+    assert_eq!(
+        (done["kind"].as_str(), done["state"].as_str()),
+        (Some("promote"), Some("succeeded")),
+        "{done}"
+    );
+    assert_eq!(
+        releaser.live("production").await["digest"].as_str(),
+        Some(digest.as_str())
+    );
+
+    let (_, page) = admin.get_text("/services/shop/promote/production").await;
+    assert!(page.contains("production already runs exactly what runs in staging."));
+    assert!(page.contains("production already runs this exact image."));
+    assert!(
+        !page.contains("Promote 2 to production"),
+        "nothing left to confirm"
+    );
+    app.stop().await;
 }

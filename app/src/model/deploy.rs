@@ -128,6 +128,10 @@ pub struct DeployForm {
     pub rollback: bool,
     /// The same key from the same caller never deploys twice (a double click, a CI retry).
     pub idempotency_key: String,
+    /// With `promote_from`: the digest (or image) the caller reviewed. The promotion is refused
+    /// when the source runs something else by the time it is confirmed.
+    #[serde(default)]
+    pub reviewed: Option<String>,
 }
 
 /// One deploy with its step log.
@@ -220,6 +224,88 @@ pub struct DeployPanel {
     pub in_progress: Option<i64>,
     /// Newest first.
     pub history: Vec<DeploySummary>,
+}
+
+/// What runs in one environment, as a promotion preview shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningRelease {
+    pub version: String,
+    pub image: String,
+    pub digest: Option<String>,
+    pub running: bool,
+    /// When the running instance started, as the backend reports it.
+    pub started_at: Option<Timestamp>,
+}
+
+impl RunningRelease {
+    /// What identifies the release exactly: its digest, or the image when there is none.
+    pub fn exact(&self) -> &str {
+        self.digest.as_deref().unwrap_or(&self.image)
+    }
+}
+
+/// How the target's release stands against the source's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Lag {
+    /// Both run the same image: promoting changes nothing.
+    Same,
+    /// The source ran these versions (newest first) after the one the target runs.
+    Behind { versions: Vec<String> },
+    /// The target runs a newer release than the source (these versions, newest first, are
+    /// newer than the source's): promoting goes back.
+    Ahead { versions: Vec<String> },
+    /// Neither the deploy history nor the backend tell; says why.
+    Unknown { reason: String },
+}
+
+/// One setting that differs between the source and the target, as the backend sees it.
+/// Environment variables are compared by name; their values are never read out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingDifference {
+    /// "environment variable", "port", "resource".
+    pub kind: String,
+    pub name: String,
+    /// In the source; `None` where it is not set there.
+    pub source: Option<String>,
+    /// In the target; `None` where it is not set there.
+    pub target: Option<String>,
+}
+
+/// The source's health over the last minutes before a promotion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecentHealth {
+    pub minutes: u32,
+    /// Probe rounds in that window, and of those, the ones found up.
+    pub checks: u64,
+    pub up: u64,
+    /// Changes of state in that window, newest first.
+    pub changes: Vec<super::HealthChange>,
+}
+
+/// Everything to look at before promoting what runs in `source` to `target`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PromotionPreview {
+    pub service: String,
+    pub source: String,
+    pub target: String,
+    pub target_protected: bool,
+    /// What runs in the source now: what would be promoted.
+    pub after: Option<RunningRelease>,
+    /// What runs in the target now.
+    pub before: Option<RunningRelease>,
+    pub lag: Lag,
+    pub differences: Vec<SettingDifference>,
+    /// Why the settings could not be compared, when they could not.
+    pub settings_error: Option<String>,
+    pub source_health: HealthSummary,
+    pub source_recent: RecentHealth,
+    /// Why the promotion cannot be confirmed now (unhealthy source, a deploy in progress, no
+    /// role), or `None` when it can.
+    pub refusal: Option<String>,
+    /// A fresh key for the confirm form, so a double submit promotes once.
+    pub form_key: String,
+    pub generated_at: Timestamp,
 }
 
 #[cfg(test)]

@@ -15,8 +15,9 @@ pub use access::{
 };
 pub use dashboard::{BackendSummary, Cell, Dashboard, EnvironmentColumn, KnownVersion, ServiceRow};
 pub use deploy::{
-    DeployForm, DeployKind, DeployPanel, DeployState, DeploySummary, DeploymentView, LiveService,
-    RollbackOption, StepView,
+    DeployForm, DeployKind, DeployPanel, DeployState, DeploySummary, DeploymentView, Lag,
+    LiveService, PromotionPreview, RecentHealth, RollbackOption, RunningRelease, SettingDifference,
+    StepView,
 };
 pub use health::{
     EnvironmentHealth, HealthChange, HealthState, HealthSummary, LatencyPoint, RunbookLink,

@@ -61,16 +61,19 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
             } else {
                 None
             };
-            let promote_form = match promote_from {
+            // A promotion is confirmed on its own page, after seeing what it changes.
+            let promote_link = match promote_from {
                 Some(source) if may_promote => {
-                    let fields = hidden(&environment, &service, &form_key, "promote");
-                    let label = format!("Promote what runs in {source} to {environment}");
+                    let label = format!("Promote what runs in {source} to {environment}…");
                     Some(view! {
-                        <ActionForm action attr:class="inline-form promote-form">
-                            {fields}
-                            <input type="hidden" name="promote_from" value=source />
-                            <button type="submit">{label}</button>
-                        </ActionForm>
+                        <p class="promote-link">
+                            <a
+                                class="button-link"
+                                href=format!("/services/{service}/promote/{environment}")
+                            >
+                                {label}
+                            </a>
+                        </p>
                     })
                 }
                 _ => None,
@@ -105,7 +108,7 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
             let nothing = !may_deploy && !may_rollback && !may_promote;
             view! {
                 {deploy_form}
-                {promote_form}
+                {promote_link}
                 {rollback_form}
                 {nothing
                     .then(|| {

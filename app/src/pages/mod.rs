@@ -7,6 +7,7 @@ pub mod deploy_panel;
 pub mod deployment;
 pub mod login;
 pub mod not_found;
+pub mod promote;
 pub mod service;
 pub mod tokens;
 pub mod users;

@@ -24,7 +24,7 @@ use bollard::{
 use futures_util::StreamExt;
 
 use super::{
-    Backend, BackendError, LiveState, Progress, Switched,
+    Backend, BackendError, LiveState, Progress, RuntimeSettings, Switched,
     docker::{self, DockerEngines, DockerError, image_tag},
 };
 use crate::{config::TargetKind, store::Release};
@@ -76,6 +76,62 @@ fn container_name(target: &TargetKind) -> Result<&str, BackendError> {
     }
 }
 
+/// The container's environment variable names, the ports it exposes or publishes, and its
+/// resource limits.
+fn settings_of(c: &ContainerInspectResponse) -> RuntimeSettings {
+    let config = c.config.clone().unwrap_or_default();
+    let host = c.host_config.clone().unwrap_or_default();
+    let env_names = config
+        .env
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            e.split_once('=')
+                .map_or(e.as_str(), |(name, _)| name)
+                .to_owned()
+        })
+        .collect();
+    let mut ports: std::collections::BTreeSet<String> = config
+        .exposed_ports
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    ports.extend(host.port_bindings.unwrap_or_default().into_keys());
+    let mut resources = std::collections::BTreeMap::new();
+    let set = |v: Option<i64>| v.filter(|v| *v > 0);
+    resources.insert(
+        "memory".to_owned(),
+        set(host.memory).map_or_else(|| "no limit".to_owned(), mebibytes),
+    );
+    resources.insert(
+        "CPUs".to_owned(),
+        set(host.nano_cpus).map_or_else(
+            || "no limit".to_owned(),
+            |n| {
+                // Nano-CPUs are whole CPUs times 10^9; two decimals say it exactly enough.
+                #[allow(clippy::cast_precision_loss)]
+                let cpus = n as f64 / 1e9;
+                format!("{cpus:.2}")
+            },
+        ),
+    );
+    if let Some(reserved) = set(host.memory_reservation) {
+        resources.insert("memory reservation".to_owned(), mebibytes(reserved));
+    }
+    if let Some(pids) = set(host.pids_limit) {
+        resources.insert("process limit".to_owned(), pids.to_string());
+    }
+    RuntimeSettings {
+        env_names,
+        ports,
+        resources,
+    }
+}
+
+fn mebibytes(bytes: i64) -> String {
+    format!("{} MiB", bytes / (1024 * 1024))
+}
+
 /// `shop/api:1.4.2` → `shop/api`; a registry port stays (`host:5000/api:2` → `host:5000/api`).
 pub fn repository(image: &str) -> &str {
     let without_digest = image.split('@').next().unwrap_or(image);
@@ -107,6 +163,16 @@ impl Backend for DockerBackend {
             health: c.health.map(|h| h.status),
             started_at: c.started_at,
         }))
+    }
+
+    async fn settings(&self, target: &TargetKind) -> Result<Option<RuntimeSettings>, BackendError> {
+        let name = container_name(target)?;
+        let client = self.client().await?;
+        match client.inspect_container(name, None).await {
+            Ok(found) => Ok(Some(settings_of(&found))),
+            Err(e) if docker::is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.failed(&format!("cannot inspect {name}"), &e)),
+        }
     }
 
     async fn releases(&self, target: &TargetKind) -> Result<Vec<Release>, BackendError> {

@@ -5,6 +5,8 @@
 pub mod docker;
 pub mod docker_deploy;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use async_trait::async_trait;
 
 use crate::{config::TargetKind, store::Release};
@@ -36,6 +38,17 @@ pub struct LiveState {
     pub started_at: Option<String>,
 }
 
+/// What the backend can see of a target's configuration, to show where two environments differ
+/// before a promotion. Environment variables by name only: their values may be secrets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuntimeSettings {
+    pub env_names: BTreeSet<String>,
+    /// Ports the target listens on, as the backend names them (`8080/tcp`).
+    pub ports: BTreeSet<String>,
+    /// Resource limits by name (`memory`, `CPUs`), worded for people (`512 MiB`, `no limit`).
+    pub resources: BTreeMap<String, String>,
+}
+
 /// The result of a switch: what ran before, and the backend's handle to bring it back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Switched {
@@ -54,6 +67,10 @@ pub trait Backend: Send + Sync {
 
     /// The live state; `Ok(None)` when the target does not exist.
     async fn live(&self, target: &TargetKind) -> Result<Option<LiveState>, BackendError>;
+
+    /// The target's configuration as far as it matters to a promotion; `Ok(None)` when the
+    /// target does not exist.
+    async fn settings(&self, target: &TargetKind) -> Result<Option<RuntimeSettings>, BackendError>;
 
     /// Releases the target could switch to without a registry (images on the host of the
     /// same repository), newest first.

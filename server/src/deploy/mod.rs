@@ -8,6 +8,7 @@
 
 mod engine;
 pub mod gate;
+mod promotion;
 mod requests;
 
 pub use engine::{DeployEngine, DeployError, DeployRequest};

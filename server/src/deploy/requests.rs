@@ -7,25 +7,31 @@ use flightdeck_app::{
     console::Caller,
     model::{
         Action, DeployForm, DeployKind, DeployPanel, DeployState, DeploySummary, DeploymentView,
-        EnvName, HealthState, HealthSummary, LiveService, Protection, RollbackOption, ServiceName,
-        StepView, permits,
+        EnvName, HealthChange, HealthState, HealthSummary, Lag, LiveService, PromotionPreview,
+        Protection, RecentHealth, RollbackOption, RunningRelease, ServiceName, StepView, permits,
     },
 };
 
-use super::{DeployEngine, DeployError, DeployRequest};
+use super::{DeployEngine, DeployError, DeployRequest, promotion};
 use crate::{
     auth::AuthService,
-    backend::{Backend, BackendError},
-    config::{Config, Target},
+    backend::{Backend, BackendError, RuntimeSettings},
+    config::{Config, Service, Target},
     error::AppError,
     health::HealthMonitor,
-    store::{DeploymentRecord, Outcome, Release, Store},
+    store::{DeploymentRecord, Outcome, Release, Resolution, Store},
 };
 
 /// Idempotency keys are the caller's; this keeps them sane.
 const MAX_KEY_LEN: usize = 128;
 /// Deploys listed per environment on the service page.
 const HISTORY_SHOWN: u32 = 20;
+/// A promotion preview shows the source's health over this many minutes...
+const PREVIEW_HEALTH_MINUTES: u32 = 15;
+/// ...and at most this many of its changes of state.
+const PREVIEW_CHANGES_SHOWN: u32 = 20;
+/// Deploys of the source looked through to tell how far the target is behind.
+const LAG_HISTORY: u32 = 200;
 
 /// A random key for one rendering of a deploy form.
 fn fresh_key() -> String {
@@ -147,7 +153,17 @@ impl DeployService {
                         "promote from another environment than the target",
                     ));
                 }
-                (self.promotable(&source, &service).await?, Some(source))
+                let release = self.promotable(&source, &service).await?;
+                let exact = release.digest.as_deref().unwrap_or(&release.image);
+                let reviewed = form.reviewed.as_deref().map(str::trim).unwrap_or_default();
+                if !reviewed.is_empty() && reviewed != exact {
+                    return Err(AppError::Conflict(format!(
+                        "{source} now runs {} ({exact}), not the release you reviewed \
+                         ({reviewed}); look at the promotion again",
+                        release.version
+                    )));
+                }
+                (release, Some(source))
             }
             None => {
                 let version = form.version.as_deref().map(str::trim).unwrap_or_default();
@@ -197,16 +213,8 @@ impl DeployService {
     ) -> Result<Release, AppError> {
         let backend = self.backend(source)?;
         let (_, target) = self.target(source, service.as_str())?;
-        let health = self
-            .health
-            .summary(source, service)
-            .unwrap_or_else(|| HealthSummary::unknown("not probed yet"));
-        if health.state != HealthState::Healthy {
-            return Err(AppError::Conflict(format!(
-                "{service} is {} in {source} ({}); only a healthy release is promoted",
-                health.state, health.reason
-            )));
-        }
+        self.healthy_in(source, service)
+            .map_err(AppError::Conflict)?;
         match backend.live(&target.kind).await {
             Ok(Some(live)) if live.running => Ok(live.release),
             Ok(_) => Err(AppError::Conflict(format!(
@@ -214,6 +222,249 @@ impl DeployService {
             ))),
             Err(e) => Err(AppError::Unavailable(e.to_string())),
         }
+    }
+
+    fn health_of(&self, env: &EnvName, service: &ServiceName) -> HealthSummary {
+        self.health
+            .summary(env, service)
+            .unwrap_or_else(|| HealthSummary::unknown("not probed yet"))
+    }
+
+    /// Only a release the probes find healthy is promoted; the error says what they found.
+    fn healthy_in(&self, source: &EnvName, service: &ServiceName) -> Result<(), String> {
+        let health = self.health_of(source, service);
+        if health.state == HealthState::Healthy {
+            return Ok(());
+        }
+        Err(format!(
+            "{service} is {} in {source} ({}); only a healthy release is promoted",
+            health.state, health.reason
+        ))
+    }
+
+    /// The environment a service is promoted to `target` from: the one before it, in the
+    /// configuration's order, among those the service runs in.
+    fn source_of(&self, service: &Service, target: &EnvName) -> Option<EnvName> {
+        self.config
+            .environments
+            .iter()
+            .map(|e| &e.name)
+            .filter(|e| service.targets.contains_key(*e))
+            .take_while(|e| *e != target)
+            .last()
+            .cloned()
+    }
+
+    /// What a promotion to `target` would change, for a person to look at before confirming:
+    /// the releases before and after, how far behind the target is, the settings that differ,
+    /// the source's recent health, and why it cannot be confirmed now, if it cannot.
+    pub async fn promotion_preview(
+        &self,
+        caller: &Caller,
+        service: &str,
+        target: &str,
+    ) -> Result<PromotionPreview, AppError> {
+        crate::auth::authorize(caller, Action::View)?;
+        let found = self
+            .config
+            .service(service)
+            .ok_or_else(|| AppError::NotFound(format!("there is no service named {service}")))?;
+        let env = EnvName::parse(target)
+            .ok()
+            .and_then(|n| self.config.environment(&n))
+            .filter(|e| found.targets.contains_key(&e.name))
+            .ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "{} does not run in an environment `{target}`",
+                    found.name
+                ))
+            })?;
+        let source = self.source_of(found, &env.name).ok_or_else(|| {
+            AppError::NotFound(format!(
+                "{} runs in no environment before {}, so there is nothing to promote",
+                found.name, env.name
+            ))
+        })?;
+        let (name, to) = (&found.name, &env.name);
+        let now = flightdeck_app::model::Timestamp::now();
+
+        let (after, before) = tokio::join!(
+            self.running(&source, &found.targets[&source]),
+            self.running(to, &found.targets[to]),
+        );
+        let (source_settings, target_settings) = tokio::join!(
+            self.settings(&source, &found.targets[&source]),
+            self.settings(to, &found.targets[to]),
+        );
+        let (differences, settings_error) = match (source_settings, target_settings) {
+            (Ok(a), Ok(b)) => (promotion::differences(&a, &b), None),
+            (Err(e), _) | (_, Err(e)) => (Vec::new(), Some(e)),
+        };
+        let lag = match (&after, &before) {
+            (Ok(Some(a)), Ok(Some(b))) => self.lag(&source, found, a, b).await?,
+            (Ok(None), _) => Lag::Unknown {
+                reason: format!("{name} does not run in {source}"),
+            },
+            (_, Ok(None)) => Lag::Unknown {
+                reason: format!("{name} does not run in {to} yet"),
+            },
+            (Err(e), _) | (_, Err(e)) => Lag::Unknown { reason: e.clone() },
+        };
+
+        let minutes = PREVIEW_HEALTH_MINUTES;
+        let since = flightdeck_app::model::Timestamp::from_unix_millis(
+            now.unix_millis() - i64::from(minutes) * 60_000,
+        );
+        let mut totals = self
+            .store
+            .health_totals(&source, name, Resolution::Minute, since)
+            .await?;
+        // The minute under way is not in the store yet; without it a console started a
+        // minute ago would show no history at all.
+        if let Some(minute) = self.health.current_minute(&source, name) {
+            totals.checks += minute.checks;
+            totals.up += minute.up;
+        }
+        let changes = self
+            .store
+            .health_transitions(&source, name, since, PREVIEW_CHANGES_SHOWN)
+            .await?
+            .into_iter()
+            .map(|t| HealthChange {
+                from: t.from,
+                to: t.to,
+                reason: t.reason,
+                at: t.at,
+            })
+            .collect();
+        let busy = self
+            .store
+            .unfinished_deployments()
+            .await?
+            .into_iter()
+            .find(|j| &j.environment == to && &j.service == name);
+
+        let protection = Protection::from_flag(env.protected);
+        let refusal = if !permits(caller.role, Action::Promote(protection)) {
+            Some(format!(
+                "Promoting to {to} needs the {} role.",
+                if env.protected {
+                    "releaser"
+                } else {
+                    "deployer"
+                }
+            ))
+        } else if !self.backends.contains_key(to) {
+            Some(format!(
+                "Deploys to {to} are not possible yet: its backend has no adapter here."
+            ))
+        } else if let Some(job) = busy {
+            Some(format!(
+                "Deploy #{} by {} is in progress in {to}.",
+                job.id, job.requested_by
+            ))
+        } else {
+            match (&after, &lag) {
+                (Err(e), _) => Some(format!("Cannot read what runs in {source}: {e}")),
+                (Ok(None), _) => Some(format!("{name} does not run in {source}.")),
+                (Ok(Some(a)), _) if !a.running => Some(format!("{name} is stopped in {source}.")),
+                (_, Lag::Same) => Some(format!("{to} already runs this exact image.")),
+                _ => self.healthy_in(&source, name).err(),
+            }
+        };
+
+        Ok(PromotionPreview {
+            service: name.to_string(),
+            source: source.to_string(),
+            target: to.to_string(),
+            target_protected: env.protected,
+            after: after.ok().flatten(),
+            before: before.ok().flatten(),
+            lag,
+            differences,
+            settings_error,
+            source_health: self.health_of(&source, name),
+            source_recent: RecentHealth {
+                minutes,
+                checks: totals.checks,
+                up: totals.up,
+                changes,
+            },
+            refusal,
+            form_key: fresh_key(),
+            generated_at: now,
+        })
+    }
+
+    /// What runs in `env` now, or why that cannot be read.
+    async fn running(
+        &self,
+        env: &EnvName,
+        target: &Target,
+    ) -> Result<Option<RunningRelease>, String> {
+        let backend = self
+            .backends
+            .get(env)
+            .ok_or_else(|| format!("{env}'s backend has no adapter here yet"))?;
+        let live = backend
+            .live(&target.kind)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(live.map(|l| RunningRelease {
+            version: l.release.version,
+            image: l.release.image,
+            digest: l.release.digest,
+            running: l.running,
+            started_at: l.started_at.as_deref().and_then(parse_rfc3339),
+        }))
+    }
+
+    async fn settings(&self, env: &EnvName, target: &Target) -> Result<RuntimeSettings, String> {
+        let backend = self
+            .backends
+            .get(env)
+            .ok_or_else(|| format!("{env}'s backend has no adapter here yet"))?;
+        backend
+            .settings(&target.kind)
+            .await
+            .map_err(|e| format!("cannot read the settings in {env}: {e}"))?
+            .ok_or_else(|| format!("{} does not exist in {env}", target.kind.label()))
+    }
+
+    /// How far behind the target is: from the source's deploy history, else from the version
+    /// numbers of the releases the source's backend knows.
+    async fn lag(
+        &self,
+        source: &EnvName,
+        service: &Service,
+        after: &RunningRelease,
+        before: &RunningRelease,
+    ) -> Result<Lag, AppError> {
+        let history = self
+            .store
+            .deployments_of(source, &service.name, LAG_HISTORY)
+            .await?;
+        if let Some(lag) = promotion::lag_from_history(&history, after, before) {
+            return Ok(lag);
+        }
+        let releases = match self.backends.get(source) {
+            Some(b) => b
+                .releases(&service.targets[source].kind)
+                .await
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        Ok(
+            promotion::lag_from_versions(&releases, after, before).unwrap_or_else(|| {
+                Lag::Unknown {
+                    reason: format!(
+                        "{} was never deployed to {source} through the console, and the versions \
+                     {} and {} do not say which is newer",
+                        before.version, before.version, after.version
+                    ),
+                }
+            }),
+        )
     }
 
     pub async fn deployment(&self, caller: &Caller, id: i64) -> Result<DeploymentView, AppError> {
@@ -270,7 +521,6 @@ impl DeployService {
             .service(service)
             .ok_or_else(|| AppError::NotFound(format!("there is no service named {service}")))?;
         let mut panels = Vec::new();
-        let mut before: Option<EnvName> = None;
         for env in &self.config.environments {
             if !found.targets.contains_key(&env.name) {
                 continue;
@@ -306,10 +556,7 @@ impl DeployService {
                     "deploys here come with the ECS adapter; this backend has none yet".to_owned()
                 }),
                 form_key: fresh_key(),
-                promote_from: before
-                    .clone()
-                    .filter(|b| found.targets.contains_key(b))
-                    .map(|b| b.to_string()),
+                promote_from: self.source_of(found, &env.name).map(|b| b.to_string()),
                 rollback_to,
                 in_progress: jobs.iter().find(|j| !j.state.is_final()).map(|j| j.id),
                 history: jobs
@@ -326,7 +573,6 @@ impl DeployService {
                     })
                     .collect(),
             });
-            before = Some(env.name.clone());
         }
         Ok(panels)
     }
@@ -374,16 +620,21 @@ impl DeployService {
                 image: release.as_ref().map(|r| r.image.clone()),
                 digest: release.and_then(|r| r.digest),
                 running,
-                health: self
-                    .health
-                    .summary(&env, &service.name)
-                    .unwrap_or_else(|| HealthSummary::unknown("not probed yet")),
+                health: self.health_of(&env, &service.name),
                 deploying: busy.get(&service.name).copied(),
                 error,
             });
         }
         Ok(out)
     }
+}
+
+/// A backend's RFC 3339 time (Docker's has nanoseconds), or `None` when it is not one.
+fn parse_rfc3339(text: &str) -> Option<flightdeck_app::model::Timestamp> {
+    let at =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    let millis = i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()?;
+    Some(flightdeck_app::model::Timestamp::from_unix_millis(millis))
 }
 
 /// The release for `version`: an image on the host with that tag (exact, with its digest), or

@@ -199,6 +199,17 @@ impl HealthMonitor {
             .map(|s| s.summary.clone())
     }
 
+    /// What the probes saw so far in the minute not yet written to the store.
+    pub fn current_minute(
+        &self,
+        environment: &EnvName,
+        service: &ServiceName,
+    ) -> Option<HealthSample> {
+        self.lock()
+            .get(&(environment.clone(), service.clone()))
+            .and_then(|s| s.minute.clone())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, TargetState>> {
         // A panic elsewhere while holding the lock leaves plain data behind, still usable.
         self.states.lock().unwrap_or_else(|e| e.into_inner())

@@ -25,6 +25,7 @@ fn quiet(_: String) {}
 pub async fn run(f: &Fixture<'_>) {
     live_state_is_read_from_the_backend(f).await;
     releases_list_what_can_run(f).await;
+    settings_are_read_without_values(f).await;
     switch_and_restore(f).await;
     an_unavailable_release_changes_nothing(f).await;
     a_missing_target_is_named(f).await;
@@ -42,6 +43,27 @@ async fn live_state_is_read_from_the_backend(f: &Fixture<'_>) {
     assert!(live.running);
     assert!(live.release.digest.is_some(), "an exact digest is reported");
     assert_eq!(f.backend.live(&f.missing).await.unwrap(), None);
+}
+
+/// What a promotion preview compares: the target's settings are read, a missing target has
+/// none, and environment variables come as names, never with their values.
+async fn settings_are_read_without_values(f: &Fixture<'_>) {
+    let settings = f
+        .backend
+        .settings(&f.target)
+        .await
+        .unwrap()
+        .expect("the target exists");
+    assert!(
+        settings.env_names.iter().all(|n| !n.contains('=')),
+        "names only: {:?}",
+        settings.env_names
+    );
+    assert!(
+        !settings.resources.is_empty(),
+        "resource limits are reported, set or not"
+    );
+    assert_eq!(f.backend.settings(&f.missing).await.unwrap(), None);
 }
 
 async fn releases_list_what_can_run(f: &Fixture<'_>) {
