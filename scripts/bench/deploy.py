@@ -124,6 +124,7 @@ class Console:
             job = self.call("GET", f"/api/v1/deployments/{job['id']}")
         if job["state"] != "succeeded":
             sys.exit(f"the console's deploy of {version} ended {job['state']}: {job['reason']}")
+        return job
 
     def stop(self):
         self.process.terminate()
@@ -139,6 +140,7 @@ def main():
         f.write(f"""[health]
 interval = "1s"
 timeout = "500ms"
+slow_after = "300ms"
 
 [deploy]
 bake = "{BAKE_SECONDS}s"
@@ -169,7 +171,7 @@ targets.cli = {{ container = "{SERVICE}-cli", health_url = "http://127.0.0.1:{cl
             dev_version = VERSIONS[run % 2]
             cli_version = VERSIONS[(run + 1) % 2]
             started = time.monotonic()
-            console.deploy(dev_version, f"bench-{run}-{time.time_ns()}")
+            last_job = console.deploy(dev_version, f"bench-{run}-{time.time_ns()}")
             console_times.append(time.monotonic() - started)
             started = time.monotonic()
             cli_switch(f"{SERVICE}-cli", cli_port, f"{repo}:{cli_version}")
@@ -183,6 +185,11 @@ targets.cli = {{ container = "{SERVICE}-cli", health_url = "http://127.0.0.1:{cl
         subprocess.run([binary, "demo", "--remove", "--config", config],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     c_med, d_med = statistics.median(console_times), statistics.median(cli_times)
+    print()
+    print("The console's last deploy, step by step (seconds after it was queued):")
+    for step in last_job["steps"]:
+        at = (step["at"] - last_job["created_at"]) / 1000
+        print(f"  {at:6.2f}  {step['message']}")
     print()
     print(f"Deploy overhead ({runs} runs each, bake {BAKE_SECONDS} s, image HEALTHCHECK every 5 s, "
           f"{os.cpu_count()} cores)")
