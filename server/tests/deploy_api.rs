@@ -498,6 +498,30 @@ async fn a_promotion_is_previewed_before_it_is_confirmed() {
     let (status, _) = admin.get_text("/services/shop/promote/staging").await;
     assert_eq!(status, 404, "nothing comes before staging");
 
+    // The same preview for scripts, as JSON.
+    let (status, preview) = releaser
+        .get("/api/v1/environments/production/services/shop/promotion")
+        .await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["after"]["digest"].as_str(), Some(digest.as_str()));
+    assert_eq!(preview["before"]["version"], "1");
+    assert_eq!(preview["lag"], json!({"kind": "behind", "versions": ["2"]}));
+    assert_eq!(preview["refusal"], Value::Null, "{preview}");
+    assert!(
+        !preview.to_string().contains("hunter2-never-shown"),
+        "{preview}"
+    );
+    let anonymous = app
+        .client
+        .get(format!(
+            "{}/api/v1/environments/production/services/shop/promotion",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
     // Confirming something staging no longer runs changes nothing.
     let (status, body) = releaser
         .post(

@@ -92,3 +92,20 @@ pub async fn environment_services(
         Err(e) => json_error(&e),
     }
 }
+
+/// `GET /api/v1/environments/{env}/services/{service}/promotion`: what promoting the service to
+/// `env` from the environment before it would change; send its `after.digest` as `reviewed`.
+pub async fn promotion_preview(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((environment, service)): Path<(String, String)>,
+) -> Response {
+    match state
+        .console
+        .promotion_preview(&caller, service, environment)
+        .await
+    {
+        Ok(preview) => Json(preview).into_response(),
+        Err(e) => json_error(&e),
+    }
+}

@@ -113,6 +113,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/environments/{environment}/services",
             get(api::environment_services),
         )
+        .route(
+            "/api/v1/environments/{environment}/services/{service}/promotion",
+            get(api::promotion_preview),
+        )
         .leptos_routes_with_context(
             &state,
             routes,
