@@ -1,0 +1,274 @@
+//! Reading an ECS rollout: after `UpdateService`, the service's deployments say whether the new
+//! task-definition revision has rolled out, is still rolling out, or failed, and whether ECS's
+//! deployment circuit breaker already put the previous revision back.
+//!
+//! The decisions work on [`EcsDeployment`], the fields of the API's `Deployment` shape that
+//! matter here, so they are tested on the JSON the ECS API reference documents (moto never
+//! completes or fails a rollout, so it cannot show these states).
+
+use serde::Deserialize;
+
+/// One entry of `DescribeServices`' `services[].deployments`, as the API reference names it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EcsDeployment {
+    pub id: String,
+    /// `PRIMARY` (the newest), `ACTIVE` (still running tasks, being replaced) or `INACTIVE`.
+    pub status: String,
+    pub task_definition: String,
+    /// `IN_PROGRESS`, `COMPLETED` or `FAILED`; absent on old deployments.
+    #[serde(default)]
+    pub rollout_state: Option<String>,
+    #[serde(default)]
+    pub rollout_state_reason: Option<String>,
+    #[serde(default)]
+    pub desired_count: i32,
+    #[serde(default)]
+    pub running_count: i32,
+    #[serde(default)]
+    pub pending_count: i32,
+    #[serde(default)]
+    pub failed_tasks: i32,
+}
+
+impl From<&aws_sdk_ecs::types::Deployment> for EcsDeployment {
+    fn from(d: &aws_sdk_ecs::types::Deployment) -> Self {
+        Self {
+            id: d.id().unwrap_or_default().to_owned(),
+            status: d.status().unwrap_or_default().to_owned(),
+            task_definition: d.task_definition().unwrap_or_default().to_owned(),
+            rollout_state: d.rollout_state().map(|s| s.as_str().to_owned()),
+            rollout_state_reason: d.rollout_state_reason().map(str::to_owned),
+            desired_count: d.desired_count(),
+            running_count: d.running_count(),
+            pending_count: d.pending_count(),
+            failed_tasks: d.failed_tasks(),
+        }
+    }
+}
+
+/// Where the rollout of one task-definition revision stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rollout {
+    /// ECS says the rollout completed and the new revision runs every desired task.
+    Completed,
+    /// Still rolling out; the counts are for the progress log.
+    InProgress {
+        running: i32,
+        desired: i32,
+        pending: i32,
+        failed_tasks: i32,
+    },
+    /// ECS gave up on it. `rolled_back_to` is the revision the circuit breaker put back, when it
+    /// did: the service then runs the previous release again, and the deploy is rolled back,
+    /// never a success.
+    Failed {
+        reason: String,
+        rolled_back_to: Option<String>,
+    },
+}
+
+/// The rollout of `revision` (a task-definition ARN) as the service's deployments show it.
+pub fn rollout_of(deployments: &[EcsDeployment], revision: &str) -> Rollout {
+    let primary = deployments.iter().find(|d| d.status == "PRIMARY");
+    let ours = deployments.iter().find(|d| d.task_definition == revision);
+    // The circuit breaker's rollback is a new PRIMARY deployment of another revision.
+    let replaced_by = primary
+        .filter(|p| p.task_definition != revision)
+        .map(|p| p.task_definition.clone());
+    let Some(ours) = ours else {
+        return Rollout::Failed {
+            reason: match &replaced_by {
+                Some(other) => format!("the service was moved on to {other}"),
+                None => format!("the service has no deployment of {revision}"),
+            },
+            rolled_back_to: replaced_by,
+        };
+    };
+    match ours.rollout_state.as_deref() {
+        Some("FAILED") => Rollout::Failed {
+            reason: ours
+                .rollout_state_reason
+                .clone()
+                .unwrap_or_else(|| "ECS marked the rollout failed".to_owned()),
+            rolled_back_to: replaced_by,
+        },
+        _ if replaced_by.is_some() => Rollout::Failed {
+            reason: format!(
+                "another deployment replaced it: {}",
+                ours.rollout_state_reason
+                    .clone()
+                    .unwrap_or_else(|| "no reason given".to_owned())
+            ),
+            rolled_back_to: replaced_by,
+        },
+        Some("COMPLETED") if ours.running_count >= ours.desired_count => Rollout::Completed,
+        _ => Rollout::InProgress {
+            running: ours.running_count,
+            desired: ours.desired_count,
+            pending: ours.pending_count,
+            failed_tasks: ours.failed_tasks,
+        },
+    }
+}
+
+/// [`rollout_of`], with a deadline: a rollout still under way when it has passed is failed
+/// (stuck), saying how far it got. ECS may still finish it later; the deploy restores the
+/// previous revision either way.
+pub fn rollout_by(
+    deployments: &[EcsDeployment],
+    revision: &str,
+    elapsed: std::time::Duration,
+    deadline: std::time::Duration,
+) -> Rollout {
+    match rollout_of(deployments, revision) {
+        Rollout::InProgress {
+            running,
+            desired,
+            failed_tasks,
+            ..
+        } if elapsed >= deadline => Rollout::Failed {
+            reason: format!(
+                "not rolled out within {} s: {running} of {desired} tasks running, \
+                 {failed_tasks} failed to start",
+                deadline.as_secs()
+            ),
+            rolled_back_to: None,
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const NEW: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop:8";
+    const OLD: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop:7";
+
+    /// `services[0].deployments` of a DescribeServices answer, in the API reference's shape.
+    fn deployments(json: &str) -> Vec<EcsDeployment> {
+        serde_json::from_str(json).expect("a Deployment list as the ECS API returns it")
+    }
+
+    #[test]
+    fn a_completed_rollout_running_every_task_is_completed() {
+        let d = deployments(&format!(
+            r#"[{{"id": "ecs-svc/1111", "status": "PRIMARY", "taskDefinition": "{NEW}",
+                 "desiredCount": 2, "pendingCount": 0, "runningCount": 2, "failedTasks": 0,
+                 "createdAt": 1795400000.0, "updatedAt": 1795400300.0, "launchType": "FARGATE",
+                 "rolloutState": "COMPLETED",
+                 "rolloutStateReason": "ECS deployment ecs-svc/1111 completed."}}]"#
+        ));
+        assert_eq!(rollout_of(&d, NEW), Rollout::Completed);
+    }
+
+    #[test]
+    fn a_rollout_under_way_reports_its_counts() {
+        let d = deployments(&format!(
+            r#"[{{"id": "ecs-svc/2222", "status": "PRIMARY", "taskDefinition": "{NEW}",
+                 "desiredCount": 3, "pendingCount": 1, "runningCount": 1, "failedTasks": 1,
+                 "rolloutState": "IN_PROGRESS",
+                 "rolloutStateReason": "ECS deployment ecs-svc/2222 in progress."}},
+                {{"id": "ecs-svc/1111", "status": "ACTIVE", "taskDefinition": "{OLD}",
+                 "desiredCount": 3, "pendingCount": 0, "runningCount": 3, "failedTasks": 0,
+                 "rolloutState": "COMPLETED"}}]"#
+        ));
+        assert_eq!(
+            rollout_of(&d, NEW),
+            Rollout::InProgress {
+                running: 1,
+                desired: 3,
+                pending: 1,
+                failed_tasks: 1
+            }
+        );
+    }
+
+    #[test]
+    fn completed_with_tasks_missing_is_not_yet_done() {
+        let d = deployments(&format!(
+            r#"[{{"id": "ecs-svc/2222", "status": "PRIMARY", "taskDefinition": "{NEW}",
+                 "desiredCount": 2, "runningCount": 1, "rolloutState": "COMPLETED"}}]"#
+        ));
+        assert!(matches!(rollout_of(&d, NEW), Rollout::InProgress { .. }));
+    }
+
+    #[test]
+    fn a_circuit_breaker_rollback_is_failed_and_names_the_revision_put_back() {
+        // The breaker marks the new deployment FAILED and starts a PRIMARY one of the old revision.
+        let d = deployments(&format!(
+            r#"[{{"id": "ecs-svc/3333", "status": "PRIMARY", "taskDefinition": "{OLD}",
+                 "desiredCount": 2, "pendingCount": 2, "runningCount": 0, "failedTasks": 0,
+                 "rolloutState": "IN_PROGRESS",
+                 "rolloutStateReason": "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1111."}},
+                {{"id": "ecs-svc/2222", "status": "ACTIVE", "taskDefinition": "{NEW}",
+                 "desiredCount": 0, "pendingCount": 0, "runningCount": 0, "failedTasks": 6,
+                 "rolloutState": "FAILED",
+                 "rolloutStateReason": "ECS deployment circuit breaker: tasks failed to start."}}]"#
+        ));
+        assert_eq!(
+            rollout_of(&d, NEW),
+            Rollout::Failed {
+                reason: "ECS deployment circuit breaker: tasks failed to start.".to_owned(),
+                rolled_back_to: Some(OLD.to_owned()),
+            }
+        );
+    }
+
+    #[test]
+    fn a_failed_rollout_without_the_breaker_rollback_is_failed_with_nothing_put_back() {
+        let d = deployments(&format!(
+            r#"[{{"id": "ecs-svc/2222", "status": "PRIMARY", "taskDefinition": "{NEW}",
+                 "desiredCount": 2, "runningCount": 0, "failedTasks": 4,
+                 "rolloutState": "FAILED",
+                 "rolloutStateReason": "ECS deployment circuit breaker: tasks failed to start."}}]"#
+        ));
+        assert_eq!(
+            rollout_of(&d, NEW),
+            Rollout::Failed {
+                reason: "ECS deployment circuit breaker: tasks failed to start.".to_owned(),
+                rolled_back_to: None,
+            }
+        );
+    }
+
+    #[test]
+    fn a_rollout_stuck_past_the_deadline_is_failed_saying_how_far_it_got() {
+        let d = deployments(&format!(
+            r#"[{{"id": "ecs-svc/2222", "status": "PRIMARY", "taskDefinition": "{NEW}",
+                 "desiredCount": 2, "pendingCount": 2, "runningCount": 0, "failedTasks": 3,
+                 "rolloutState": "IN_PROGRESS"}}]"#
+        ));
+        let (minute, five) = (Duration::from_secs(60), Duration::from_secs(300));
+        assert!(matches!(
+            rollout_by(&d, NEW, minute, five),
+            Rollout::InProgress { .. }
+        ));
+        assert_eq!(
+            rollout_by(&d, NEW, five, five),
+            Rollout::Failed {
+                reason: "not rolled out within 300 s: 0 of 2 tasks running, 3 failed to start"
+                    .to_owned(),
+                rolled_back_to: None,
+            }
+        );
+    }
+
+    #[test]
+    fn a_revision_someone_else_replaced_is_failed() {
+        let d = deployments(&format!(
+            r#"[{{"id": "ecs-svc/4444", "status": "PRIMARY", "taskDefinition": "{OLD}",
+                 "desiredCount": 2, "runningCount": 2, "rolloutState": "COMPLETED"}}]"#
+        ));
+        assert_eq!(
+            rollout_of(&d, NEW),
+            Rollout::Failed {
+                reason: format!("the service was moved on to {OLD}"),
+                rolled_back_to: Some(OLD.to_owned()),
+            }
+        );
+    }
+}
