@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs whatever is missing and runs the whole suite:
 #   formatting, clippy (server build and browser build, separately), unit and integration tests
-#   against real SQLite, PostgreSQL and Docker Engine, the release build, and browser tests in
-#   headless Chromium.
+#   against real SQLite, PostgreSQL, Docker Engine and moto (the ECS API), the release build, and
+#   browser tests in headless Chromium.
 # Ends with one summary line: "summary: N passed, N failed, N skipped".
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/toolchain.sh"
 source "$REPO_ROOT/scripts/lib/postgres.sh"
 source "$REPO_ROOT/scripts/lib/chromium.sh"
 source "$REPO_ROOT/scripts/lib/docker.sh"
+source "$REPO_ROOT/scripts/lib/moto.sh"
 
 cd "$REPO_ROOT"
 LOG="$(mktemp /tmp/flightdeck-test-log.XXXXXX)"
@@ -36,6 +37,7 @@ cleanup() {
   local status=$?
   summary
   stop_test_postgres
+  stop_test_moto
   stop_docker_engine
   rm -f "$LOG"
   exit "$status"
@@ -60,9 +62,10 @@ cargo clippy --locked -p flightdeck-app --features hydrate --target wasm32-unkno
   -- -D warnings
 
 start_test_postgres
+start_test_moto
 ensure_docker_engine
 
-step "Unit and integration tests (SQLite, PostgreSQL, Docker Engine)"
+step "Unit and integration tests (SQLite, PostgreSQL, Docker Engine, moto)"
 run_tests cargo test --locked -p flightdeck-app -p flightdeck-server --features flightdeck-app/ssr
 
 step "Release build (cargo leptos build --release)"
