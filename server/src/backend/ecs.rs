@@ -9,7 +9,12 @@
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
-use aws_sdk_ecs::{Client, error::SdkError};
+use aws_sdk_ecs::{
+    Client,
+    error::SdkError,
+    operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder,
+    types::{Tag, TaskDefinition},
+};
 use aws_smithy_http_client::{Builder, tls};
 use flightdeck_app::model::EnvName;
 
@@ -152,6 +157,49 @@ pub async fn read_service(
     }))
 }
 
+/// The next revision of `current`: every field copied as it is (roles, network mode, volumes,
+/// placement, cpu, memory, every container's environment, secrets, ports, log configuration,
+/// and the definition's tags), with only `container`'s image replaced by `image`. Inference
+/// accelerators are the exception: ECS no longer accepts them (the SDK deprecates the field).
+/// `tags` are the definition's own, which `DescribeTaskDefinition` returns only when asked.
+pub fn next_revision(
+    request: RegisterTaskDefinitionFluentBuilder,
+    current: &TaskDefinition,
+    tags: &[Tag],
+    container: &str,
+    image: &str,
+) -> Result<RegisterTaskDefinitionFluentBuilder, BackendError> {
+    let mut containers = current.container_definitions.clone().unwrap_or_default();
+    let target = containers
+        .iter_mut()
+        .find(|c| c.name() == Some(container))
+        .ok_or_else(|| {
+            BackendError::Failed(format!(
+                "task definition {} has no container {container}",
+                current.task_definition_arn().unwrap_or_default()
+            ))
+        })?;
+    target.image = Some(image.to_owned());
+    Ok(request
+        .set_family(current.family.clone())
+        .set_task_role_arn(current.task_role_arn.clone())
+        .set_execution_role_arn(current.execution_role_arn.clone())
+        .set_network_mode(current.network_mode.clone())
+        .set_container_definitions(Some(containers))
+        .set_volumes(current.volumes.clone())
+        .set_placement_constraints(current.placement_constraints.clone())
+        .set_requires_compatibilities(current.requires_compatibilities.clone())
+        .set_cpu(current.cpu.clone())
+        .set_memory(current.memory.clone())
+        .set_tags((!tags.is_empty()).then(|| tags.to_vec()))
+        .set_pid_mode(current.pid_mode.clone())
+        .set_ipc_mode(current.ipc_mode.clone())
+        .set_proxy_configuration(current.proxy_configuration.clone())
+        .set_ephemeral_storage(current.ephemeral_storage.clone())
+        .set_runtime_platform(current.runtime_platform.clone())
+        .set_enable_fault_injection(current.enable_fault_injection))
+}
+
 /// An SDK error worded for an operator, naming the environment: unreachable endpoints and
 /// missing or expired credentials say so plainly; ECS's own refusals keep its message.
 fn api_error<E, R>(environment: &EnvName, what: &str, e: &SdkError<E, R>) -> BackendError
@@ -197,4 +245,157 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecs::types::{
+        Compatibility, ContainerDefinition, CpuArchitecture, EphemeralStorage, IpcMode,
+        KeyValuePair, LogConfiguration, LogDriver, NetworkMode, OsFamily, PidMode, PortMapping,
+        ProxyConfiguration, RuntimePlatform, Secret, TaskDefinitionPlacementConstraint,
+        TaskDefinitionPlacementConstraintType, Volume,
+    };
+
+    use super::*;
+
+    /// A client that is never called: it only makes request builders.
+    fn offline_client() -> Client {
+        Client::from_conf(
+            aws_sdk_ecs::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("eu-west-1"))
+                .build(),
+        )
+    }
+
+    fn container(name: &str, image: &str) -> ContainerDefinition {
+        ContainerDefinition::builder()
+            .name(name)
+            .image(image)
+            .essential(name == "app")
+            .cpu(128)
+            .memory(256)
+            .environment(
+                KeyValuePair::builder()
+                    .name("MODE")
+                    .value("production")
+                    .build(),
+            )
+            .secrets(
+                Secret::builder()
+                    .name("DB_PASSWORD")
+                    .value_from("arn:aws:secretsmanager:eu-west-1:123456789012:secret:db")
+                    .build()
+                    .unwrap(),
+            )
+            .port_mappings(PortMapping::builder().container_port(8080).build())
+            .log_configuration(
+                LogConfiguration::builder()
+                    .log_driver(LogDriver::Awslogs)
+                    .options("awslogs-group", "/ecs/shop")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    }
+
+    #[test]
+    fn the_next_revision_keeps_every_field_but_the_target_image() {
+        let current = TaskDefinition::builder()
+            .task_definition_arn("arn:aws:ecs:eu-west-1:123456789012:task-definition/shop:7")
+            .family("shop")
+            .revision(7)
+            .task_role_arn("arn:aws:iam::123456789012:role/shop-task")
+            .execution_role_arn("arn:aws:iam::123456789012:role/shop-exec")
+            .network_mode(NetworkMode::Awsvpc)
+            .container_definitions(container("app", "registry.example/shop:1.0.0"))
+            .container_definitions(container("envoy", "envoy:1.30"))
+            .volumes(Volume::builder().name("scratch").build())
+            .placement_constraints(
+                TaskDefinitionPlacementConstraint::builder()
+                    .r#type(TaskDefinitionPlacementConstraintType::MemberOf)
+                    .expression("attribute:ecs.availability-zone in [eu-west-1a]")
+                    .build(),
+            )
+            .requires_compatibilities(Compatibility::Fargate)
+            .cpu("512")
+            .memory("1024")
+            .pid_mode(PidMode::Task)
+            .ipc_mode(IpcMode::None)
+            .proxy_configuration(
+                ProxyConfiguration::builder()
+                    .container_name("envoy")
+                    .build()
+                    .unwrap(),
+            )
+            .ephemeral_storage(EphemeralStorage::builder().size_in_gib(30).build())
+            .runtime_platform(
+                RuntimePlatform::builder()
+                    .cpu_architecture(CpuArchitecture::Arm64)
+                    .operating_system_family(OsFamily::Linux)
+                    .build(),
+            )
+            .enable_fault_injection(false)
+            .build();
+        let tags = [Tag::builder().key("team").value("shop").build()];
+
+        let request = next_revision(
+            offline_client().register_task_definition(),
+            &current,
+            &tags,
+            "app",
+            "registry.example/shop:1.1.0",
+        )
+        .unwrap();
+        let input = request.as_input();
+
+        let mut expected_app = container("app", "registry.example/shop:1.1.0");
+        expected_app.essential = Some(true);
+        assert_eq!(
+            input.get_container_definitions().as_deref(),
+            Some(&[expected_app, container("envoy", "envoy:1.30")][..]),
+            "only the app container's image changed"
+        );
+        assert_eq!(input.get_family(), &current.family);
+        assert_eq!(input.get_task_role_arn(), &current.task_role_arn);
+        assert_eq!(input.get_execution_role_arn(), &current.execution_role_arn);
+        assert_eq!(input.get_network_mode(), &current.network_mode);
+        assert_eq!(input.get_volumes(), &current.volumes);
+        assert_eq!(
+            input.get_placement_constraints(),
+            &current.placement_constraints
+        );
+        assert_eq!(
+            input.get_requires_compatibilities(),
+            &current.requires_compatibilities
+        );
+        assert_eq!(input.get_cpu(), &current.cpu);
+        assert_eq!(input.get_memory(), &current.memory);
+        assert_eq!(input.get_pid_mode(), &current.pid_mode);
+        assert_eq!(input.get_ipc_mode(), &current.ipc_mode);
+        assert_eq!(
+            input.get_proxy_configuration(),
+            &current.proxy_configuration
+        );
+        assert_eq!(input.get_ephemeral_storage(), &current.ephemeral_storage);
+        assert_eq!(input.get_runtime_platform(), &current.runtime_platform);
+        assert_eq!(
+            input.get_enable_fault_injection(),
+            &current.enable_fault_injection
+        );
+        assert_eq!(input.get_tags().as_deref(), Some(&tags[..]));
+
+        let refused = next_revision(
+            offline_client().register_task_definition(),
+            &current,
+            &tags,
+            "worker",
+            "x:1",
+        )
+        .unwrap_err();
+        assert!(
+            refused.to_string().contains("no container worker"),
+            "{refused}"
+        );
+    }
 }
