@@ -13,7 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::AuthService,
-    backend::{Backend, docker::DockerEngines, docker_deploy::DockerBackend},
+    backend::{
+        Backend, docker::DockerEngines, docker_deploy::DockerBackend, ecs_deploy::EcsBackend,
+    },
     config::{Backend as BackendConfig, Config, ConfigErrors},
     console::ConsoleService,
     deploy::{DeployEngine, DeployService},
@@ -109,19 +111,22 @@ impl Application {
             HealthMonitor::new(&config, store.clone(), docker.clone())
                 .map_err(StartupError::Prober)?,
         );
-        // One backend per environment; ECS environments get theirs with the ECS adapter.
-        let backends: std::collections::HashMap<_, Arc<dyn Backend>> = config
-            .environments
-            .iter()
-            .filter_map(|env| match &env.backend {
-                BackendConfig::Docker(d) => Some((
-                    env.name.clone(),
+        // One backend per environment. Making an ECS client contacts nothing: credentials and
+        // the endpoint are first used by the first call, so an unreachable region cannot hold
+        // up the start.
+        let mut backends: std::collections::HashMap<_, Arc<dyn Backend>> =
+            std::collections::HashMap::new();
+        for env in &config.environments {
+            let backend: Arc<dyn Backend> = match &env.backend {
+                BackendConfig::Docker(d) => {
                     Arc::new(DockerBackend::new(docker.clone(), d.host.clone()))
-                        as Arc<dyn Backend>,
-                )),
-                BackendConfig::Ecs(_) => None,
-            })
-            .collect();
+                }
+                BackendConfig::Ecs(e) => {
+                    Arc::new(EcsBackend::new(env.name.clone(), e.clone()).await)
+                }
+            };
+            backends.insert(env.name.clone(), backend);
+        }
         let engine = Arc::new(
             DeployEngine::new(
                 config.clone(),

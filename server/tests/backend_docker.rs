@@ -79,6 +79,8 @@ async fn docker_passes_the_backend_conformance_suite() {
             image: format!("{DEMO_REPO}:99"),
             digest: None,
         },
+        runs_tasks: true,
+        checks_images: true,
     })
     .await;
 }

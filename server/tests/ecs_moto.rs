@@ -3,6 +3,8 @@
 //! and a service through the ECS API, and the console reads the service back. scripts/test.sh
 //! starts moto and sets FLIGHTDECK_TEST_MOTO_URL and dummy credentials.
 
+mod conformance;
+
 use aws_sdk_ecs::types::{
     ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration, KeyValuePair,
     PortMapping,
@@ -11,8 +13,9 @@ use flightdeck::{
     backend::{
         BackendError,
         ecs::{client, read_service},
+        ecs_deploy::{EcsBackend as EcsAdapter, release_of},
     },
-    config::EcsBackend,
+    config::{EcsBackend, TargetKind},
 };
 use flightdeck_app::model::EnvName;
 
@@ -164,6 +167,80 @@ async fn the_console_reads_a_service_that_was_set_up_through_the_ecs_api() {
         matches!(&missing, Err(BackendError::Failed(m)) if m.contains("in staging") && m.contains("ClusterNotFound")),
         "{missing:?}"
     );
+}
+
+/// A fresh name for this run: task-definition families outlive clusters in one moto server.
+fn fresh(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}
+
+/// An image reference pinned to a digest, as a registry would name release `n`.
+fn pinned(n: u8) -> String {
+    format!(
+        "registry.example/shop:1.{n}.0@sha256:{}",
+        format!("{n:x}").repeat(64)
+    )
+}
+
+#[tokio::test]
+async fn ecs_passes_the_backend_conformance_suite_as_far_as_moto_allows() {
+    let cluster = fresh("fd-conf");
+    let family = fresh("shop");
+    let settings = settings(&cluster, moto_url());
+    let ecs = client(&settings).await;
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let mut first = None;
+    for n in [0, 1] {
+        let registered = ecs
+            .register_task_definition()
+            .family(&family)
+            .container_definitions(app(&pinned(n)))
+            .send()
+            .await
+            .unwrap();
+        first.get_or_insert(
+            registered
+                .task_definition()
+                .and_then(|t| t.task_definition_arn())
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name("shop")
+        .task_definition(first.unwrap())
+        .desired_count(1)
+        .send()
+        .await
+        .unwrap();
+
+    let backend = EcsAdapter::new(staging(), settings).await;
+    conformance::run(&conformance::Fixture {
+        backend: &backend,
+        target: TargetKind::EcsService {
+            service: "shop".into(),
+            container: None,
+        },
+        missing: TargetKind::EcsService {
+            service: "missing".into(),
+            container: None,
+        },
+        v1: release_of(&pinned(0)),
+        v2: release_of(&pinned(1)),
+        unavailable: release_of("registry.example/nothing:1"),
+        runs_tasks: false,
+        checks_images: false,
+    })
+    .await;
 }
 
 #[tokio::test]

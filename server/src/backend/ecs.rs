@@ -202,7 +202,7 @@ pub fn next_revision(
 
 /// An SDK error worded for an operator, naming the environment: unreachable endpoints and
 /// missing or expired credentials say so plainly; ECS's own refusals keep its message.
-fn api_error<E, R>(environment: &EnvName, what: &str, e: &SdkError<E, R>) -> BackendError
+pub(super) fn api_error<E, R>(environment: &EnvName, what: &str, e: &SdkError<E, R>) -> BackendError
 where
     E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + 'static,

@@ -5,6 +5,7 @@
 pub mod docker;
 pub mod docker_deploy;
 pub mod ecs;
+pub mod ecs_deploy;
 pub mod ecs_rollout;
 
 use std::collections::{BTreeMap, BTreeSet};

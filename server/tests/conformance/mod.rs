@@ -18,6 +18,13 @@ pub struct Fixture<'a> {
     pub v2: Release,
     /// A release that cannot be had.
     pub unavailable: Release,
+    /// Whether the backend really runs tasks. moto (ECS) never starts any, so a running
+    /// instance cannot be asserted there.
+    pub runs_tasks: bool,
+    /// Whether the backend can tell before a switch that a release cannot be had. Docker asks
+    /// the engine and the registry; ECS learns it only when its tasks fail to pull, which the
+    /// rollout reports.
+    pub checks_images: bool,
 }
 
 fn quiet(_: String) {}
@@ -27,7 +34,9 @@ pub async fn run(f: &Fixture<'_>) {
     releases_list_what_can_run(f).await;
     settings_are_read_without_values(f).await;
     switch_and_restore(f).await;
-    an_unavailable_release_changes_nothing(f).await;
+    if f.checks_images {
+        an_unavailable_release_changes_nothing(f).await;
+    }
     a_missing_target_is_named(f).await;
 }
 
@@ -40,7 +49,7 @@ async fn live_state_is_read_from_the_backend(f: &Fixture<'_>) {
         .expect("the target exists");
     assert_eq!(live.release.version, f.v1.version);
     assert_eq!(live.release.image, f.v1.image);
-    assert!(live.running);
+    assert!(live.running || !f.runs_tasks);
     assert!(live.release.digest.is_some(), "an exact digest is reported");
     assert_eq!(f.backend.live(&f.missing).await.unwrap(), None);
 }
@@ -86,7 +95,7 @@ async fn switch_and_restore(f: &Fixture<'_>) {
     let live = f.backend.live(&f.target).await.unwrap().unwrap();
     assert_eq!(live.release.version, f.v2.version);
     assert_eq!(live.release.digest, f.v2.digest);
-    assert!(live.running);
+    assert!(live.running || !f.runs_tasks);
 
     f.backend
         .restore(&f.target, &switched, &quiet)
@@ -97,7 +106,7 @@ async fn switch_and_restore(f: &Fixture<'_>) {
         live.release.version, f.v1.version,
         "restore brings back what ran"
     );
-    assert!(live.running);
+    assert!(live.running || !f.runs_tasks);
 }
 
 async fn an_unavailable_release_changes_nothing(f: &Fixture<'_>) {
@@ -116,7 +125,10 @@ async fn an_unavailable_release_changes_nothing(f: &Fixture<'_>) {
     );
     let live = f.backend.live(&f.target).await.unwrap().unwrap();
     assert_eq!(live.release.version, f.v1.version);
-    assert!(live.running, "the last good version keeps running");
+    assert!(
+        live.running || !f.runs_tasks,
+        "the last good version keeps running"
+    );
 }
 
 async fn a_missing_target_is_named(f: &Fixture<'_>) {

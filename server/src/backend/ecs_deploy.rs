@@ -1,0 +1,360 @@
+//! [`Backend`] for AWS ECS: a service in an environment is one ECS service of the environment's
+//! cluster, and its release is the image of one container of the task definition it runs.
+//!
+//! A switch registers a new revision of the task definition that differs from the current one
+//! only in that container's image, then points the service at it. ECS replaces the tasks by
+//! itself; while it does, the live state says `starting`, so the engine's health gate waits for
+//! the rollout. A failed rollout (including one the circuit breaker rolled back) reads
+//! `unhealthy`, so the gate fails and the engine restores the previous revision: a rollback is
+//! never reported as a success.
+
+use async_trait::async_trait;
+use aws_sdk_ecs::{
+    Client,
+    types::{SortOrder, TaskDefinitionField},
+};
+use flightdeck_app::model::EnvName;
+
+use super::{
+    Backend, BackendError, LiveState, Progress, RuntimeSettings, Switched,
+    docker::image_tag,
+    ecs::{self, EcsServiceState},
+    ecs_rollout::{Rollout, rollout_of},
+};
+use crate::{
+    config::{EcsBackend as EcsSettings, TargetKind},
+    store::Release,
+};
+
+/// Revisions of a family listed as releases, newest first.
+const RELEASES_LISTED: i32 = 10;
+
+pub struct EcsBackend {
+    environment: EnvName,
+    settings: EcsSettings,
+    client: Client,
+}
+
+impl EcsBackend {
+    pub async fn new(environment: EnvName, settings: EcsSettings) -> Self {
+        let client = ecs::client(&settings).await;
+        Self {
+            environment,
+            settings,
+            client,
+        }
+    }
+
+    async fn read(&self, target: &TargetKind) -> Result<Option<EcsServiceState>, BackendError> {
+        let (service, container) = ecs_target(target)?;
+        ecs::read_service(
+            &self.client,
+            &self.environment,
+            &self.settings.cluster,
+            service,
+            container,
+        )
+        .await
+    }
+
+    async fn existing(&self, target: &TargetKind) -> Result<EcsServiceState, BackendError> {
+        self.read(target).await?.ok_or_else(|| {
+            BackendError::NotFound(format!(
+                "ECS service {} does not exist in cluster {} ({})",
+                target.label(),
+                self.settings.cluster,
+                self.environment
+            ))
+        })
+    }
+
+    fn failed(&self, what: &str, e: impl std::fmt::Display) -> BackendError {
+        BackendError::Failed(format!("{what} in {}: {e}", self.environment))
+    }
+}
+
+fn ecs_target(target: &TargetKind) -> Result<(&str, Option<&str>), BackendError> {
+    match target {
+        TargetKind::EcsService { service, container } => Ok((service, container.as_deref())),
+        TargetKind::Container(name) => Err(BackendError::Failed(format!(
+            "the container {name} is not an ECS service"
+        ))),
+    }
+}
+
+/// The release an image reference names: the tag as the version (the digest when there is no
+/// tag), and the digest when the reference pins one (`repo:tag@sha256:…`).
+pub fn release_of(image: &str) -> Release {
+    let (named, digest) = match image.split_once('@') {
+        Some((named, digest)) => (named, Some(digest.to_owned())),
+        None => (image, None),
+    };
+    let version = match (image_tag(named), &digest) {
+        ("latest", Some(d)) if !named.rsplit('/').next().unwrap_or(named).contains(':') => {
+            d.clone()
+        }
+        (tag, _) => tag.to_owned(),
+    };
+    Release {
+        version,
+        image: image.to_owned(),
+        digest,
+    }
+}
+
+/// What ECS's rollout of the revision the service runs says about its health: `starting`
+/// while it rolls out, `unhealthy` when it failed, nothing once it completed (the HTTP probe
+/// and the task counts decide then).
+fn rollout_health(state: &EcsServiceState) -> Option<String> {
+    match rollout_of(&state.deployments, &state.task_definition_arn) {
+        Rollout::Completed => None,
+        Rollout::InProgress { .. } => Some("starting".to_owned()),
+        Rollout::Failed { .. } => Some("unhealthy".to_owned()),
+    }
+}
+
+#[async_trait]
+impl Backend for EcsBackend {
+    fn describe(&self) -> String {
+        format!(
+            "ECS cluster {} in {}",
+            self.settings.cluster, self.settings.region
+        )
+    }
+
+    async fn live(&self, target: &TargetKind) -> Result<Option<LiveState>, BackendError> {
+        Ok(self.read(target).await?.map(|state| LiveState {
+            release: release_of(&state.image),
+            running: state.desired > 0 && state.running >= state.desired,
+            health: rollout_health(&state),
+            started_at: None,
+        }))
+    }
+
+    async fn settings(&self, target: &TargetKind) -> Result<Option<RuntimeSettings>, BackendError> {
+        let Some(state) = self.read(target).await? else {
+            return Ok(None);
+        };
+        let described = self
+            .client
+            .describe_task_definition()
+            .task_definition(&state.task_definition_arn)
+            .send()
+            .await
+            .map_err(|e| {
+                ecs::api_error(&self.environment, "cannot read the task definition", &e)
+            })?;
+        let Some(definition) = described.task_definition() else {
+            return Ok(Some(RuntimeSettings::default()));
+        };
+        let mut settings = RuntimeSettings::default();
+        if let Some(c) = definition
+            .container_definitions()
+            .iter()
+            .find(|c| c.name() == Some(state.container.as_str()))
+        {
+            settings.env_names.extend(
+                c.environment()
+                    .iter()
+                    .filter_map(|kv| kv.name().map(str::to_owned)),
+            );
+            // Secrets by name, like the rest: their values live in Secrets Manager or SSM.
+            settings
+                .env_names
+                .extend(c.secrets().iter().map(|s| s.name().to_owned()));
+            settings
+                .ports
+                .extend(c.port_mappings().iter().filter_map(|p| {
+                    let protocol = p.protocol().map_or("tcp", |p| p.as_str());
+                    p.container_port().map(|port| format!("{port}/{protocol}"))
+                }));
+            if let Some(memory) = c.memory() {
+                settings
+                    .resources
+                    .insert("container memory".to_owned(), format!("{memory} MiB"));
+            }
+        }
+        let limit = |v: Option<&str>, unit: &str| {
+            v.map_or_else(|| "not set".to_owned(), |v| format!("{v} {unit}"))
+        };
+        settings
+            .resources
+            .insert("memory".to_owned(), limit(definition.memory(), "MiB"));
+        settings
+            .resources
+            .insert("CPU units".to_owned(), limit(definition.cpu(), "units"));
+        Ok(Some(settings))
+    }
+
+    async fn releases(&self, target: &TargetKind) -> Result<Vec<Release>, BackendError> {
+        let state = self.existing(target).await?;
+        let listed = self
+            .client
+            .list_task_definitions()
+            .family_prefix(&state.family)
+            .sort(SortOrder::Desc)
+            .max_results(RELEASES_LISTED)
+            .send()
+            .await
+            .map_err(|e| ecs::api_error(&self.environment, "cannot list task definitions", &e))?;
+        let mut releases: Vec<Release> = Vec::new();
+        for arn in listed.task_definition_arns() {
+            let described = self
+                .client
+                .describe_task_definition()
+                .task_definition(arn)
+                .send()
+                .await
+                .map_err(|e| {
+                    ecs::api_error(&self.environment, "cannot read a task definition", &e)
+                })?;
+            let image = described
+                .task_definition()
+                .and_then(|d| {
+                    d.container_definitions()
+                        .iter()
+                        .find(|c| c.name() == Some(state.container.as_str()))
+                })
+                .and_then(|c| c.image());
+            if let Some(image) = image {
+                let release = release_of(image);
+                if !releases.iter().any(|r| r.image == release.image) {
+                    releases.push(release);
+                }
+            }
+        }
+        Ok(releases)
+    }
+
+    async fn switch(
+        &self,
+        target: &TargetKind,
+        to: &Release,
+        progress: Progress<'_>,
+    ) -> Result<Switched, BackendError> {
+        let (service, _) = ecs_target(target)?;
+        let current = self.existing(target).await?;
+        let described = self
+            .client
+            .describe_task_definition()
+            .task_definition(&current.task_definition_arn)
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await
+            .map_err(|e| {
+                ecs::api_error(&self.environment, "cannot read the task definition", &e)
+            })?;
+        let definition = described.task_definition().ok_or_else(|| {
+            self.failed(
+                "cannot read the task definition",
+                &current.task_definition_arn,
+            )
+        })?;
+        progress(format!(
+            "Registering a new revision of {} with {} on {}",
+            current.family, current.container, to.image
+        ));
+        let registered = ecs::next_revision(
+            self.client.register_task_definition(),
+            definition,
+            described.tags(),
+            &current.container,
+            &to.image,
+        )?
+        .send()
+        .await
+        .map_err(|e| {
+            ecs::api_error(
+                &self.environment,
+                "cannot register the new task definition",
+                &e,
+            )
+        })?;
+        let new_arn = registered
+            .task_definition()
+            .and_then(|d| d.task_definition_arn())
+            .ok_or_else(|| self.failed("ECS registered no task definition", &to.image))?
+            .to_owned();
+        progress(format!("Updating service {service} to {new_arn}"));
+        self.client
+            .update_service()
+            .cluster(&self.settings.cluster)
+            .service(service)
+            .task_definition(&new_arn)
+            .send()
+            .await
+            .map_err(|e| ecs::api_error(&self.environment, "cannot update the service", &e))?;
+        Ok(Switched {
+            previous: release_of(&current.image),
+            kept: current.task_definition_arn,
+        })
+    }
+
+    async fn restore(
+        &self,
+        target: &TargetKind,
+        switched: &Switched,
+        progress: Progress<'_>,
+    ) -> Result<(), BackendError> {
+        let (service, _) = ecs_target(target)?;
+        let current = self.existing(target).await?;
+        if current.task_definition_arn == switched.kept {
+            // ECS's circuit breaker already rolled the service back.
+            progress(format!("ECS already runs {} again", switched.kept));
+            return Ok(());
+        }
+        progress(format!(
+            "Updating service {service} back to {}",
+            switched.kept
+        ));
+        self.client
+            .update_service()
+            .cluster(&self.settings.cluster)
+            .service(service)
+            .task_definition(&switched.kept)
+            .send()
+            .await
+            .map_err(|e| ecs::api_error(&self.environment, "cannot update the service back", &e))?;
+        Ok(())
+    }
+
+    /// Nothing to repair: ECS keeps the previous tasks until the new ones run, so a console
+    /// that stopped mid-switch leaves a service that ECS is still rolling out or has rolled out;
+    /// the engine reads back what it runs.
+    async fn repair(
+        &self,
+        _target: &TargetKind,
+        _progress: Progress<'_>,
+    ) -> Result<Option<String>, BackendError> {
+        Ok(None)
+    }
+
+    /// Nothing is removed: earlier task-definition revisions cost nothing and stay available.
+    async fn prune(
+        &self,
+        _target: &TargetKind,
+        _keep: usize,
+        _progress: Progress<'_>,
+    ) -> Result<(), BackendError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_release_is_read_from_the_image_reference() {
+        let tagged = release_of("123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop:1.4.2");
+        assert_eq!((tagged.version.as_str(), tagged.digest), ("1.4.2", None));
+        let pinned = release_of("registry.example:5000/shop:1.4.2@sha256:abc");
+        assert_eq!(
+            (pinned.version.as_str(), pinned.digest.as_deref()),
+            ("1.4.2", Some("sha256:abc"))
+        );
+        let digest_only = release_of("registry.example/shop@sha256:abc");
+        assert_eq!(digest_only.version, "sha256:abc");
+        assert_eq!(release_of("shop").version, "latest");
+    }
+}
