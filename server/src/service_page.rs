@@ -64,12 +64,7 @@ pub async fn build(
             .health_transitions(e, s, ago(30 * 24), CHANGES_SHOWN)
             .await?
             .into_iter()
-            .map(|t| HealthChange {
-                from: t.from,
-                to: t.to,
-                reason: t.reason,
-                at: t.at,
-            })
+            .map(HealthChange::from)
             .collect();
         environments.push(EnvironmentHealth {
             environment: env.name.clone(),

@@ -152,7 +152,7 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
 
 /// The hidden fields every form of a panel sends; each form has its own key, so a double
 /// submit of one form deploys once while two different forms are two requests.
-fn hidden(environment: &str, service: &str, form_key: &str, form: &str) -> AnyView {
+pub(crate) fn hidden(environment: &str, service: &str, form_key: &str, form: &str) -> AnyView {
     let (environment, service) = (environment.to_owned(), service.to_owned());
     let key = format!("{form_key}-{form}");
     view! {

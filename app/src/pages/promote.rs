@@ -11,6 +11,7 @@ use crate::{
     api::{Deploy, load_promotion_preview},
     components::{ErrorPanel, FormResult, HealthBadge},
     model::{Lag, PromotionPreview, RecentHealth, RunningRelease, SettingDifference, Timestamp},
+    pages::deploy_panel::hidden,
     time_format,
 };
 
@@ -340,11 +341,9 @@ fn Confirm(
     let reviewed = after.exact().to_owned();
     view! {
         <ActionForm action attr:class="confirm-form">
-            <input type="hidden" name="environment" value=target />
-            <input type="hidden" name="service" value=service />
+            {hidden(&target, &service, &form_key, "promote")}
             <input type="hidden" name="promote_from" value=source />
             <input type="hidden" name="reviewed" value=reviewed />
-            <input type="hidden" name="idempotency_key" value=format!("{form_key}-promote") />
             <button type="submit">{label}</button>
         </ActionForm>
         <FormResult value=action.value() success="Promotion queued." />

@@ -330,12 +330,7 @@ impl DeployService {
             .health_transitions(&source, name, since, PREVIEW_CHANGES_SHOWN)
             .await?
             .into_iter()
-            .map(|t| HealthChange {
-                from: t.from,
-                to: t.to,
-                reason: t.reason,
-                at: t.at,
-            })
+            .map(HealthChange::from)
             .collect();
         let busy = self
             .store
@@ -396,16 +391,21 @@ impl DeployService {
         })
     }
 
+    /// The backend of `env`, for the preview, which shows what it cannot read instead of
+    /// failing.
+    fn adapter(&self, env: &EnvName) -> Result<&Arc<dyn Backend>, String> {
+        self.backends
+            .get(env)
+            .ok_or_else(|| format!("{env}'s backend has no adapter here yet"))
+    }
+
     /// What runs in `env` now, or why that cannot be read.
     async fn running(
         &self,
         env: &EnvName,
         target: &Target,
     ) -> Result<Option<RunningRelease>, String> {
-        let backend = self
-            .backends
-            .get(env)
-            .ok_or_else(|| format!("{env}'s backend has no adapter here yet"))?;
+        let backend = self.adapter(env)?;
         let live = backend
             .live(&target.kind)
             .await
@@ -420,10 +420,7 @@ impl DeployService {
     }
 
     async fn settings(&self, env: &EnvName, target: &Target) -> Result<RuntimeSettings, String> {
-        let backend = self
-            .backends
-            .get(env)
-            .ok_or_else(|| format!("{env}'s backend has no adapter here yet"))?;
+        let backend = self.adapter(env)?;
         backend
             .settings(&target.kind)
             .await

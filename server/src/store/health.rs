@@ -17,6 +17,17 @@ pub struct HealthTransitionRecord {
     pub at: Timestamp,
 }
 
+impl From<HealthTransitionRecord> for flightdeck_app::model::HealthChange {
+    fn from(t: HealthTransitionRecord) -> Self {
+        Self {
+            from: t.from,
+            to: t.to,
+            reason: t.reason,
+            at: t.at,
+        }
+    }
+}
+
 /// What the probes of one target saw during one bucket (a minute or an hour).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthSample {
