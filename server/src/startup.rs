@@ -107,26 +107,30 @@ impl Application {
 
         let auth = Arc::new(AuthService::new(store.clone(), config.access.clone()));
         let docker = Arc::new(DockerEngines::default());
-        let health = Arc::new(
-            HealthMonitor::new(&config, store.clone(), docker.clone())
-                .map_err(StartupError::Prober)?,
-        );
         // One backend per environment. Making an ECS client contacts nothing: credentials and
         // the endpoint are first used by the first call, so an unreachable region cannot hold
-        // up the start.
+        // up the start. The health monitor shares the ECS clients.
         let mut backends: std::collections::HashMap<_, Arc<dyn Backend>> =
             std::collections::HashMap::new();
+        let mut ecs = std::collections::HashMap::new();
         for env in &config.environments {
             let backend: Arc<dyn Backend> = match &env.backend {
                 BackendConfig::Docker(d) => {
                     Arc::new(DockerBackend::new(docker.clone(), d.host.clone()))
                 }
                 BackendConfig::Ecs(e) => {
-                    Arc::new(EcsBackend::new(env.name.clone(), e.clone()).await)
+                    let adapter = Arc::new(EcsBackend::new(env.name.clone(), e.clone()).await);
+                    ecs.insert(env.name.clone(), adapter.clone());
+                    adapter
                 }
             };
             backends.insert(env.name.clone(), backend);
         }
+        let health = Arc::new(
+            HealthMonitor::new(&config, store.clone(), docker.clone())
+                .map_err(StartupError::Prober)?
+                .with_ecs(ecs),
+        );
         let engine = Arc::new(
             DeployEngine::new(
                 config.clone(),

@@ -1,23 +1,33 @@
 //! The console's ECS client (aws-sdk-ecs on rustls/ring, the standard credential chain, an
 //! endpoint override) against a real moto server: the setup makes a cluster, task definitions
-//! and a service through the ECS API, and the console reads the service back. scripts/test.sh
-//! starts moto and sets FLIGHTDECK_TEST_MOTO_URL and dummy credentials.
+//! and services through the ECS API, and the console reads them back, passes the backend
+//! conformance suite, shows their health, and deploys to them through the real engine.
+//! scripts/test.sh starts moto and sets FLIGHTDECK_TEST_MOTO_URL and dummy credentials.
 
+mod common;
 mod conformance;
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use aws_sdk_ecs::types::{
     ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration, KeyValuePair,
     PortMapping,
 };
+use common::TestDb;
 use flightdeck::{
     backend::{
-        BackendError,
+        Backend, BackendError,
+        docker::DockerEngines,
         ecs::{client, read_service},
         ecs_deploy::{EcsBackend as EcsAdapter, release_of},
     },
-    config::{EcsBackend, TargetKind},
+    config::{Backend as BackendConfig, Config, DeploySettings, EcsBackend, TargetKind},
+    deploy::{DeployEngine, DeployRequest},
+    health::HealthMonitor,
+    store::Store,
 };
-use flightdeck_app::model::EnvName;
+use flightdeck_app::model::{DeployKind, DeployState, EnvName, HealthState, ServiceName};
+use tokio_util::sync::CancellationToken;
 
 /// Without moto the ECS half of the suite cannot run, and skipping it silently would hide a
 /// broken adapter, so this fails loudly instead.
@@ -261,5 +271,283 @@ async fn an_unreachable_endpoint_is_a_clear_error_naming_the_environment() {
         started.elapsed() < std::time::Duration::from_secs(25),
         "bounded by the operation timeout: {:?}",
         started.elapsed()
+    );
+}
+
+/// A cluster on moto with one family of two revisions (`registry.example/shop:1.0.0` and
+/// `:1.1.0`) and services of it: `(name, desired tasks)`. Returns the first revision's ARN.
+async fn cluster_with_services(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    family: &str,
+    services: &[(&str, i32)],
+) -> String {
+    ecs.create_cluster()
+        .cluster_name(cluster)
+        .send()
+        .await
+        .unwrap();
+    let registered = ecs
+        .register_task_definition()
+        .family(family)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(app("registry.example/shop:1.0.0"))
+        .send()
+        .await
+        .unwrap();
+    let first = registered
+        .task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .unwrap()
+        .to_owned();
+    for (name, desired) in services {
+        ecs.create_service()
+            .cluster(cluster)
+            .service_name(*name)
+            .task_definition(&first)
+            .desired_count(*desired)
+            .send()
+            .await
+            .unwrap();
+    }
+    first
+}
+
+/// The ECS settings of an environment of `config`.
+fn ecs_settings_of(config: &Config, env: &str) -> EcsBackend {
+    let found = config
+        .environments
+        .iter()
+        .find(|e| e.name.as_str() == env)
+        .unwrap();
+    match &found.backend {
+        BackendConfig::Ecs(settings) => settings.clone(),
+        BackendConfig::Docker(_) => panic!("{env} is an ECS environment"),
+    }
+}
+
+#[tokio::test]
+async fn the_monitor_shows_ecs_task_counts_and_an_unreachable_region_blocks_nothing() {
+    let cluster = fresh("fd-health");
+    let family = fresh("shop");
+    let moto = moto_url();
+    let ecs = client(&settings(&cluster, moto.clone())).await;
+    cluster_with_services(&ecs, &cluster, &family, &[("shop", 1), ("idle", 0)]).await;
+    // Accepts connections and never answers: a region behind a broken VPN.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let text = format!(
+        "[health]\ntimeout = \"1s\"\nslow_after = \"500ms\"\ndown_after_failures = 1\n\n\
+         [[environment]]\nname = \"staging\"\n\
+         ecs = {{ region = \"eu-west-1\", cluster = \"{cluster}\", endpoint_url = \"{moto}\" }}\n\n\
+         [[environment]]\nname = \"production\"\n\
+         ecs = {{ region = \"eu-west-1\", cluster = \"prod\", endpoint_url = \"{silent_url}\" }}\n\n\
+         [[service]]\nname = \"shop\"\n\
+         targets.staging = {{ service = \"shop\" }}\ntargets.production = {{ service = \"shop\" }}\n\n\
+         [[service]]\nname = \"idle\"\ntargets.staging = {{ service = \"idle\" }}\n\n\
+         [[service]]\nname = \"gone\"\ntargets.staging = {{ service = \"gone\" }}\n"
+    );
+    let config = Config::parse(std::path::Path::new("test.toml"), &text).unwrap();
+    let mut adapters = HashMap::new();
+    for env in ["staging", "production"] {
+        let name = EnvName::parse(env).unwrap();
+        let adapter = EcsAdapter::new(name.clone(), ecs_settings_of(&config, env)).await;
+        adapters.insert(name, Arc::new(adapter));
+    }
+    let db = TestDb::sqlite();
+    let store: Arc<dyn Store> = Arc::new(db.open().await);
+    let monitor = HealthMonitor::new(&config, store.clone(), Arc::new(DockerEngines::default()))
+        .unwrap()
+        .with_ecs(adapters);
+    monitor.round().await;
+
+    let shown = |env: &str, service: &str| {
+        monitor
+            .summary(
+                &EnvName::parse(env).unwrap(),
+                &ServiceName::parse(service).unwrap(),
+            )
+            .unwrap()
+    };
+    // moto starts no task: the service wants one and runs none.
+    let shop = shown("staging", "shop");
+    assert_eq!(
+        (shop.state, shop.reason.as_str()),
+        (HealthState::Unhealthy, "0 of 1 tasks running, 1 pending")
+    );
+    let idle = shown("staging", "idle");
+    assert_eq!(
+        (idle.state, idle.reason.as_str()),
+        (
+            HealthState::Unhealthy,
+            "ECS service idle is scaled to 0 tasks"
+        )
+    );
+    let gone = shown("staging", "gone");
+    assert_eq!(
+        (gone.state, gone.reason.as_str()),
+        (HealthState::Unhealthy, "ECS service gone does not exist")
+    );
+    // The silent region is unknown after the probe timeout, and the round still finished with
+    // staging's answers above.
+    let production = shown("production", "shop");
+    assert_eq!(production.state, HealthState::Unknown, "{production:?}");
+    assert!(
+        production
+            .reason
+            .contains("ECS did not answer for production within 1000 ms"),
+        "{}",
+        production.reason
+    );
+    // The version ECS runs is recorded, as for containers.
+    let versions = store.current_versions().await.unwrap();
+    let staging_shop = versions
+        .iter()
+        .find(|v| v.environment.as_str() == "staging" && v.service.as_str() == "shop")
+        .expect("the version seen in staging is recorded");
+    assert_eq!(
+        (staging_shop.version.as_str(), staging_shop.image.as_str()),
+        ("1.0.0", "registry.example/shop:1.0.0")
+    );
+    drop(silent);
+}
+
+#[tokio::test]
+async fn a_deploy_to_ecs_whose_tasks_never_run_is_rolled_back_to_the_revision_before() {
+    let cluster = fresh("fd-deploy");
+    let family = fresh("shop");
+    let moto = moto_url();
+    let ecs = client(&settings(&cluster, moto.clone())).await;
+    let first = cluster_with_services(&ecs, &cluster, &family, &[("shop", 1)]).await;
+    let text = format!(
+        "[health]\ndown_after_failures = 2\n\n\
+         [[environment]]\nname = \"staging\"\n\
+         ecs = {{ region = \"eu-west-1\", cluster = \"{cluster}\", endpoint_url = \"{moto}\" }}\n\n\
+         [[service]]\nname = \"shop\"\ntargets.staging = {{ service = \"shop\" }}\n"
+    );
+    let config = Arc::new(Config::parse(std::path::Path::new("test.toml"), &text).unwrap());
+    let backend: Arc<dyn Backend> =
+        Arc::new(EcsAdapter::new(staging(), ecs_settings_of(&config, "staging")).await);
+    let db = TestDb::sqlite();
+    let store: Arc<dyn Store> = Arc::new(db.open().await);
+    let engine = Arc::new(
+        DeployEngine::new(
+            config.clone(),
+            store.clone(),
+            HashMap::from([(staging(), backend)]),
+            DeploySettings {
+                bake: Duration::from_secs(5),
+                deadline: Duration::from_secs(60),
+                keep_previous: 2,
+            },
+        )
+        .unwrap(),
+    );
+    let stopping = CancellationToken::new();
+    tokio::spawn(engine.clone().run(stopping.clone()));
+
+    let (job, _) = engine
+        .request(DeployRequest {
+            environment: staging(),
+            service: ServiceName::parse("shop").unwrap(),
+            kind: DeployKind::Deploy,
+            release: release_of("registry.example/shop:1.1.0"),
+            promoted_from: None,
+            requested_by: "ada".into(),
+            idempotency_key: "k".into(),
+        })
+        .await
+        .unwrap();
+    let mut done = store.deployment(job.id).await.unwrap().unwrap();
+    for _ in 0..600 {
+        if done.state.is_final() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        done = store.deployment(job.id).await.unwrap().unwrap();
+    }
+    assert_eq!(done.state, DeployState::RolledBack, "{}", done.reason);
+    assert!(
+        done.reason.contains("0 of 1 tasks running") && done.reason.contains("1.0.0 runs again"),
+        "the reason says what ECS showed and what runs now: {}",
+        done.reason
+    );
+    let steps: Vec<String> = store
+        .steps(job.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.message)
+        .collect();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.starts_with("Registering a new revision of")),
+        "{steps:#?}"
+    );
+
+    // The service is back on the revision it ran; the new revision stays registered with only
+    // the image changed.
+    let now = read_service(&ecs, &staging(), &cluster, "shop", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.task_definition_arn, first);
+    let newest = ecs
+        .describe_task_definition()
+        .task_definition(format!("{family}:2"))
+        .send()
+        .await
+        .unwrap();
+    let newest = newest.task_definition().unwrap();
+    let container = &newest.container_definitions()[0];
+    assert_eq!(container.image(), Some("registry.example/shop:1.1.0"));
+    assert_eq!(container.environment()[0].value(), Some("staging"));
+    assert_eq!(newest.memory(), Some("512"));
+    stopping.cancel();
+}
+
+/// Set in the child process of the test below, which runs without any AWS credentials.
+const NO_CREDENTIALS_CHILD: &str = "FLIGHTDECK_TEST_NO_CREDENTIALS_CHILD";
+
+#[tokio::test]
+async fn missing_credentials_are_one_clear_error_naming_the_environment() {
+    if std::env::var_os(NO_CREDENTIALS_CHILD).is_some() {
+        let ecs = client(&settings("any", moto_url())).await;
+        let result = read_service(&ecs, &staging(), "any", "shop", None).await;
+        let Err(BackendError::Unreachable(message)) = &result else {
+            panic!("{result:?}");
+        };
+        assert!(
+            message
+                .starts_with("cannot describe service shop in staging: no usable AWS credentials"),
+            "{message}"
+        );
+        println!("child saw: {message}");
+        return;
+    }
+    // The credential chain reads the process environment and HOME, which one test cannot
+    // change under the others running beside it: this test runs itself again, in a child
+    // process with neither AWS variables nor profile files nor instance metadata.
+    let home = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "missing_credentials_are_one_clear_error_naming_the_environment",
+            "--nocapture",
+        ])
+        .env_clear()
+        .env(NO_CREDENTIALS_CHILD, "1")
+        .env("FLIGHTDECK_TEST_MOTO_URL", moto_url().as_str())
+        .env("HOME", home.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed") && stdout.contains("child saw:"),
+        "the child ran the check and it passed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }

@@ -160,6 +160,17 @@ impl Backend for DockerBackend {
                 digest: Some(c.image_id).filter(|d| !d.is_empty()),
             },
             running: c.running,
+            health_reason: c.health.as_ref().and_then(|h| {
+                let output = h.last_output.as_deref().filter(|o| !o.is_empty());
+                match h.status.as_str() {
+                    "unhealthy" => Some(format!(
+                        "the container's HEALTHCHECK fails{}",
+                        output.map(|o| format!(": {o}")).unwrap_or_default()
+                    )),
+                    "starting" => Some("the container's HEALTHCHECK is still starting".to_owned()),
+                    _ => None,
+                }
+            }),
             health: c.health.map(|h| h.status),
             started_at: c.started_at,
         }))

@@ -398,4 +398,65 @@ mod tests {
             "{refused}"
         );
     }
+
+    /// An error answer of DescribeServices with this code, as the SDK hands it over.
+    fn answered(
+        code: &str,
+        message: &str,
+    ) -> SdkError<
+        aws_sdk_ecs::operation::describe_services::DescribeServicesError,
+        aws_sdk_ecs::config::http::HttpResponse,
+    > {
+        let metadata = aws_sdk_ecs::error::ErrorMetadata::builder()
+            .code(code)
+            .message(message)
+            .build();
+        SdkError::service_error(
+            aws_sdk_ecs::operation::describe_services::DescribeServicesError::generic(metadata),
+            aws_sdk_ecs::config::http::HttpResponse::new(
+                400.try_into().unwrap(),
+                aws_smithy_types::body::SdkBody::empty(),
+            ),
+        )
+    }
+
+    #[test]
+    fn refused_credentials_say_so_and_name_the_environment() {
+        let staging = EnvName::parse("staging").unwrap();
+        for code in [
+            "ExpiredTokenException",
+            "InvalidClientTokenId",
+            "UnrecognizedClientException",
+        ] {
+            let e = api_error(
+                &staging,
+                "cannot describe service shop",
+                &answered(
+                    code,
+                    "The security token included in the request is expired",
+                ),
+            );
+            assert_eq!(
+                e,
+                BackendError::Unreachable(format!(
+                    "cannot describe service shop in staging: the AWS credentials were refused \
+                     ({code}): renew them"
+                ))
+            );
+        }
+        // Any other refusal is ECS's own words, as a failure rather than "unreachable".
+        let e = api_error(
+            &staging,
+            "cannot update the service",
+            &answered("ServiceNotActiveException", "Service was not ACTIVE."),
+        );
+        assert_eq!(
+            e,
+            BackendError::Failed(
+                "cannot update the service in staging: ServiceNotActiveException: Service was \
+                 not ACTIVE."
+                    .to_owned()
+            )
+        );
+    }
 }

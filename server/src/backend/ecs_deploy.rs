@@ -19,7 +19,7 @@ use super::{
     Backend, BackendError, LiveState, Progress, RuntimeSettings, Switched,
     docker::image_tag,
     ecs::{self, EcsServiceState},
-    ecs_rollout::{Rollout, rollout_of},
+    ecs_rollout::{Rollout, rollout_of, service_health},
 };
 use crate::{
     config::{EcsBackend as EcsSettings, TargetKind},
@@ -43,6 +43,15 @@ impl EcsBackend {
             settings,
             client,
         }
+    }
+
+    /// The service as ECS describes it (task counts, deployments), for the health monitor;
+    /// `Ok(None)` when it does not exist.
+    pub async fn service_state(
+        &self,
+        target: &TargetKind,
+    ) -> Result<Option<EcsServiceState>, BackendError> {
+        self.read(target).await
     }
 
     async fn read(&self, target: &TargetKind) -> Result<Option<EcsServiceState>, BackendError> {
@@ -113,6 +122,39 @@ fn rollout_health(state: &EcsServiceState) -> Option<String> {
     }
 }
 
+/// `arn:aws:ecs:…:task-definition/shop:8` → `shop:8`.
+fn revision_name(arn: &str) -> &str {
+    arn.rsplit_once("task-definition/")
+        .map_or(arn, |(_, name)| name)
+}
+
+/// The live state of a service as ECS describes it.
+fn live_of(service: &str, state: &EcsServiceState) -> LiveState {
+    // After the circuit breaker rolled a revision back, the service runs the previous one again
+    // and only the failed deployment says why: that is what a deploy's gate must quote.
+    let rolled_back = state.deployments.iter().find(|d| {
+        d.task_definition != state.task_definition_arn
+            && d.rollout_state.as_deref() == Some("FAILED")
+    });
+    let reason = match rolled_back {
+        Some(d) => format!(
+            "ECS rolled back {}: {}",
+            revision_name(&d.task_definition),
+            d.rollout_state_reason
+                .as_deref()
+                .unwrap_or("its rollout failed")
+        ),
+        None => service_health(service, Some(state)).1,
+    };
+    LiveState {
+        release: release_of(&state.image),
+        running: state.desired > 0 && state.running >= state.desired,
+        health: rollout_health(state),
+        health_reason: Some(reason).filter(|r| !r.is_empty()),
+        started_at: None,
+    }
+}
+
 #[async_trait]
 impl Backend for EcsBackend {
     fn describe(&self) -> String {
@@ -123,12 +165,11 @@ impl Backend for EcsBackend {
     }
 
     async fn live(&self, target: &TargetKind) -> Result<Option<LiveState>, BackendError> {
-        Ok(self.read(target).await?.map(|state| LiveState {
-            release: release_of(&state.image),
-            running: state.desired > 0 && state.running >= state.desired,
-            health: rollout_health(&state),
-            started_at: None,
-        }))
+        let (service, _) = ecs_target(target)?;
+        Ok(self
+            .read(target)
+            .await?
+            .map(|state| live_of(service, &state)))
     }
 
     async fn settings(&self, target: &TargetKind) -> Result<Option<RuntimeSettings>, BackendError> {

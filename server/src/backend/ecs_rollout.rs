@@ -6,7 +6,10 @@
 //! matter here, so they are tested on the JSON the ECS API reference documents (moto never
 //! completes or fails a rollout, so it cannot show these states).
 
+use flightdeck_app::model::HealthState;
 use serde::Deserialize;
+
+use super::ecs::EcsServiceState;
 
 /// One entry of `DescribeServices`' `services[].deployments`, as the API reference names it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -103,12 +106,63 @@ pub fn rollout_of(deployments: &[EcsDeployment], revision: &str) -> Rollout {
             rolled_back_to: replaced_by,
         },
         Some("COMPLETED") if ours.running_count >= ours.desired_count => Rollout::Completed,
+        // Services on another deployment controller (CodeDeploy, external) and deployments
+        // older than rollout states have none: a lone deployment running every task has
+        // nothing left to roll out.
+        None if deployments.len() == 1 && ours.running_count >= ours.desired_count => {
+            Rollout::Completed
+        }
         _ => Rollout::InProgress {
             running: ours.running_count,
             desired: ours.desired_count,
             pending: ours.pending_count,
             failed_tasks: ours.failed_tasks,
         },
+    }
+}
+
+/// The health a service's own state shows: its task counts and the rollout of the revision it
+/// runs, worded for the dashboard. The HTTP probe, when there is one, is combined with this.
+pub fn service_health(service: &str, state: Option<&EcsServiceState>) -> (HealthState, String) {
+    let Some(s) = state else {
+        return (
+            HealthState::Unhealthy,
+            format!("ECS service {service} does not exist"),
+        );
+    };
+    // While a rollout replaces tasks, old and new run side by side: more than desired.
+    let mut tasks = if s.running > s.desired {
+        format!("{} tasks running for {} desired", s.running, s.desired)
+    } else {
+        format!("{} of {} tasks running", s.running, s.desired)
+    };
+    if s.pending > 0 {
+        tasks.push_str(&format!(", {} pending", s.pending));
+    }
+    let revision = format!("{}:{}", s.family, s.revision);
+    match rollout_of(&s.deployments, &s.task_definition_arn) {
+        Rollout::Failed { reason, .. } => (
+            HealthState::Unhealthy,
+            format!("the rollout of {revision} failed: {reason} ({tasks})"),
+        ),
+        _ if s.desired == 0 => (
+            HealthState::Unhealthy,
+            format!("ECS service {service} is scaled to 0 tasks"),
+        ),
+        _ if s.running == 0 => (HealthState::Unhealthy, tasks),
+        Rollout::InProgress { failed_tasks, .. } => (
+            HealthState::Degraded,
+            format!(
+                "rolling out {revision}: {tasks}{}",
+                if failed_tasks > 0 {
+                    format!(", {failed_tasks} failed to start")
+                } else {
+                    String::new()
+                }
+            ),
+        ),
+        Rollout::Completed if s.running < s.desired => (HealthState::Degraded, tasks),
+        Rollout::Completed => (HealthState::Healthy, String::new()),
     }
 }
 
@@ -269,6 +323,114 @@ mod tests {
                 reason: format!("the service was moved on to {OLD}"),
                 rolled_back_to: Some(OLD.to_owned()),
             }
+        );
+    }
+
+    fn service(
+        desired: i32,
+        running: i32,
+        pending: i32,
+        deployments_json: &str,
+    ) -> EcsServiceState {
+        EcsServiceState {
+            task_definition_arn: NEW.to_owned(),
+            family: "shop".to_owned(),
+            revision: 8,
+            container: "app".to_owned(),
+            image: "registry.example/shop:1.8.0".to_owned(),
+            desired,
+            running,
+            pending,
+            deployments: deployments(deployments_json),
+            circuit_breaker: Some((true, true)),
+        }
+    }
+
+    #[test]
+    fn a_service_is_healthy_once_its_rollout_completed_and_every_task_runs() {
+        let done = format!(
+            r#"[{{"id": "ecs-svc/1", "status": "PRIMARY", "taskDefinition": "{NEW}",
+                 "desiredCount": 2, "runningCount": 2, "rolloutState": "COMPLETED"}}]"#
+        );
+        assert_eq!(
+            service_health("shop", Some(&service(2, 2, 0, &done))),
+            (HealthState::Healthy, String::new())
+        );
+        // A task died since: ECS will replace it, meanwhile the service runs short.
+        assert_eq!(
+            service_health("shop", Some(&service(2, 1, 1, &done))),
+            (
+                HealthState::Degraded,
+                "1 of 2 tasks running, 1 pending".to_owned()
+            )
+        );
+        // A service without rollout states (an older deployment) that runs every task.
+        let plain = format!(
+            r#"[{{"id": "ecs-svc/1", "status": "PRIMARY", "taskDefinition": "{NEW}",
+                 "desiredCount": 2, "runningCount": 2}}]"#
+        );
+        assert_eq!(
+            service_health("shop", Some(&service(2, 2, 0, &plain))).0,
+            HealthState::Healthy
+        );
+    }
+
+    #[test]
+    fn a_service_rolling_out_is_degraded_and_one_with_no_task_running_is_down() {
+        let rolling = format!(
+            r#"[{{"id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": "{NEW}",
+                 "desiredCount": 2, "runningCount": 1, "pendingCount": 1, "failedTasks": 1,
+                 "rolloutState": "IN_PROGRESS"}},
+                {{"id": "ecs-svc/1", "status": "ACTIVE", "taskDefinition": "{OLD}",
+                 "desiredCount": 2, "runningCount": 2, "rolloutState": "COMPLETED"}}]"#
+        );
+        assert_eq!(
+            service_health("shop", Some(&service(2, 3, 1, &rolling))),
+            (
+                HealthState::Degraded,
+                "rolling out shop:8: 3 tasks running for 2 desired, 1 pending, 1 failed to start"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            service_health("shop", Some(&service(2, 0, 2, &rolling))),
+            (
+                HealthState::Unhealthy,
+                "0 of 2 tasks running, 2 pending".to_owned()
+            )
+        );
+        assert_eq!(
+            service_health("shop", Some(&service(0, 0, 0, &rolling))),
+            (
+                HealthState::Unhealthy,
+                "ECS service shop is scaled to 0 tasks".to_owned()
+            )
+        );
+        assert_eq!(
+            service_health("shop", None),
+            (
+                HealthState::Unhealthy,
+                "ECS service shop does not exist".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn a_service_whose_rollout_failed_is_down_with_ecs_reason() {
+        let failed = format!(
+            r#"[{{"id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": "{NEW}",
+                 "desiredCount": 2, "runningCount": 0, "failedTasks": 4,
+                 "rolloutState": "FAILED",
+                 "rolloutStateReason": "ECS deployment circuit breaker: tasks failed to start."}}]"#
+        );
+        assert_eq!(
+            service_health("shop", Some(&service(2, 0, 0, &failed))),
+            (
+                HealthState::Unhealthy,
+                "the rollout of shop:8 failed: ECS deployment circuit breaker: tasks failed to \
+                 start. (0 of 2 tasks running)"
+                    .to_owned()
+            )
         );
     }
 }

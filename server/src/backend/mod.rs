@@ -1,6 +1,6 @@
 //! Where services run. One [`Backend`] per environment: it reads the live state of a service,
 //! lists the releases it could run, switches it to another release and back. The deploy engine
-//! drives any backend the same way; Docker implements it now, ECS next.
+//! drives any backend the same way: Docker ([`docker_deploy`]) and AWS ECS ([`ecs_deploy`]).
 
 pub mod docker;
 pub mod docker_deploy;
@@ -37,6 +37,9 @@ pub struct LiveState {
     pub running: bool,
     /// The backend's own health verdict (`healthy`, `unhealthy`, `starting`), if it has one.
     pub health: Option<String>,
+    /// The backend's words for what is wrong or under way ("0 of 2 tasks running", the
+    /// HEALTHCHECK's last output, why a rollout failed), for the health gate to quote.
+    pub health_reason: Option<String>,
     /// When the running instance started, as the backend reports it (RFC 3339).
     pub started_at: Option<String>,
 }

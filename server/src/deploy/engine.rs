@@ -421,6 +421,7 @@ impl DeployEngine {
         let gate = gate::watch(
             backend.as_ref(),
             &target.kind,
+            &job.release,
             target.health_url.as_ref(),
             &self.prober,
             settings,

@@ -1,7 +1,8 @@
 //! The health gate: after a switch, the new release must stay healthy for the bake time, within
 //! a deadline. Healthy means the backend runs it and does not call it unhealthy, and its health
 //! URL (when it has one) answers healthy or degraded. A run of failures as long as the service's
-//! `down_after_failures` ends the gate at once; so does the deadline.
+//! `down_after_failures` ends the gate at once; so does the deadline, and so does another
+//! release running in its place (ECS's circuit breaker rolled it back, or someone else deployed).
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use flightdeck_app::model::HealthState;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::{backend::Backend, config::TargetKind, health::Prober};
+use crate::{backend::Backend, config::TargetKind, health::Prober, store::Release};
 
 /// How often the gate looks while it waits.
 pub const LOOK_EVERY: Duration = Duration::from_secs(1);
@@ -31,6 +32,7 @@ pub struct GateSettings {
 pub async fn watch(
     backend: &dyn Backend,
     target: &TargetKind,
+    deployed: &Release,
     health_url: Option<&Url>,
     prober: &Prober,
     settings: GateSettings,
@@ -41,7 +43,8 @@ pub async fn watch(
     let mut failures = 0;
     let mut last_reason = String::from("never seen healthy");
     loop {
-        match look(backend, target, health_url, prober).await {
+        match look(backend, target, deployed, health_url, prober).await {
+            Look::Replaced(reason) => return Err(reason),
             Look::Waiting(reason) => {
                 healthy_since = None;
                 last_reason = reason;
@@ -85,12 +88,20 @@ enum Look {
     /// Not known yet (a container health check still starting): neither passes nor fails.
     Waiting(String),
     Unhealthy(String),
+    /// Another release runs: waiting longer cannot make this one pass.
+    Replaced(String),
+}
+
+/// Whether what runs is the release deployed: the same image reference, or the same digest.
+fn is_deployed(running: &Release, deployed: &Release) -> bool {
+    running.image == deployed.image || running.digest.is_some() && running.digest == deployed.digest
 }
 
 /// One look at the backend's view and the health URL.
 async fn look(
     backend: &dyn Backend,
     target: &TargetKind,
+    deployed: &Release,
     health_url: Option<&Url>,
     prober: &Prober,
 ) -> Look {
@@ -105,14 +116,27 @@ async fn look(
             ));
         }
     };
+    if !is_deployed(&live.release, deployed) {
+        return Look::Replaced(format!(
+            "{} runs instead of {}{}",
+            live.release.image,
+            deployed.image,
+            live.health_reason
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ));
+    }
+    let said = |fallback: &str| {
+        live.health_reason
+            .clone()
+            .unwrap_or_else(|| fallback.to_owned())
+    };
     if !live.running {
-        return Look::Unhealthy("the new instance is not running".to_owned());
+        return Look::Unhealthy(said("the new instance is not running"));
     }
     match live.health.as_deref() {
-        Some("unhealthy") => return Look::Unhealthy("its own health check fails".to_owned()),
-        Some("starting") => {
-            return Look::Waiting("its own health check is still starting".to_owned());
-        }
+        Some("unhealthy") => return Look::Unhealthy(said("its own health check fails")),
+        Some("starting") => return Look::Waiting(said("its own health check is still starting")),
         _ => {}
     }
     if let Some(url) = health_url {

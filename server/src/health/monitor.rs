@@ -24,10 +24,14 @@ use url::Url;
 
 use super::{
     Debounce, ProbeResult, ProbeSettings, Prober, Verdict,
-    native::{combine, container_verdict},
+    native::{combine, container_verdict, ecs_verdict},
 };
 use crate::{
-    backend::docker::{self, ContainerStatus, DockerEngines, DockerError},
+    backend::{
+        docker::{self, ContainerStatus, DockerEngines, DockerError},
+        ecs::EcsServiceState,
+        ecs_deploy::{EcsBackend, release_of},
+    },
     config::{Backend, Config, HealthSettings, TargetKind},
     store::{
         HealthSample, HealthTransitionRecord, LatencyStats, Resolution, Store, VersionObservation,
@@ -49,6 +53,8 @@ pub struct MonitoredTarget {
     pub health_url: Option<Url>,
     /// The engine address and container name, for Docker targets.
     pub container: Option<(String, String)>,
+    /// The ECS service (and container), for targets in ECS environments.
+    pub ecs_service: Option<TargetKind>,
     pub down_after_failures: u32,
 }
 
@@ -66,11 +72,16 @@ pub fn targets_of(config: &Config) -> Vec<MonitoredTarget> {
                 }
                 _ => None,
             };
+            let ecs_service = match (&env.backend, &target.kind) {
+                (Backend::Ecs(_), kind @ TargetKind::EcsService { .. }) => Some(kind.clone()),
+                _ => None,
+            };
             out.push(MonitoredTarget {
                 environment: env.name.clone(),
                 service: service.name.clone(),
                 health_url: target.health_url.clone(),
                 container,
+                ecs_service,
                 down_after_failures: config.down_after_failures(service),
             });
         }
@@ -116,13 +127,17 @@ pub struct HealthMonitor {
     store: Arc<dyn Store>,
     prober: Prober,
     docker: Arc<DockerEngines>,
+    /// The ECS adapter of each ECS environment, whose clients the monitor shares.
+    ecs: HashMap<EnvName, Arc<EcsBackend>>,
     stats: MonitorStats,
 }
 
 /// What the backend said about one target this round.
 enum Native {
-    NotDocker,
+    /// The backend has no view of its own (or is not watched): the HTTP probe alone decides.
+    Nothing,
     Container(Option<ContainerStatus>),
+    EcsService(Option<EcsServiceState>),
     Failed(String),
 }
 
@@ -142,12 +157,13 @@ impl HealthMonitor {
         let states = targets
             .iter()
             .map(|t| {
-                let summary =
-                    HealthSummary::unknown(if t.health_url.is_none() && t.container.is_none() {
+                let summary = HealthSummary::unknown(
+                    if t.health_url.is_none() && t.container.is_none() && t.ecs_service.is_none() {
                         "no health check configured"
                     } else {
                         "not probed yet"
-                    });
+                    },
+                );
                 (
                     (t.environment.clone(), t.service.clone()),
                     TargetState {
@@ -167,8 +183,18 @@ impl HealthMonitor {
             store,
             prober,
             docker,
+            ecs: HashMap::new(),
             stats: MonitorStats::default(),
         })
+    }
+
+    /// Also reads ECS targets through their environment's adapter: running against desired
+    /// tasks and the rollout count next to the HTTP probe. Without it ECS targets have only
+    /// their probe.
+    #[must_use]
+    pub fn with_ecs(mut self, backends: HashMap<EnvName, Arc<EcsBackend>>) -> Self {
+        self.ecs = backends;
+        self
     }
 
     pub fn stats(&self) -> &MonitorStats {
@@ -311,7 +337,27 @@ impl HealthMonitor {
                 }
                 let mut live_version = None;
                 match &native {
-                    Native::NotDocker => {}
+                    Native::Nothing => {}
+                    Native::EcsService(service) => {
+                        let name = target
+                            .ecs_service
+                            .as_ref()
+                            .map_or(target.service.as_str(), TargetKind::label);
+                        verdicts.push(ecs_verdict(name, service.as_ref()));
+                        if let Some(s) = service {
+                            let release = release_of(&s.image);
+                            live_version = Some(release.version.clone());
+                            observed.push(VersionObservation {
+                                environment: target.environment.clone(),
+                                service: target.service.clone(),
+                                version: release.version,
+                                image: release.image,
+                                digest: release.digest,
+                                source: VersionSource::Observed,
+                                at,
+                            });
+                        }
+                    }
                     Native::Container(status) => {
                         let name = target.container.as_ref().map_or("", |(_, n)| n.as_str());
                         verdicts.push(container_verdict(
@@ -430,12 +476,31 @@ impl HealthMonitor {
         }
     }
 
-    /// The engine's view of every Docker target, in target order, each bounded by the probe
-    /// timeout so a hung engine delays nothing by more than that.
+    /// The backend's view of every Docker and ECS target, in target order, each bounded by the
+    /// probe timeout so a hung engine or an unreachable region delays nothing by more than that.
     async fn inspect_all(&self) -> Vec<Native> {
         let timeout = self.settings.timeout;
         let mut running = JoinSet::new();
         for (i, target) in self.targets.iter().enumerate() {
+            if let (Some(kind), Some(backend)) = (
+                target.ecs_service.clone(),
+                self.ecs.get(&target.environment).cloned(),
+            ) {
+                let environment = target.environment.clone();
+                running.spawn(async move {
+                    let result =
+                        match tokio::time::timeout(timeout, backend.service_state(&kind)).await {
+                            Ok(Ok(state)) => Native::EcsService(state),
+                            Ok(Err(e)) => Native::Failed(e.to_string()),
+                            Err(_) => Native::Failed(format!(
+                                "ECS did not answer for {environment} within {} ms",
+                                timeout.as_millis()
+                            )),
+                        };
+                    (i, result)
+                });
+                continue;
+            }
             let Some((host, name)) = target.container.clone() else {
                 continue;
             };
@@ -461,11 +526,11 @@ impl HealthMonitor {
                 (i, result)
             });
         }
-        let mut out: Vec<Native> = self.targets.iter().map(|_| Native::NotDocker).collect();
+        let mut out: Vec<Native> = self.targets.iter().map(|_| Native::Nothing).collect();
         while let Some(joined) = running.join_next().await {
             match joined {
                 Ok((i, native)) => out[i] = native,
-                Err(e) => tracing::error!(error = %e, "a container inspection panicked"),
+                Err(e) => tracing::error!(error = %e, "a backend inspection panicked"),
             }
         }
         out

@@ -4,7 +4,7 @@
 use flightdeck_app::model::HealthState;
 
 use super::Verdict;
-use crate::backend::docker::ContainerStatus;
+use crate::backend::{docker::ContainerStatus, ecs::EcsServiceState, ecs_rollout::service_health};
 
 /// What the engine says about a container, as a verdict. `previous_restarts` is the restart
 /// count seen by the last round: a count that keeps growing is a restart loop even when the
@@ -70,6 +70,16 @@ pub fn container_verdict(
             "container health check still starting".to_owned(),
         ),
         _ => verdict(HealthState::Healthy, String::new()),
+    }
+}
+
+/// What ECS says about a service (running against desired tasks, the rollout), as a verdict.
+pub fn ecs_verdict(service: &str, state: Option<&EcsServiceState>) -> Verdict {
+    let (state, reason) = service_health(service, state);
+    Verdict {
+        state,
+        reason,
+        reported_version: None,
     }
 }
 
