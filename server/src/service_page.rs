@@ -2,11 +2,12 @@
 //! sparkline and the recent changes, from the monitor and the health history.
 
 use flightdeck_app::model::{
-    EnvironmentHealth, HealthChange, HealthSummary, LatencyPoint, RunbookLink, ServiceHealthPage,
-    Timestamp, Uptime,
+    EcsDeploymentView, EcsServiceView, EnvironmentHealth, HealthChange, HealthSummary,
+    LatencyPoint, RunbookLink, ServiceHealthPage, Timestamp, Uptime,
 };
 
 use crate::{
+    backend::{ecs::EcsServiceState, ecs_deploy::revision_name},
     config::{Config, Service},
     health::HealthMonitor,
     store::{Resolution, Store, StoreError},
@@ -76,6 +77,7 @@ pub async fn build(
             uptime,
             latency,
             changes,
+            ecs: monitor.ecs_service(e, s).map(ecs_view),
         });
     }
     Ok(ServiceHealthPage {
@@ -93,4 +95,37 @@ pub async fn build(
             })
             .collect(),
     })
+}
+
+fn ecs_view(state: EcsServiceState) -> EcsServiceView {
+    let circuit_breaker = state.circuit_breaker.map(|breaker| {
+        match breaker {
+            (true, true) => "on: ECS rolls a failing deployment back by itself",
+            (true, false) => "on: ECS stops a failing deployment but does not roll it back",
+            (false, _) => "off: ECS keeps retrying a failing deployment (a console deploy still ends at its deadline)",
+        }
+        .to_owned()
+    });
+    EcsServiceView {
+        task_definition: format!("{}:{}", state.family, state.revision),
+        container: state.container,
+        desired: state.desired,
+        running: state.running,
+        pending: state.pending,
+        circuit_breaker,
+        deployments: state
+            .deployments
+            .into_iter()
+            .map(|d| EcsDeploymentView {
+                task_definition: revision_name(&d.task_definition).to_owned(),
+                status: d.status,
+                rollout_state: d.rollout_state,
+                rollout_reason: d.rollout_state_reason,
+                desired: d.desired_count,
+                running: d.running_count,
+                pending: d.pending_count,
+                failed_tasks: d.failed_tasks,
+            })
+            .collect(),
+    }
 }

@@ -579,3 +579,109 @@ async fn a_promotion_is_previewed_before_it_is_confirmed() {
     );
     app.stop().await;
 }
+
+/// A promotion from Docker to ECS: ECS pulls by reference, so the release must be pinned to a
+/// registry digest. An image built on the Docker host and never pushed has none, and the
+/// promotion is refused, saying so, rather than letting ECS pull whatever the tag names.
+#[tokio::test]
+async fn a_promotion_from_docker_to_ecs_needs_a_registry_digest() {
+    ensure_demo_images();
+    let moto = std::env::var("FLIGHTDECK_TEST_MOTO_URL")
+        .expect("FLIGHTDECK_TEST_MOTO_URL is set by scripts/test.sh, which starts moto");
+    let id = unique_name("fd-mixed").replace('_', "-");
+    let mut containers = Containers(Vec::new());
+    let port = free_port_for_tests();
+    containers.run_demo(&format!("{id}-dev"), port);
+    let cluster = format!("{id}-staging");
+    let ecs = flightdeck::backend::ecs::client(&flightdeck::config::EcsBackend {
+        region: "eu-west-1".to_owned(),
+        cluster: cluster.clone(),
+        endpoint_url: Some(moto.parse().unwrap()),
+        profile: None,
+    })
+    .await;
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let registered = ecs
+        .register_task_definition()
+        .family(&id)
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("app")
+                .image(format!("{DEMO_REPO}:1"))
+                .memory(128)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name("shop")
+        .task_definition(
+            registered
+                .task_definition()
+                .unwrap()
+                .task_definition_arn()
+                .unwrap(),
+        )
+        .desired_count(1)
+        .send()
+        .await
+        .unwrap();
+    let text = format!(
+        "[health]\ninterval = \"1s\"\ntimeout = \"500ms\"\nslow_after = \"300ms\"\n\n\
+         [[environment]]\nname = \"dev\"\ndocker = {{}}\n\n\
+         [[environment]]\nname = \"staging\"\n\
+         ecs = {{ region = \"eu-west-1\", cluster = \"{cluster}\", endpoint_url = \"{moto}\" }}\n\n\
+         [[service]]\nname = \"shop\"\n\
+         targets.dev = {{ container = \"{id}-dev\", health_url = \"http://127.0.0.1:{port}/health\" }}\n\
+         targets.staging = {{ service = \"shop\" }}\n"
+    );
+    let config = Config::parse(Path::new("test.toml"), &text).unwrap();
+    let db = TestDb::sqlite();
+    let app = TestApp::start_with(&db, config).await;
+    let admin = app.signed_in(&db, "root", Role::Admin).await;
+    let (status, created) = admin
+        .call_json("tokens/create", "name=ci&role=deployer")
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let deployer = Api {
+        app: &app,
+        token: created["secret"].as_str().unwrap().to_owned(),
+    };
+
+    // Until the probes find dev healthy, the promotion is refused for that; then for the digest.
+    let mut answer = (0, Value::Null);
+    for attempt in 0..100 {
+        answer = deployer
+            .post(
+                json!({"environment": "staging", "service": "shop", "promote_from": "dev",
+                         "idempotency_key": format!("promo-{attempt}")}),
+            )
+            .await;
+        if !answer.1["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("only a healthy release is promoted"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, body) = answer;
+    assert_eq!(status, 409, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!(
+            "shop in dev runs {DEMO_REPO}:1, and no registry digest pins it"
+        )) && error.contains("push it, or deploy it to staging by version"),
+        "{error}"
+    );
+    // Nothing changed in staging.
+    let staging = deployer.live("staging").await;
+    assert_eq!(staging["image"], format!("{DEMO_REPO}:1"), "{staging}");
+    app.stop().await;
+}

@@ -26,7 +26,7 @@ use flightdeck::{
     health::HealthMonitor,
     store::Store,
 };
-use flightdeck_app::model::{DeployKind, DeployState, EnvName, HealthState, ServiceName};
+use flightdeck_app::model::{DeployKind, DeployState, EnvName, HealthState, Role, ServiceName};
 use tokio_util::sync::CancellationToken;
 
 /// Without moto the ECS half of the suite cannot run, and skipping it silently would hide a
@@ -249,6 +249,8 @@ async fn ecs_passes_the_backend_conformance_suite_as_far_as_moto_allows() {
         unavailable: release_of("registry.example/nothing:1"),
         runs_tasks: false,
         checks_images: false,
+        // The reference pins its digest already.
+        v1_pullable: Some(pinned(0)),
     })
     .await;
 }
@@ -505,6 +507,21 @@ async fn a_deploy_to_ecs_whose_tasks_never_run_is_rolled_back_to_the_revision_be
     assert_eq!(container.image(), Some("registry.example/shop:1.1.0"));
     assert_eq!(container.environment()[0].value(), Some("staging"));
     assert_eq!(newest.memory(), Some("512"));
+
+    // A tag no running task reports a digest for pins nothing: a promotion from here to
+    // another ECS environment is refused rather than pulling whatever the tag names by then.
+    let adapter = EcsAdapter::new(staging(), ecs_settings_of(&config, "staging")).await;
+    let target = TargetKind::EcsService {
+        service: "shop".into(),
+        container: None,
+    };
+    assert_eq!(
+        adapter
+            .pullable(&target, &release_of("registry.example/shop:1.0.0"))
+            .await
+            .unwrap(),
+        None
+    );
     stopping.cancel();
 }
 
@@ -550,4 +567,52 @@ async fn missing_credentials_are_one_clear_error_naming_the_environment() {
         "the child ran the check and it passed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[tokio::test]
+async fn the_service_page_shows_an_ecs_services_tasks_and_deployments() {
+    let cluster = fresh("fd-page");
+    let family = fresh("shop");
+    let moto = moto_url();
+    let ecs = client(&settings(&cluster, moto.clone())).await;
+    cluster_with_services(&ecs, &cluster, &family, &[("shop", 1)]).await;
+    let text = format!(
+        "[health]\ninterval = \"1s\"\ntimeout = \"800ms\"\nslow_after = \"500ms\"\n\n\
+         [[environment]]\nname = \"staging\"\n\
+         ecs = {{ region = \"eu-west-1\", cluster = \"{cluster}\", endpoint_url = \"{moto}\" }}\n\n\
+         [[service]]\nname = \"shop\"\ntargets.staging = {{ service = \"shop\" }}\n"
+    );
+    let config = Config::parse(std::path::Path::new("test.toml"), &text).unwrap();
+    let db = TestDb::sqlite();
+    let app = common::TestApp::start_with(&db, config).await;
+    let viewer = app.signed_in(&db, "vera", Role::Viewer).await;
+
+    // The monitor reads ECS every second; the page shows what its last round read.
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = viewer.get_text("/services/shop").await.1;
+        if page.contains("Task definition") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for expected in [
+        format!("{family}:1"),
+        "0 of 1 running, 1 pending".to_owned(),
+        "ECS deployments, newest first".to_owned(),
+        "PRIMARY".to_owned(),
+        // moto does not echo the circuit-breaker setting.
+        "not reported".to_owned(),
+    ] {
+        assert!(
+            page.contains(&expected),
+            "the page lacks {expected:?}:\n{page}"
+        );
+    }
+    let (_, dashboard) = viewer.get_text("/").await;
+    assert!(
+        dashboard.contains("0 of 1 tasks running, 1 pending"),
+        "the dashboard says why staging is down:\n{dashboard}"
+    );
+    app.stop().await;
 }

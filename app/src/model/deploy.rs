@@ -213,8 +213,6 @@ pub struct DeployPanel {
     pub may_deploy: bool,
     pub may_rollback: bool,
     pub may_promote: bool,
-    /// Why deploys are not possible here at all (no adapter for the backend yet).
-    pub unavailable: Option<String>,
     /// A fresh key for the forms, so a double submit deploys once.
     pub form_key: String,
     /// The environment before this one in display order, to promote from.

@@ -140,6 +140,40 @@ pub struct EnvironmentHealth {
     pub latency: Vec<LatencyPoint>,
     /// Newest first.
     pub changes: Vec<HealthChange>,
+    /// For an ECS service: its tasks and deployments, as the last health round read them.
+    pub ecs: Option<EcsServiceView>,
+}
+
+/// An ECS service's tasks and deployments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EcsServiceView {
+    /// `family:revision` of the task definition the service runs.
+    pub task_definition: String,
+    /// The container whose image is the service's version.
+    pub container: String,
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+    /// The deployment circuit breaker, in words; `None` when ECS did not say.
+    pub circuit_breaker: Option<String>,
+    /// Newest first, as ECS lists them.
+    pub deployments: Vec<EcsDeploymentView>,
+}
+
+/// One deployment of an ECS service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EcsDeploymentView {
+    /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
+    pub status: String,
+    /// `family:revision`.
+    pub task_definition: String,
+    /// `IN_PROGRESS`, `COMPLETED`, `FAILED`, when ECS tracks it.
+    pub rollout_state: Option<String>,
+    pub rollout_reason: Option<String>,
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+    pub failed_tasks: i32,
 }
 
 /// The service page.

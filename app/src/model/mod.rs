@@ -20,8 +20,8 @@ pub use deploy::{
     StepView,
 };
 pub use health::{
-    EnvironmentHealth, HealthChange, HealthState, HealthSummary, LatencyPoint, RunbookLink,
-    ServiceHealthPage, TargetHealth, Uptime,
+    EcsDeploymentView, EcsServiceView, EnvironmentHealth, HealthChange, HealthState, HealthSummary,
+    LatencyPoint, RunbookLink, ServiceHealthPage, TargetHealth, Uptime,
 };
 pub use names::{EnvName, NameError, ServiceName};
 pub use timestamp::Timestamp;

@@ -27,7 +27,6 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
         may_deploy,
         may_rollback,
         may_promote,
-        unavailable,
         form_key,
         promote_from,
         rollback_to,
@@ -37,95 +36,92 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
     let heading_id = format!("deploy-{environment}");
     let labelled_by = heading_id.clone();
     let action = ServerAction::<Deploy>::new();
-    let forms = match unavailable {
-        Some(reason) => view! { <p class="muted">{reason}</p> }.into_any(),
-        None => {
-            let deploy_form = if may_deploy {
-                let input_id = format!("version-{environment}");
-                let fields = hidden(&environment, &service, &form_key, "deploy");
-                let label = format!("Deploy to {environment}");
+    let forms = {
+        let deploy_form = if may_deploy {
+            let input_id = format!("version-{environment}");
+            let fields = hidden(&environment, &service, &form_key, "deploy");
+            let label = format!("Deploy to {environment}");
+            Some(view! {
+                <ActionForm action attr:class="inline-form deploy-form">
+                    {fields}
+                    <label for=input_id.clone()>"Version"</label>
+                    <input
+                        id=input_id
+                        name="version"
+                        required
+                        autocomplete="off"
+                        placeholder="e.g. 1.4.3"
+                    />
+                    <button type="submit">{label}</button>
+                </ActionForm>
+            })
+        } else {
+            None
+        };
+        // A promotion is confirmed on its own page, after seeing what it changes.
+        let promote_link = match promote_from {
+            Some(source) if may_promote => {
+                let label = format!("Promote what runs in {source} to {environment}…");
                 Some(view! {
-                    <ActionForm action attr:class="inline-form deploy-form">
-                        {fields}
-                        <label for=input_id.clone()>"Version"</label>
-                        <input
-                            id=input_id
-                            name="version"
-                            required
-                            autocomplete="off"
-                            placeholder="e.g. 1.4.3"
-                        />
-                        <button type="submit">{label}</button>
-                    </ActionForm>
+                    <p class="promote-link">
+                        <a
+                            class="button-link"
+                            href=format!("/services/{service}/promote/{environment}")
+                        >
+                            {label}
+                        </a>
+                    </p>
                 })
-            } else {
-                None
-            };
-            // A promotion is confirmed on its own page, after seeing what it changes.
-            let promote_link = match promote_from {
-                Some(source) if may_promote => {
-                    let label = format!("Promote what runs in {source} to {environment}…");
-                    Some(view! {
-                        <p class="promote-link">
-                            <a
-                                class="button-link"
-                                href=format!("/services/{service}/promote/{environment}")
-                            >
-                                {label}
-                            </a>
-                        </p>
-                    })
-                }
-                _ => None,
-            };
-            let rollback_form = if may_rollback && !rollback_to.is_empty() {
-                let select_id = format!("rollback-{environment}");
-                let fields = hidden(&environment, &service, &form_key, "rollback");
-                let mut options = Vec::new();
-                for r in rollback_to {
-                    let label = format!(
-                        "{} · deployed {} by {}",
-                        r.version,
-                        time_format::ago(r.deployed_at, now),
-                        r.deployed_by
-                    );
-                    options.push(view! { <option value=r.version>{label}</option> });
-                }
-                Some(view! {
-                    <ActionForm action attr:class="inline-form rollback-form">
-                        {fields}
-                        <input type="hidden" name="rollback" value="true" />
-                        <label for=select_id.clone()>"Earlier release"</label>
-                        <select id=select_id name="version">
-                            {options}
-                        </select>
-                        <button type="submit">"Roll back"</button>
-                    </ActionForm>
-                })
-            } else {
-                None
-            };
-            let nothing = !may_deploy && !may_rollback && !may_promote;
-            view! {
-                {deploy_form}
-                {promote_link}
-                {rollback_form}
-                {nothing
-                    .then(|| {
-                        view! {
-                            <p class="muted">
-                                {if protected {
-                                    "Changes here need the releaser role."
-                                } else {
-                                    "Changes here need the deployer role."
-                                }}
-                            </p>
-                        }
-                    })}
-                <FormResult value=action.value() success="Deploy queued." />
             }
-            .into_any()
+            _ => None,
+        };
+        let rollback_form = if may_rollback && !rollback_to.is_empty() {
+            let select_id = format!("rollback-{environment}");
+            let fields = hidden(&environment, &service, &form_key, "rollback");
+            let mut options = Vec::new();
+            for r in rollback_to {
+                let label = format!(
+                    "{} · deployed {} by {}",
+                    r.version,
+                    time_format::ago(r.deployed_at, now),
+                    r.deployed_by
+                );
+                options.push(view! { <option value=r.version>{label}</option> });
+            }
+            Some(view! {
+                <ActionForm action attr:class="inline-form rollback-form">
+                    {fields}
+                    <input type="hidden" name="rollback" value="true" />
+                    <label for=select_id.clone()>"Earlier release"</label>
+                    <select id=select_id name="version">
+                        {options}
+                    </select>
+                    <button type="submit">"Roll back"</button>
+                </ActionForm>
+            })
+        } else {
+            None
+        };
+        let nothing = !may_deploy && !may_rollback && !may_promote;
+        view! {
+            {deploy_form}
+            {promote_link}
+            {rollback_form}
+            {nothing
+                .then(|| {
+                    view! {
+                        <p class="muted">
+                            {if protected {
+                                "Changes here need the releaser role."
+                            } else {
+                                "Changes here need the deployer role."
+                            }}
+                        </p>
+                    }
+                })}
+            <FormResult value=action.value() success="Deploy queued." />
         }
+        .into_any()
     };
 
     view! {

@@ -9,7 +9,7 @@ use leptos_router::hooks::use_params_map;
 use crate::{
     api::{load_deploy_panels, load_service_health},
     components::{ErrorPanel, HealthBadge, Sparkline},
-    model::{EnvironmentHealth, ServiceHealthPage, Timestamp, Uptime},
+    model::{EcsServiceView, EnvironmentHealth, ServiceHealthPage, Timestamp, Uptime},
     pages::deploy_panel::DeployPanels,
     time_format,
 };
@@ -120,6 +120,7 @@ fn EnvironmentSection(env: EnvironmentHealth, now: Timestamp) -> impl IntoView {
         uptime,
         latency,
         changes,
+        ecs,
     } = env;
     let heading_id = format!("env-{environment}");
     let labelled_by = heading_id.clone();
@@ -179,10 +180,73 @@ fn EnvironmentSection(env: EnvironmentHealth, now: Timestamp) -> impl IntoView {
                     }}
                 </dd>
             </dl>
+            {ecs.map(|service| view! { <EcsService service /> })}
             <UptimeFigures uptime />
             <Sparkline points=latency label="Latency, last 3 hours".to_owned() />
             {changes_view}
         </section>
+    }
+}
+
+/// An ECS service's tasks, circuit breaker and deployments: what to look at when a rollout
+/// hangs or the circuit breaker rolled one back.
+#[component]
+fn EcsService(service: EcsServiceView) -> impl IntoView {
+    let EcsServiceView {
+        task_definition,
+        container,
+        desired,
+        running,
+        pending,
+        circuit_breaker,
+        deployments,
+    } = service;
+    let rows = deployments
+        .into_iter()
+        .map(|d| {
+            let failed = (d.failed_tasks > 0).then(|| format!(", {} failed", d.failed_tasks));
+            view! {
+                <tr>
+                    <td>{d.status}</td>
+                    <td>
+                        <code>{d.task_definition}</code>
+                    </td>
+                    <td>{d.rollout_state.unwrap_or_else(|| "not tracked".to_owned())}</td>
+                    <td>{format!("{} of {} running, {} pending", d.running, d.desired, d.pending)} {failed}</td>
+                    <td>{d.rollout_reason.unwrap_or_default()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <dl class="facts ecs-service">
+            <dt>"Task definition"</dt>
+            <dd>
+                <code>{task_definition}</code>
+                " (container "
+                <code>{container}</code>
+                ")"
+            </dd>
+            <dt>"Tasks"</dt>
+            <dd>{format!("{running} of {desired} running, {pending} pending")}</dd>
+            <dt>"Circuit breaker"</dt>
+            <dd>{circuit_breaker.unwrap_or_else(|| "not reported".to_owned())}</dd>
+        </dl>
+        <div class="table-wrap">
+            <table class="timeline">
+                <caption>"ECS deployments, newest first"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Revision"</th>
+                        <th scope="col">"Rollout"</th>
+                        <th scope="col">"Tasks"</th>
+                        <th scope="col">"ECS says"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
     }
 }
 

@@ -141,6 +141,20 @@ pub fn repository(image: &str) -> &str {
     }
 }
 
+/// `image` pinned to the registry digest of the same repository among an image's
+/// `RepoDigests` (`shop/api@sha256:…`): `shop/api:1.4.2@sha256:…`. A digest under another
+/// repository name is the same content but may not be in the registry `image` is pulled from.
+pub fn pinned_reference(image: &str, repo_digests: &[String]) -> Option<String> {
+    if image.contains('@') {
+        return Some(image.to_owned());
+    }
+    let repo = repository(image);
+    repo_digests.iter().find_map(|d| {
+        let (from, digest) = d.split_once('@')?;
+        (from == repo).then(|| format!("{image}@{digest}"))
+    })
+}
+
 #[async_trait]
 impl Backend for DockerBackend {
     fn describe(&self) -> String {
@@ -174,6 +188,25 @@ impl Backend for DockerBackend {
             health: c.health.map(|h| h.status),
             started_at: c.started_at,
         }))
+    }
+
+    /// The registry digest Docker recorded when it pulled or pushed the image; an image built
+    /// here and never pushed has none.
+    async fn pullable(
+        &self,
+        _target: &TargetKind,
+        release: &Release,
+    ) -> Result<Option<String>, BackendError> {
+        let client = self.client().await?;
+        let id = release.digest.as_deref().unwrap_or(&release.image);
+        let image = client
+            .inspect_image(id)
+            .await
+            .map_err(|e| self.failed(&format!("cannot read image {}", release.image), &e))?;
+        Ok(pinned_reference(
+            &release.image,
+            image.repo_digests.as_deref().unwrap_or_default(),
+        ))
     }
 
     async fn settings(&self, target: &TargetKind) -> Result<Option<RuntimeSettings>, BackendError> {
@@ -581,7 +614,25 @@ fn create_body(
 
 #[cfg(test)]
 mod tests {
-    use super::repository;
+    use super::{pinned_reference, repository};
+
+    #[test]
+    fn a_release_is_pinned_to_the_digest_of_its_own_repository() {
+        let digests = [
+            "mirror.example/shop/api@sha256:aaa".to_owned(),
+            "registry.example:5000/shop/api@sha256:bbb".to_owned(),
+        ];
+        assert_eq!(
+            pinned_reference("registry.example:5000/shop/api:1.4.2", &digests).as_deref(),
+            Some("registry.example:5000/shop/api:1.4.2@sha256:bbb")
+        );
+        assert_eq!(pinned_reference("other/api:1", &digests), None);
+        assert_eq!(pinned_reference("built/here:1", &[]), None);
+        assert_eq!(
+            pinned_reference("shop/api:1@sha256:ccc", &[]).as_deref(),
+            Some("shop/api:1@sha256:ccc")
+        );
+    }
 
     #[test]
     fn the_repository_drops_tag_and_digest_but_keeps_a_registry_port() {

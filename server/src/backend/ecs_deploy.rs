@@ -11,7 +11,7 @@
 use async_trait::async_trait;
 use aws_sdk_ecs::{
     Client,
-    types::{SortOrder, TaskDefinitionField},
+    types::{DesiredStatus, SortOrder, TaskDefinitionField},
 };
 use flightdeck_app::model::EnvName;
 
@@ -123,7 +123,7 @@ fn rollout_health(state: &EcsServiceState) -> Option<String> {
 }
 
 /// `arn:aws:ecs:…:task-definition/shop:8` → `shop:8`.
-fn revision_name(arn: &str) -> &str {
+pub fn revision_name(arn: &str) -> &str {
     arn.rsplit_once("task-definition/")
         .map_or(arn, |(_, name)| name)
 }
@@ -170,6 +170,52 @@ impl Backend for EcsBackend {
             .read(target)
             .await?
             .map(|state| live_of(service, &state)))
+    }
+
+    fn pulls_by_reference(&self) -> bool {
+        true
+    }
+
+    /// The reference itself when it pins a digest; otherwise the digest ECS resolved the tag
+    /// to when it started the service's running tasks of the current revision.
+    async fn pullable(
+        &self,
+        target: &TargetKind,
+        release: &Release,
+    ) -> Result<Option<String>, BackendError> {
+        if release.digest.is_some() {
+            return Ok(Some(release.image.clone()));
+        }
+        let (service, _) = ecs_target(target)?;
+        let state = self.existing(target).await?;
+        let listed = self
+            .client
+            .list_tasks()
+            .cluster(&self.settings.cluster)
+            .service_name(service)
+            .desired_status(DesiredStatus::Running)
+            .send()
+            .await
+            .map_err(|e| ecs::api_error(&self.environment, "cannot list the tasks", &e))?;
+        if listed.task_arns().is_empty() {
+            return Ok(None);
+        }
+        let described = self
+            .client
+            .describe_tasks()
+            .cluster(&self.settings.cluster)
+            .set_tasks(Some(listed.task_arns().to_vec()))
+            .send()
+            .await
+            .map_err(|e| ecs::api_error(&self.environment, "cannot read the tasks", &e))?;
+        let digest = described
+            .tasks()
+            .iter()
+            .filter(|t| t.task_definition_arn() == Some(state.task_definition_arn.as_str()))
+            .flat_map(|t| t.containers())
+            .filter(|c| c.name() == Some(state.container.as_str()))
+            .find_map(|c| c.image_digest());
+        Ok(digest.map(|d| format!("{}@{d}", release.image)))
     }
 
     async fn settings(&self, target: &TargetKind) -> Result<Option<RuntimeSettings>, BackendError> {

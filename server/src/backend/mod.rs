@@ -109,6 +109,23 @@ pub trait Backend: Send + Sync {
         progress: Progress<'_>,
     ) -> Result<Option<String>, BackendError>;
 
+    /// Whether this backend is handed only an image reference to pull (ECS), rather than
+    /// checking what it pulled against the release's digest itself (Docker compares image IDs
+    /// after pulling). A promotion to such a backend is pinned to a registry digest first,
+    /// with the source's [`Backend::pullable`].
+    fn pulls_by_reference(&self) -> bool {
+        false
+    }
+
+    /// A reference that pulls exactly `release`, which this backend runs for `target`, from
+    /// its registry: `repository:tag@sha256:…`. `Ok(None)` when there is none, such as an
+    /// image built on a Docker host and never pushed.
+    async fn pullable(
+        &self,
+        target: &TargetKind,
+        release: &Release,
+    ) -> Result<Option<String>, BackendError>;
+
     /// After a successful deploy: keeps the newest `keep` previous instances, removes older.
     async fn prune(
         &self,

@@ -108,7 +108,7 @@ impl DeployService {
         self.backends.get(env).ok_or_else(|| {
             AppError::invalid(
                 "environment",
-                format!("deploys to {env} are not possible yet: its backend has no adapter here"),
+                format!("{env} has no backend in this console"),
             )
         })
     }
@@ -163,6 +163,11 @@ impl DeployService {
                         release.version
                     )));
                 }
+                let release = if backend.pulls_by_reference() {
+                    self.pinned(&source, &service, &env, release).await?
+                } else {
+                    release
+                };
                 (release, Some(source))
             }
             None => {
@@ -219,6 +224,38 @@ impl DeployService {
             Ok(Some(live)) if live.running => Ok(live.release),
             Ok(_) => Err(AppError::Conflict(format!(
                 "{service} is not running in {source}"
+            ))),
+            Err(e) => Err(AppError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// `release`, running in `source`, as a reference pinned to its registry digest, for a
+    /// target that pulls by reference (ECS): a tag alone may name another image by the time
+    /// the target pulls it, and a Docker image ID means nothing to a registry.
+    async fn pinned(
+        &self,
+        source: &EnvName,
+        service: &ServiceName,
+        target: &EnvName,
+        release: Release,
+    ) -> Result<Release, AppError> {
+        let backend = self.backend(source)?;
+        let (_, source_target) = self.target(source, service.as_str())?;
+        match backend.pullable(&source_target.kind, &release).await {
+            Ok(Some(reference)) => {
+                let digest = reference.split_once('@').map(|(_, d)| d.to_owned());
+                Ok(Release {
+                    version: release.version,
+                    image: reference,
+                    digest,
+                })
+            }
+            Ok(None) => Err(AppError::Conflict(format!(
+                "{service} in {source} runs {}, and no registry digest pins it (an image built \
+                 on the host and never pushed, or no running task reports one); {target} pulls \
+                 from a registry and a tag alone may name another image by then: push it, or \
+                 deploy it to {target} by version",
+                release.image
             ))),
             Err(e) => Err(AppError::Unavailable(e.to_string())),
         }
@@ -349,10 +386,6 @@ impl DeployService {
                     "deployer"
                 }
             ))
-        } else if !self.backends.contains_key(to) {
-            Some(format!(
-                "Deploys to {to} are not possible yet: its backend has no adapter here."
-            ))
         } else if let Some(job) = busy {
             Some(format!(
                 "Deploy #{} by {} is in progress in {to}.",
@@ -396,7 +429,7 @@ impl DeployService {
     fn adapter(&self, env: &EnvName) -> Result<&Arc<dyn Backend>, String> {
         self.backends
             .get(env)
-            .ok_or_else(|| format!("{env}'s backend has no adapter here yet"))
+            .ok_or_else(|| format!("{env} has no backend in this console"))
     }
 
     /// What runs in `env` now, or why that cannot be read.
@@ -549,9 +582,6 @@ impl DeployService {
                 may_deploy: permits(caller.role, Action::Deploy(protection)),
                 may_rollback: permits(caller.role, Action::Rollback(protection)),
                 may_promote: permits(caller.role, Action::Promote(protection)),
-                unavailable: (!self.backends.contains_key(&env.name)).then(|| {
-                    "deploys here come with the ECS adapter; this backend has none yet".to_owned()
-                }),
                 form_key: fresh_key(),
                 promote_from: self.source_of(found, &env.name).map(|b| b.to_string()),
                 rollback_to,
@@ -598,7 +628,7 @@ impl DeployService {
             let live = match self.backends.get(&env) {
                 Some(b) => b.live(&target.kind).await,
                 None => Err(BackendError::Unreachable(format!(
-                    "no adapter for {env}'s backend yet"
+                    "{env} has no backend in this console"
                 ))),
             };
             let (release, running, error) = match live {

@@ -115,6 +115,8 @@ struct TargetState {
     last_restart_count: Option<i64>,
     /// The minute being accumulated; written when the next one starts.
     minute: Option<HealthSample>,
+    /// For an ECS target, the service as the last round read it, for the service page.
+    ecs: Option<EcsServiceState>,
 }
 
 type Key = (EnvName, ServiceName);
@@ -171,6 +173,7 @@ impl HealthMonitor {
                         summary,
                         last_restart_count: None,
                         minute: None,
+                        ecs: None,
                     },
                 )
             })
@@ -223,6 +226,18 @@ impl HealthMonitor {
         self.lock()
             .get(&(environment.clone(), service.clone()))
             .map(|s| s.summary.clone())
+    }
+
+    /// An ECS target's service (tasks, deployments) as the last round read it; `None` for
+    /// other targets, before the first round, and when the service does not exist.
+    pub fn ecs_service(
+        &self,
+        environment: &EnvName,
+        service: &ServiceName,
+    ) -> Option<EcsServiceState> {
+        self.lock()
+            .get(&(environment.clone(), service.clone()))
+            .and_then(|s| s.ecs.clone())
     }
 
     /// What the probes saw so far in the minute not yet written to the store.
@@ -344,6 +359,7 @@ impl HealthMonitor {
                             .as_ref()
                             .map_or(target.service.as_str(), TargetKind::label);
                         verdicts.push(ecs_verdict(name, service.as_ref()));
+                        state.ecs.clone_from(service);
                         if let Some(s) = service {
                             let release = release_of(&s.image);
                             live_version = Some(release.version.clone());

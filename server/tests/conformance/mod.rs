@@ -25,6 +25,9 @@ pub struct Fixture<'a> {
     /// the engine and the registry; ECS learns it only when its tasks fail to pull, which the
     /// rollout reports.
     pub checks_images: bool,
+    /// What [`Backend::pullable`] must say for release 1: the registry-pinned reference, or
+    /// `None` for an image that no registry digest pins (built on the test host).
+    pub v1_pullable: Option<String>,
 }
 
 fn quiet(_: String) {}
@@ -38,6 +41,15 @@ pub async fn run(f: &Fixture<'_>) {
         an_unavailable_release_changes_nothing(f).await;
     }
     a_missing_target_is_named(f).await;
+    the_pullable_reference_is_exact(f).await;
+}
+
+/// What a promotion to a backend that pulls by reference (ECS) is pinned to.
+async fn the_pullable_reference_is_exact(f: &Fixture<'_>) {
+    assert_eq!(
+        f.backend.pullable(&f.target, &f.v1).await.unwrap(),
+        f.v1_pullable
+    );
 }
 
 async fn live_state_is_read_from_the_backend(f: &Fixture<'_>) {
