@@ -616,3 +616,108 @@ async fn the_service_page_shows_an_ecs_services_tasks_and_deployments() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_rollback_puts_back_the_revision_that_ran_with_its_settings() {
+    let cluster = fresh("fd-rollback");
+    let family = fresh("shop");
+    let settings = settings(&cluster, moto_url());
+    let ecs = client(&settings).await;
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let mut arns = Vec::new();
+    for (version, mode) in [("1.0.0", "old"), ("1.1.0", "new")] {
+        let mut container = app(&format!("registry.example/shop:{version}"));
+        container.environment = Some(vec![
+            KeyValuePair::builder().name("MODE").value(mode).build(),
+        ]);
+        let registered = ecs
+            .register_task_definition()
+            .family(&family)
+            .container_definitions(container)
+            .send()
+            .await
+            .unwrap();
+        arns.push(
+            registered
+                .task_definition()
+                .and_then(|t| t.task_definition_arn())
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name("shop")
+        .task_definition(&arns[1])
+        .desired_count(1)
+        .send()
+        .await
+        .unwrap();
+    let adapter = EcsAdapter::new(staging(), settings).await;
+    let target = TargetKind::EcsService {
+        service: "shop".into(),
+        container: None,
+    };
+    let log = std::sync::Mutex::new(Vec::new());
+    let record = |line: String| log.lock().unwrap().push(line);
+
+    // Back to 1.0.0: revision 1 itself, with the environment it ran with, and nothing new.
+    let switched = adapter
+        .roll_back_to(&target, &release_of("registry.example/shop:1.0.0"), &record)
+        .await
+        .unwrap();
+    assert_eq!(
+        switched.kept, arns[1],
+        "the revision to restore if it fails"
+    );
+    let now = read_service(&ecs, &staging(), &cluster, "shop", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.task_definition_arn, arns[0]);
+    let listed = ecs
+        .list_task_definitions()
+        .family_prefix(&family)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.task_definition_arns().len(),
+        2,
+        "no revision registered"
+    );
+    assert!(
+        log.lock().unwrap()[0].contains(&format!("back to {family}:1, the revision that ran")),
+        "{:?}",
+        log.lock().unwrap()
+    );
+
+    // A release no recent revision ran is registered like a deploy, from the current one.
+    adapter
+        .roll_back_to(&target, &release_of("registry.example/shop:0.9.0"), &record)
+        .await
+        .unwrap();
+    let now = read_service(&ecs, &staging(), &cluster, "shop", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (now.revision, now.image.as_str()),
+        (3, "registry.example/shop:0.9.0")
+    );
+    let third = ecs
+        .describe_task_definition()
+        .task_definition(&now.task_definition_arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        third.task_definition().unwrap().container_definitions()[0].environment()[0].value(),
+        Some("old"),
+        "copied from the revision that ran before it"
+    );
+}

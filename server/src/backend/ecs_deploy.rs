@@ -28,6 +28,8 @@ use crate::{
 
 /// Revisions of a family listed as releases, newest first.
 const RELEASES_LISTED: i32 = 10;
+/// Revisions searched for the one a rollback puts back, newest first.
+const ROLLBACK_SEARCHED: i32 = 25;
 
 pub struct EcsBackend {
     environment: EnvName,
@@ -75,6 +77,40 @@ impl EcsBackend {
                 self.environment
             ))
         })
+    }
+
+    /// The image of `container` in the task-definition revision `arn`.
+    async fn image_in(&self, arn: &str, container: &str) -> Result<Option<String>, BackendError> {
+        let described = self
+            .client
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|e| ecs::api_error(&self.environment, "cannot read a task definition", &e))?;
+        Ok(described
+            .task_definition()
+            .and_then(|d| {
+                d.container_definitions()
+                    .iter()
+                    .find(|c| c.name() == Some(container))
+            })
+            .and_then(|c| c.image())
+            .map(str::to_owned))
+    }
+
+    /// The family's newest revisions, newest first.
+    async fn revisions(&self, family: &str, newest: i32) -> Result<Vec<String>, BackendError> {
+        let listed = self
+            .client
+            .list_task_definitions()
+            .family_prefix(family)
+            .sort(SortOrder::Desc)
+            .max_results(newest)
+            .send()
+            .await
+            .map_err(|e| ecs::api_error(&self.environment, "cannot list task definitions", &e))?;
+        Ok(listed.task_definition_arns().to_vec())
     }
 
     fn failed(&self, what: &str, e: impl std::fmt::Display) -> BackendError {
@@ -275,36 +311,10 @@ impl Backend for EcsBackend {
 
     async fn releases(&self, target: &TargetKind) -> Result<Vec<Release>, BackendError> {
         let state = self.existing(target).await?;
-        let listed = self
-            .client
-            .list_task_definitions()
-            .family_prefix(&state.family)
-            .sort(SortOrder::Desc)
-            .max_results(RELEASES_LISTED)
-            .send()
-            .await
-            .map_err(|e| ecs::api_error(&self.environment, "cannot list task definitions", &e))?;
         let mut releases: Vec<Release> = Vec::new();
-        for arn in listed.task_definition_arns() {
-            let described = self
-                .client
-                .describe_task_definition()
-                .task_definition(arn)
-                .send()
-                .await
-                .map_err(|e| {
-                    ecs::api_error(&self.environment, "cannot read a task definition", &e)
-                })?;
-            let image = described
-                .task_definition()
-                .and_then(|d| {
-                    d.container_definitions()
-                        .iter()
-                        .find(|c| c.name() == Some(state.container.as_str()))
-                })
-                .and_then(|c| c.image());
-            if let Some(image) = image {
-                let release = release_of(image);
+        for arn in self.revisions(&state.family, RELEASES_LISTED).await? {
+            if let Some(image) = self.image_in(&arn, &state.container).await? {
+                let release = release_of(&image);
                 if !releases.iter().any(|r| r.image == release.image) {
                     releases.push(release);
                 }
@@ -368,6 +378,52 @@ impl Backend for EcsBackend {
             .cluster(&self.settings.cluster)
             .service(service)
             .task_definition(&new_arn)
+            .send()
+            .await
+            .map_err(|e| ecs::api_error(&self.environment, "cannot update the service", &e))?;
+        Ok(Switched {
+            previous: release_of(&current.image),
+            kept: current.task_definition_arn,
+        })
+    }
+
+    /// Puts back the newest earlier revision that ran `to`'s image, exactly as it was (its
+    /// environment, secrets, cpu and memory then, not now's with the old image). Only when none
+    /// of the recent revisions has that image is a new one registered, as a deploy would.
+    async fn roll_back_to(
+        &self,
+        target: &TargetKind,
+        to: &Release,
+        progress: Progress<'_>,
+    ) -> Result<Switched, BackendError> {
+        let (service, _) = ecs_target(target)?;
+        let current = self.existing(target).await?;
+        let mut earlier = None;
+        for arn in self.revisions(&current.family, ROLLBACK_SEARCHED).await? {
+            if arn != current.task_definition_arn
+                && self.image_in(&arn, &current.container).await?.as_deref() == Some(&to.image)
+            {
+                earlier = Some(arn);
+                break;
+            }
+        }
+        let Some(arn) = earlier else {
+            progress(format!(
+                "None of the last {ROLLBACK_SEARCHED} revisions of {} runs {}",
+                current.family, to.image
+            ));
+            return self.switch(target, to, progress).await;
+        };
+        progress(format!(
+            "Updating service {service} back to {}, the revision that ran {}",
+            revision_name(&arn),
+            to.image
+        ));
+        self.client
+            .update_service()
+            .cluster(&self.settings.cluster)
+            .service(service)
+            .task_definition(&arn)
             .send()
             .await
             .map_err(|e| ecs::api_error(&self.environment, "cannot update the service", &e))?;

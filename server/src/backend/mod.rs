@@ -91,6 +91,18 @@ pub trait Backend: Send + Sync {
         progress: Progress<'_>,
     ) -> Result<Switched, BackendError>;
 
+    /// A rollback to `to`, a release that ran here before. By default a switch like any other;
+    /// a backend that keeps earlier releases whole (ECS's task-definition revisions) puts back
+    /// the one that ran, with the settings it ran with.
+    async fn roll_back_to(
+        &self,
+        target: &TargetKind,
+        to: &Release,
+        progress: Progress<'_>,
+    ) -> Result<Switched, BackendError> {
+        self.switch(target, to, progress).await
+    }
+
     /// Undoes a switch: the kept previous instance runs again and the new one is removed.
     async fn restore(
         &self,

@@ -387,7 +387,12 @@ impl DeployEngine {
         let log = |line: String| {
             let _ = lines.send(line);
         };
-        let switching = backend.switch(&target.kind, &job.release, &log);
+        let switching = match job.kind {
+            DeployKind::Rollback => backend.roll_back_to(&target.kind, &job.release, &log),
+            DeployKind::Deploy | DeployKind::Promote => {
+                backend.switch(&target.kind, &job.release, &log)
+            }
+        };
         let switched = self.while_logging(job, switching, &mut received).await;
         let switched = match switched {
             Ok(s) => s,
