@@ -185,7 +185,8 @@ impl Backend for DockerBackend {
                     _ => None,
                 }
             }),
-            health: c.health.map(|h| h.status),
+            // A stopped container's last HEALTHCHECK status says nothing about it now.
+            health: c.health.filter(|_| c.running).map(|h| h.status),
             started_at: c.started_at,
         }))
     }

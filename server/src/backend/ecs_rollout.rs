@@ -166,37 +166,8 @@ pub fn service_health(service: &str, state: Option<&EcsServiceState>) -> (Health
     }
 }
 
-/// [`rollout_of`], with a deadline: a rollout still under way when it has passed is failed
-/// (stuck), saying how far it got. ECS may still finish it later; the deploy restores the
-/// previous revision either way.
-pub fn rollout_by(
-    deployments: &[EcsDeployment],
-    revision: &str,
-    elapsed: std::time::Duration,
-    deadline: std::time::Duration,
-) -> Rollout {
-    match rollout_of(deployments, revision) {
-        Rollout::InProgress {
-            running,
-            desired,
-            failed_tasks,
-            ..
-        } if elapsed >= deadline => Rollout::Failed {
-            reason: format!(
-                "not rolled out within {} s: {running} of {desired} tasks running, \
-                 {failed_tasks} failed to start",
-                deadline.as_secs()
-            ),
-            rolled_back_to: None,
-        },
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     const NEW: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop:8";
@@ -284,28 +255,6 @@ mod tests {
             rollout_of(&d, NEW),
             Rollout::Failed {
                 reason: "ECS deployment circuit breaker: tasks failed to start.".to_owned(),
-                rolled_back_to: None,
-            }
-        );
-    }
-
-    #[test]
-    fn a_rollout_stuck_past_the_deadline_is_failed_saying_how_far_it_got() {
-        let d = deployments(&format!(
-            r#"[{{"id": "ecs-svc/2222", "status": "PRIMARY", "taskDefinition": "{NEW}",
-                 "desiredCount": 2, "pendingCount": 2, "runningCount": 0, "failedTasks": 3,
-                 "rolloutState": "IN_PROGRESS"}}]"#
-        ));
-        let (minute, five) = (Duration::from_secs(60), Duration::from_secs(300));
-        assert!(matches!(
-            rollout_by(&d, NEW, minute, five),
-            Rollout::InProgress { .. }
-        ));
-        assert_eq!(
-            rollout_by(&d, NEW, five, five),
-            Rollout::Failed {
-                reason: "not rolled out within 300 s: 0 of 2 tasks running, 3 failed to start"
-                    .to_owned(),
                 rolled_back_to: None,
             }
         );

@@ -132,6 +132,11 @@ async fn look(
             .unwrap_or_else(|| fallback.to_owned())
     };
     if !live.running {
+        // An ECS rollout under way may run fewer tasks than desired for a while (a lower
+        // minimum healthy percent): it is waited for, up to the deadline, not counted as failing.
+        if live.health.as_deref() == Some("starting") {
+            return Look::Waiting(said("still starting"));
+        }
         return Look::Unhealthy(said("the new instance is not running"));
     }
     match live.health.as_deref() {
@@ -149,4 +154,211 @@ async fn look(
         }
     }
     Look::Healthy
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::VecDeque, sync::Mutex};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::{
+        backend::{BackendError, LiveState, Progress, RuntimeSettings, Switched},
+        health::ProbeSettings,
+    };
+
+    /// A FAKE backend, because no real peer shows these states here: moto never rolls an ECS
+    /// service out, so "fewer tasks than desired while rolling out" and "the circuit breaker
+    /// put the old revision back" cannot be staged on it. It answers `live` from a script, one
+    /// answer per look, repeating the last; the gate reads nothing else.
+    struct ScriptedBackend(Mutex<VecDeque<LiveState>>);
+
+    #[async_trait]
+    impl Backend for ScriptedBackend {
+        fn describe(&self) -> String {
+            "a scripted backend".to_owned()
+        }
+        async fn live(&self, _: &TargetKind) -> Result<Option<LiveState>, BackendError> {
+            let mut script = self.0.lock().unwrap();
+            let next = if script.len() > 1 {
+                script.pop_front()
+            } else {
+                script.front().cloned()
+            };
+            Ok(next)
+        }
+        async fn settings(&self, _: &TargetKind) -> Result<Option<RuntimeSettings>, BackendError> {
+            unreachable!("the gate reads only live")
+        }
+        async fn releases(&self, _: &TargetKind) -> Result<Vec<Release>, BackendError> {
+            unreachable!("the gate reads only live")
+        }
+        async fn pullable(
+            &self,
+            _: &TargetKind,
+            _: &Release,
+        ) -> Result<Option<String>, BackendError> {
+            unreachable!("the gate reads only live")
+        }
+        async fn switch(
+            &self,
+            _: &TargetKind,
+            _: &Release,
+            _: Progress<'_>,
+        ) -> Result<Switched, BackendError> {
+            unreachable!("the gate changes nothing")
+        }
+        async fn restore(
+            &self,
+            _: &TargetKind,
+            _: &Switched,
+            _: Progress<'_>,
+        ) -> Result<(), BackendError> {
+            unreachable!("the gate changes nothing")
+        }
+        async fn repair(
+            &self,
+            _: &TargetKind,
+            _: Progress<'_>,
+        ) -> Result<Option<String>, BackendError> {
+            unreachable!("the gate changes nothing")
+        }
+        async fn prune(
+            &self,
+            _: &TargetKind,
+            _: usize,
+            _: Progress<'_>,
+        ) -> Result<(), BackendError> {
+            unreachable!("the gate changes nothing")
+        }
+    }
+
+    fn release(image: &str) -> Release {
+        Release {
+            version: image.rsplit(':').next().unwrap().to_owned(),
+            image: image.to_owned(),
+            digest: None,
+        }
+    }
+
+    fn live(image: &str, running: bool, health: Option<&str>, reason: Option<&str>) -> LiveState {
+        LiveState {
+            release: release(image),
+            running,
+            health: health.map(str::to_owned),
+            health_reason: reason.map(str::to_owned),
+            started_at: None,
+        }
+    }
+
+    async fn gate(script: Vec<LiveState>, deadline_s: u64) -> (Result<(), String>, Vec<String>) {
+        let backend = ScriptedBackend(Mutex::new(script.into()));
+        let prober = Prober::new(ProbeSettings::default()).unwrap();
+        let lines = Mutex::new(Vec::new());
+        let result = watch(
+            &backend,
+            &TargetKind::EcsService {
+                service: "shop".into(),
+                container: None,
+            },
+            &release("shop:2"),
+            None,
+            &prober,
+            GateSettings {
+                bake: Duration::ZERO,
+                deadline: Duration::from_secs(deadline_s),
+                failures_to_fail: 2,
+            },
+            &|line| lines.lock().unwrap().push(line),
+        )
+        .await;
+        (result, lines.into_inner().unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_rollout_running_fewer_tasks_than_desired_is_waited_for_not_failed() {
+        let rolling = || {
+            live(
+                "shop:2",
+                false,
+                Some("starting"),
+                Some("rolling out shop:2: 1 of 2 tasks running"),
+            )
+        };
+        let (result, lines) = gate(
+            vec![
+                rolling(),
+                rolling(),
+                rolling(),
+                live("shop:2", true, None, None),
+            ],
+            30,
+        )
+        .await;
+        assert_eq!(result, Ok(()), "{lines:?}");
+        assert!(
+            lines.iter().all(|l| !l.starts_with("Not healthy")),
+            "{lines:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn another_release_in_place_of_the_deployed_one_fails_at_once_saying_why() {
+        let (result, _) = gate(
+            vec![live(
+                "shop:1",
+                true,
+                None,
+                Some("ECS rolled back shop:8: ECS deployment circuit breaker: tasks failed to start."),
+            )],
+            30,
+        )
+        .await;
+        assert_eq!(
+            result,
+            Err(
+                "shop:1 runs instead of shop:2 (ECS rolled back shop:8: ECS deployment circuit \
+                 breaker: tasks failed to start.)"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_backend_verdict_of_unhealthy_is_quoted_in_its_own_words() {
+        let failing = live(
+            "shop:2",
+            true,
+            Some("unhealthy"),
+            Some("the rollout of shop:2 failed: tasks failed to start"),
+        );
+        let (result, _) = gate(vec![failing], 30).await;
+        assert_eq!(
+            result,
+            Err(
+                "unhealthy 2 times in a row: the rollout of shop:2 failed: tasks failed to start"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rollout_stuck_past_the_deadline_fails_saying_how_far_it_got() {
+        let stuck = live(
+            "shop:2",
+            false,
+            Some("starting"),
+            Some("rolling out shop:2: 1 of 2 tasks running, 1 pending, 3 failed to start"),
+        );
+        let (result, _) = gate(vec![stuck], 2).await;
+        assert_eq!(
+            result,
+            Err(
+                "not healthy for 0 s within 2 s: rolling out shop:2: 1 of 2 tasks running, 1 \
+                 pending, 3 failed to start"
+                    .to_owned()
+            )
+        );
+    }
 }
