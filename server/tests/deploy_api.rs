@@ -680,6 +680,13 @@ async fn a_promotion_from_docker_to_ecs_needs_a_registry_digest() {
         )) && error.contains("push it, or deploy it to staging by version"),
         "{error}"
     );
+    // The preview says so before anyone confirms, and offers no button.
+    let (status, page) = admin.get_text("/services/shop/promote/staging").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("and no registry digest pins it") && !page.contains("name=\"reviewed\""),
+        "{page}"
+    );
     // Nothing changed in staging.
     let staging = deployer.live("staging").await;
     assert_eq!(staging["image"], format!("{DEMO_REPO}:1"), "{staging}");

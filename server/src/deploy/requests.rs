@@ -377,7 +377,7 @@ impl DeployService {
             .find(|j| &j.environment == to && &j.service == name);
 
         let protection = Protection::from_flag(env.protected);
-        let refusal = if !permits(caller.role, Action::Promote(protection)) {
+        let mut refusal = if !permits(caller.role, Action::Promote(protection)) {
             Some(format!(
                 "Promoting to {to} needs the {} role.",
                 if env.protected {
@@ -400,6 +400,20 @@ impl DeployService {
                 _ => self.healthy_in(&source, name).err(),
             }
         };
+        // A target that pulls by reference needs a registry digest: say now, not on confirm,
+        // when there is none.
+        if let (None, Ok(Some(a)), Ok(backend)) = (&refusal, &after, self.adapter(to))
+            && backend.pulls_by_reference()
+        {
+            let release = Release {
+                version: a.version.clone(),
+                image: a.image.clone(),
+                digest: a.digest.clone(),
+            };
+            if let Err(e) = self.pinned(&source, name, to, release).await {
+                refusal = Some(e.to_string());
+            }
+        }
 
         Ok(PromotionPreview {
             service: name.to_string(),
