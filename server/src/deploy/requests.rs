@@ -634,17 +634,25 @@ impl DeployService {
             .filter(|j| j.environment == env)
             .map(|j| (j.service, j.id))
             .collect();
-        let mut out = Vec::new();
-        for service in &self.config.services {
-            let Some(target) = service.targets.get(&env) else {
-                continue;
-            };
-            let live = match self.backends.get(&env) {
+        let targets: Vec<(&Service, &Target)> = self
+            .config
+            .services
+            .iter()
+            .filter_map(|s| s.targets.get(&env).map(|t| (s, t)))
+            .collect();
+        // All at once: with a slow or unreachable backend the answer takes one call's time
+        // (its timeout at worst), not one per service.
+        let lives = futures_util::future::join_all(targets.iter().map(|(_, target)| async {
+            match self.backends.get(&env) {
                 Some(b) => b.live(&target.kind).await,
                 None => Err(BackendError::Unreachable(format!(
                     "{env} has no backend in this console"
                 ))),
-            };
+            }
+        }))
+        .await;
+        let mut out = Vec::new();
+        for ((service, target), live) in targets.into_iter().zip(lives) {
             let (release, running, error) = match live {
                 Ok(Some(l)) => (Some(l.release), l.running, None),
                 Ok(None) => (
