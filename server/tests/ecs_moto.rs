@@ -87,29 +87,22 @@ async fn the_console_reads_a_service_that_was_set_up_through_the_ecs_api() {
         .unwrap();
     let mut arns = Vec::new();
     for version in ["1.0.0", "1.1.0"] {
-        let registered = ecs
-            .register_task_definition()
-            .family(&family)
-            .cpu("256")
-            .memory("512")
-            .container_definitions(
-                ContainerDefinition::builder()
-                    .name("sidecar")
-                    .image("envoy:1")
-                    .essential(false)
-                    .build(),
-            )
-            .container_definitions(app(&format!("registry.example/shop:{version}")))
-            .send()
-            .await
-            .unwrap();
-        arns.push(
-            registered
-                .task_definition()
-                .and_then(|t| t.task_definition_arn())
-                .unwrap()
-                .to_owned(),
-        );
+        let arn = register(
+            ecs.register_task_definition()
+                .family(&family)
+                .cpu("256")
+                .memory("512")
+                .container_definitions(
+                    ContainerDefinition::builder()
+                        .name("sidecar")
+                        .image("envoy:1")
+                        .essential(false)
+                        .build(),
+                )
+                .container_definitions(app(&format!("registry.example/shop:{version}"))),
+        )
+        .await;
+        arns.push(arn);
     }
     ecs.create_service()
         .cluster(&cluster)
@@ -179,6 +172,18 @@ async fn the_console_reads_a_service_that_was_set_up_through_the_ecs_api() {
     );
 }
 
+/// Registers a task-definition revision; its ARN.
+async fn register(
+    request: aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder,
+) -> String {
+    let registered = request.send().await.unwrap();
+    registered
+        .task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .unwrap()
+        .to_owned()
+}
+
 /// A fresh name for this run: task-definition families outlive clusters in one moto server.
 fn fresh(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
@@ -209,20 +214,13 @@ async fn ecs_passes_the_backend_conformance_suite_as_far_as_moto_allows() {
         .unwrap();
     let mut first = None;
     for n in [0, 1] {
-        let registered = ecs
-            .register_task_definition()
-            .family(&family)
-            .container_definitions(app(&pinned(n)))
-            .send()
-            .await
-            .unwrap();
-        first.get_or_insert(
-            registered
-                .task_definition()
-                .and_then(|t| t.task_definition_arn())
-                .unwrap()
-                .to_owned(),
-        );
+        let arn = register(
+            ecs.register_task_definition()
+                .family(&family)
+                .container_definitions(app(&pinned(n))),
+        )
+        .await;
+        first.get_or_insert(arn);
     }
     ecs.create_service()
         .cluster(&cluster)
@@ -289,20 +287,14 @@ async fn cluster_with_services(
         .send()
         .await
         .unwrap();
-    let registered = ecs
-        .register_task_definition()
-        .family(family)
-        .cpu("256")
-        .memory("512")
-        .container_definitions(app("registry.example/shop:1.0.0"))
-        .send()
-        .await
-        .unwrap();
-    let first = registered
-        .task_definition()
-        .and_then(|t| t.task_definition_arn())
-        .unwrap()
-        .to_owned();
+    let first = register(
+        ecs.register_task_definition()
+            .family(family)
+            .cpu("256")
+            .memory("512")
+            .container_definitions(app("registry.example/shop:1.0.0")),
+    )
+    .await;
     for (name, desired) in services {
         ecs.create_service()
             .cluster(cluster)
@@ -637,20 +629,13 @@ async fn a_rollback_puts_back_the_revision_that_ran_with_its_settings() {
         container.environment = Some(vec![
             KeyValuePair::builder().name("MODE").value(mode).build(),
         ]);
-        let registered = ecs
-            .register_task_definition()
-            .family(&family)
-            .container_definitions(container)
-            .send()
-            .await
-            .unwrap();
-        arns.push(
-            registered
-                .task_definition()
-                .and_then(|t| t.task_definition_arn())
-                .unwrap()
-                .to_owned(),
-        );
+        let arn = register(
+            ecs.register_task_definition()
+                .family(&family)
+                .container_definitions(container),
+        )
+        .await;
+        arns.push(arn);
     }
     ecs.create_service()
         .cluster(&cluster)

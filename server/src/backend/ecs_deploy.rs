@@ -113,6 +113,19 @@ impl EcsBackend {
         Ok(listed.task_definition_arns().to_vec())
     }
 
+    /// Points the service at task-definition revision `arn`; ECS rolls its tasks over.
+    async fn update_to(&self, service: &str, arn: &str, what: &str) -> Result<(), BackendError> {
+        self.client
+            .update_service()
+            .cluster(&self.settings.cluster)
+            .service(service)
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|e| ecs::api_error(&self.environment, what, &e))?;
+        Ok(())
+    }
+
     fn failed(&self, what: &str, e: impl std::fmt::Display) -> BackendError {
         BackendError::Failed(format!("{what} in {}: {e}", self.environment))
     }
@@ -373,14 +386,8 @@ impl Backend for EcsBackend {
             .ok_or_else(|| self.failed("ECS registered no task definition", &to.image))?
             .to_owned();
         progress(format!("Updating service {service} to {new_arn}"));
-        self.client
-            .update_service()
-            .cluster(&self.settings.cluster)
-            .service(service)
-            .task_definition(&new_arn)
-            .send()
-            .await
-            .map_err(|e| ecs::api_error(&self.environment, "cannot update the service", &e))?;
+        self.update_to(service, &new_arn, "cannot update the service")
+            .await?;
         Ok(Switched {
             previous: release_of(&current.image),
             kept: current.task_definition_arn,
@@ -419,14 +426,8 @@ impl Backend for EcsBackend {
             revision_name(&arn),
             to.image
         ));
-        self.client
-            .update_service()
-            .cluster(&self.settings.cluster)
-            .service(service)
-            .task_definition(&arn)
-            .send()
-            .await
-            .map_err(|e| ecs::api_error(&self.environment, "cannot update the service", &e))?;
+        self.update_to(service, &arn, "cannot update the service")
+            .await?;
         Ok(Switched {
             previous: release_of(&current.image),
             kept: current.task_definition_arn,
@@ -450,15 +451,8 @@ impl Backend for EcsBackend {
             "Updating service {service} back to {}",
             switched.kept
         ));
-        self.client
-            .update_service()
-            .cluster(&self.settings.cluster)
-            .service(service)
-            .task_definition(&switched.kept)
-            .send()
+        self.update_to(service, &switched.kept, "cannot update the service back")
             .await
-            .map_err(|e| ecs::api_error(&self.environment, "cannot update the service back", &e))?;
-        Ok(())
     }
 
     /// Nothing to repair: ECS keeps the previous tasks until the new ones run, so a console
