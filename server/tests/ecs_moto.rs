@@ -18,7 +18,7 @@ use flightdeck::{
     backend::{
         Backend, BackendError,
         docker::DockerEngines,
-        ecs::{client, read_service},
+        ecs::{Definitions, client, read_service},
         ecs_deploy::{EcsBackend as EcsAdapter, release_of},
     },
     config::{Backend as BackendConfig, Config, DeploySettings, EcsBackend, TargetKind},
@@ -123,10 +123,17 @@ async fn the_console_reads_a_service_that_was_set_up_through_the_ecs_api() {
         .await
         .unwrap();
 
-    let state = read_service(&ecs, &staging(), &cluster, "shop", None)
-        .await
-        .unwrap()
-        .expect("the service exists");
+    let state = read_service(
+        &ecs,
+        &Definitions::default(),
+        &staging(),
+        &cluster,
+        "shop",
+        None,
+    )
+    .await
+    .unwrap()
+    .expect("the service exists");
     assert_eq!(state.task_definition_arn, arns[0]);
     assert_eq!((&state.family, state.revision), (&family, 1));
     assert_eq!(
@@ -152,20 +159,42 @@ async fn the_console_reads_a_service_that_was_set_up_through_the_ecs_api() {
         .send()
         .await
         .unwrap();
-    let state = read_service(&ecs, &staging(), &cluster, "shop", Some("sidecar"))
-        .await
-        .unwrap()
-        .unwrap();
+    let state = read_service(
+        &ecs,
+        &Definitions::default(),
+        &staging(),
+        &cluster,
+        "shop",
+        Some("sidecar"),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(state.revision, 2);
     assert_eq!(state.image, "envoy:1");
 
     assert_eq!(
-        read_service(&ecs, &staging(), &cluster, "no-such-service", None)
-            .await
-            .unwrap(),
+        read_service(
+            &ecs,
+            &Definitions::default(),
+            &staging(),
+            &cluster,
+            "no-such-service",
+            None
+        )
+        .await
+        .unwrap(),
         None
     );
-    let missing = read_service(&ecs, &staging(), "no-such-cluster", "shop", None).await;
+    let missing = read_service(
+        &ecs,
+        &Definitions::default(),
+        &staging(),
+        "no-such-cluster",
+        "shop",
+        None,
+    )
+    .await;
     assert!(
         matches!(&missing, Err(BackendError::Failed(m)) if m.contains("in staging") && m.contains("ClusterNotFound")),
         "{missing:?}"
@@ -262,7 +291,15 @@ async fn an_unreachable_endpoint_is_a_clear_error_naming_the_environment() {
     let endpoint: url::Url = format!("http://127.0.0.1:{port}").parse().unwrap();
     let ecs = client(&settings("any", endpoint)).await;
     let started = std::time::Instant::now();
-    let result = read_service(&ecs, &staging(), "any", "shop", None).await;
+    let result = read_service(
+        &ecs,
+        &Definitions::default(),
+        &staging(),
+        "any",
+        "shop",
+        None,
+    )
+    .await;
     let Err(BackendError::Unreachable(message)) = &result else {
         panic!("{result:?}");
     };
@@ -486,10 +523,17 @@ async fn a_deploy_to_ecs_that_does_not_roll_out_is_rolled_back_to_the_revision_b
 
     // The service is back on the revision it ran; the new revision stays registered with only
     // the image changed.
-    let now = read_service(&ecs, &staging(), &cluster, "shop", None)
-        .await
-        .unwrap()
-        .unwrap();
+    let now = read_service(
+        &ecs,
+        &Definitions::default(),
+        &staging(),
+        &cluster,
+        "shop",
+        None,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(now.task_definition_arn, first);
     let newest = ecs
         .describe_task_definition()
@@ -527,7 +571,15 @@ const NO_CREDENTIALS_CHILD: &str = "FLIGHTDECK_TEST_NO_CREDENTIALS_CHILD";
 async fn missing_credentials_are_one_clear_error_naming_the_environment() {
     if std::env::var_os(NO_CREDENTIALS_CHILD).is_some() {
         let ecs = client(&settings("any", moto_url())).await;
-        let result = read_service(&ecs, &staging(), "any", "shop", None).await;
+        let result = read_service(
+            &ecs,
+            &Definitions::default(),
+            &staging(),
+            "any",
+            "shop",
+            None,
+        )
+        .await;
         let Err(BackendError::Unreachable(message)) = &result else {
             panic!("{result:?}");
         };
@@ -662,10 +714,17 @@ async fn a_rollback_puts_back_the_revision_that_ran_with_its_settings() {
         switched.kept, arns[1],
         "the revision to restore if it fails"
     );
-    let now = read_service(&ecs, &staging(), &cluster, "shop", None)
-        .await
-        .unwrap()
-        .unwrap();
+    let now = read_service(
+        &ecs,
+        &Definitions::default(),
+        &staging(),
+        &cluster,
+        "shop",
+        None,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(now.task_definition_arn, arns[0]);
     let listed = ecs
         .list_task_definitions()
@@ -689,10 +748,17 @@ async fn a_rollback_puts_back_the_revision_that_ran_with_its_settings() {
         .roll_back_to(&target, &release_of("registry.example/shop:0.9.0"), &record)
         .await
         .unwrap();
-    let now = read_service(&ecs, &staging(), &cluster, "shop", None)
-        .await
-        .unwrap()
-        .unwrap();
+    let now = read_service(
+        &ecs,
+        &Definitions::default(),
+        &staging(),
+        &cluster,
+        "shop",
+        None,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(
         (now.revision, now.image.as_str()),
         (3, "registry.example/shop:0.9.0")
@@ -707,5 +773,35 @@ async fn a_rollback_puts_back_the_revision_that_ran_with_its_settings() {
         third.task_definition().unwrap().container_definitions()[0].environment()[0].value(),
         Some("old"),
         "copied from the revision that ran before it"
+    );
+}
+
+#[tokio::test]
+async fn a_task_definition_revision_is_described_once() {
+    let family = fresh("shop");
+    let ecs = client(&settings("any", moto_url())).await;
+    let arn = register(
+        ecs.register_task_definition()
+            .family(&family)
+            .container_definitions(app("registry.example/shop:1.0.0")),
+    )
+    .await;
+    let definitions = Definitions::default();
+    let first = definitions.get(&ecs, &staging(), &arn).await.unwrap();
+    // The second read needs no endpoint at all: revisions never change.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere: url::Url = format!("http://{}", closed.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    drop(closed);
+    let unreachable = client(&settings("any", nowhere)).await;
+    let again = definitions
+        .get(&unreachable, &staging(), &arn)
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    assert_eq!(
+        again.container_definitions()[0].image(),
+        Some("registry.example/shop:1.0.0")
     );
 }

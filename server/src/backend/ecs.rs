@@ -6,7 +6,7 @@
 //! Credentials come from the environment, the shared profile files (`profile`) or the
 //! instance/task role; the console never stores or shows them.
 
-use std::time::Duration;
+use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_ecs::{
@@ -76,10 +76,60 @@ pub struct EcsServiceState {
     pub circuit_breaker: Option<(bool, bool)>,
 }
 
+/// Task-definition revisions already read, by ARN. A registered revision never changes, so
+/// each is described once: the health monitor's reads every interval then cost one
+/// DescribeServices, not two calls. Its tags can change and are never taken from here.
+#[derive(Debug, Default)]
+pub struct Definitions(Mutex<HashMap<String, TaskDefinition>>);
+
+/// Revisions kept; past this the cache starts over (a family rarely runs more than a few).
+const DEFINITIONS_KEPT: usize = 256;
+
+impl Definitions {
+    /// The revision `arn`, described on first use.
+    pub async fn get(
+        &self,
+        client: &Client,
+        environment: &EnvName,
+        arn: &str,
+    ) -> Result<TaskDefinition, BackendError> {
+        if let Some(known) = self.lock().get(arn) {
+            return Ok(known.clone());
+        }
+        let described = client
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|e| {
+                api_error(
+                    environment,
+                    &format!("cannot read task definition {arn}"),
+                    &e,
+                )
+            })?;
+        let definition = described.task_definition().cloned().ok_or_else(|| {
+            BackendError::Failed(format!("ECS returned no task definition for {arn}"))
+        })?;
+        let mut known = self.lock();
+        if known.len() >= DEFINITIONS_KEPT {
+            known.clear();
+        }
+        known.insert(arn.to_owned(), definition.clone());
+        Ok(definition)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, TaskDefinition>> {
+        // Plain data: usable even if a panic elsewhere poisoned the lock.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Reads one service and its task definition; `Ok(None)` when the service does not exist (or
 /// is being deleted). `container` names the container to look at when the task has several.
 pub async fn read_service(
     client: &Client,
+    definitions: &Definitions,
     environment: &EnvName,
     cluster: &str,
     service: &str,
@@ -106,21 +156,7 @@ pub async fn read_service(
         return Ok(None);
     };
     let arn = found.task_definition().unwrap_or_default().to_owned();
-    let definition = client
-        .describe_task_definition()
-        .task_definition(&arn)
-        .send()
-        .await
-        .map_err(|e| {
-            api_error(
-                environment,
-                &format!("cannot read task definition {arn}"),
-                &e,
-            )
-        })?;
-    let definition = definition.task_definition().ok_or_else(|| {
-        BackendError::Failed(format!("ECS returned no task definition for {arn}"))
-    })?;
+    let definition = definitions.get(client, environment, &arn).await?;
     let containers = definition.container_definitions();
     let target = match container {
         Some(name) => containers.iter().find(|c| c.name() == Some(name)),

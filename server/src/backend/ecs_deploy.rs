@@ -35,6 +35,7 @@ pub struct EcsBackend {
     environment: EnvName,
     settings: EcsSettings,
     client: Client,
+    definitions: ecs::Definitions,
 }
 
 impl EcsBackend {
@@ -44,6 +45,7 @@ impl EcsBackend {
             environment,
             settings,
             client,
+            definitions: ecs::Definitions::default(),
         }
     }
 
@@ -60,6 +62,7 @@ impl EcsBackend {
         let (service, container) = ecs_target(target)?;
         ecs::read_service(
             &self.client,
+            &self.definitions,
             &self.environment,
             &self.settings.cluster,
             service,
@@ -81,20 +84,14 @@ impl EcsBackend {
 
     /// The image of `container` in the task-definition revision `arn`.
     async fn image_in(&self, arn: &str, container: &str) -> Result<Option<String>, BackendError> {
-        let described = self
-            .client
-            .describe_task_definition()
-            .task_definition(arn)
-            .send()
-            .await
-            .map_err(|e| ecs::api_error(&self.environment, "cannot read a task definition", &e))?;
-        Ok(described
-            .task_definition()
-            .and_then(|d| {
-                d.container_definitions()
-                    .iter()
-                    .find(|c| c.name() == Some(container))
-            })
+        let definition = self
+            .definitions
+            .get(&self.client, &self.environment, arn)
+            .await?;
+        Ok(definition
+            .container_definitions()
+            .iter()
+            .find(|c| c.name() == Some(container))
             .and_then(|c| c.image())
             .map(str::to_owned))
     }
@@ -271,18 +268,10 @@ impl Backend for EcsBackend {
         let Some(state) = self.read(target).await? else {
             return Ok(None);
         };
-        let described = self
-            .client
-            .describe_task_definition()
-            .task_definition(&state.task_definition_arn)
-            .send()
-            .await
-            .map_err(|e| {
-                ecs::api_error(&self.environment, "cannot read the task definition", &e)
-            })?;
-        let Some(definition) = described.task_definition() else {
-            return Ok(Some(RuntimeSettings::default()));
-        };
+        let definition = self
+            .definitions
+            .get(&self.client, &self.environment, &state.task_definition_arn)
+            .await?;
         let mut settings = RuntimeSettings::default();
         if let Some(c) = definition
             .container_definitions()
