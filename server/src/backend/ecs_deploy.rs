@@ -174,6 +174,20 @@ pub fn revision_name(arn: &str) -> &str {
         .map_or(arn, |(_, name)| name)
 }
 
+/// When the deployment of the revision the service runs was created: when this release
+/// started here (RFC 3339).
+fn started_at(state: &EcsServiceState) -> Option<String> {
+    let millis = state
+        .deployments
+        .iter()
+        .find(|d| d.task_definition == state.task_definition_arn)?
+        .created_at_ms?;
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
 /// The live state of a service as ECS describes it.
 fn live_of(service: &str, state: &EcsServiceState) -> LiveState {
     // After the circuit breaker rolled a revision back, the service runs the previous one again
@@ -197,7 +211,7 @@ fn live_of(service: &str, state: &EcsServiceState) -> LiveState {
         running: state.desired > 0 && state.running >= state.desired,
         health: rollout_health(state),
         health_reason: Some(reason).filter(|r| !r.is_empty()),
-        started_at: None,
+        started_at: started_at(state),
     }
 }
 
@@ -482,5 +496,36 @@ mod tests {
         let digest_only = release_of("registry.example/shop@sha256:abc");
         assert_eq!(digest_only.version, "sha256:abc");
         assert_eq!(release_of("shop").version, "latest");
+    }
+
+    #[test]
+    fn a_service_runs_its_release_since_ecs_created_that_deployment() {
+        let arn = "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop:8";
+        let deployments = serde_json::from_str(&format!(
+            r#"[{{"id": "ecs-svc/2", "status": "PRIMARY", "taskDefinition": "{arn}",
+                 "desiredCount": 1, "runningCount": 1, "rolloutState": "COMPLETED",
+                 "createdAt": 1795400000.5}},
+                {{"id": "ecs-svc/1", "status": "ACTIVE", "taskDefinition": "shop:7",
+                 "createdAt": 1795300000.0}}]"#
+        ))
+        .unwrap();
+        let state = EcsServiceState {
+            task_definition_arn: arn.to_owned(),
+            family: "shop".to_owned(),
+            revision: 8,
+            container: "app".to_owned(),
+            image: "registry.example/shop:1.8.0".to_owned(),
+            desired: 1,
+            running: 1,
+            pending: 0,
+            deployments,
+            circuit_breaker: None,
+        };
+        let live = live_of("shop", &state);
+        assert_eq!(live.started_at.as_deref(), Some("2026-11-23T02:13:20.5Z"));
+        assert_eq!(
+            (live.running, live.health, live.health_reason),
+            (true, None, None)
+        );
     }
 }

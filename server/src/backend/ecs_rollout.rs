@@ -32,6 +32,14 @@ pub struct EcsDeployment {
     pub pending_count: i32,
     #[serde(default)]
     pub failed_tasks: i32,
+    /// When ECS created it, in milliseconds since the Unix epoch (the API sends seconds).
+    #[serde(default, rename = "createdAt", deserialize_with = "seconds_as_millis")]
+    pub created_at_ms: Option<i64>,
+}
+
+#[allow(clippy::cast_possible_truncation)]
+fn seconds_as_millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.map(|s| (s * 1000.0).round() as i64))
 }
 
 impl From<&aws_sdk_ecs::types::Deployment> for EcsDeployment {
@@ -46,6 +54,7 @@ impl From<&aws_sdk_ecs::types::Deployment> for EcsDeployment {
             running_count: d.running_count(),
             pending_count: d.pending_count(),
             failed_tasks: d.failed_tasks(),
+            created_at_ms: d.created_at().and_then(|t| t.to_millis().ok()),
         }
     }
 }
