@@ -805,3 +805,110 @@ async fn a_task_definition_revision_is_described_once() {
         Some("registry.example/shop:1.0.0")
     );
 }
+
+/// An endpoint in front of moto that answers the first `failures` requests as a throttled or
+/// failing ECS would (alternately `ThrottlingException` and 503), then passes requests on.
+/// Counts every request it gets.
+async fn flaky_endpoint(failures: usize) -> (url::Url, Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::{body::Bytes, http::HeaderMap, http::StatusCode, response::IntoResponse};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let moto = moto_url();
+    let forward = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
+        let (counter, moto, forward) = (counter.clone(), moto.clone(), forward.clone());
+        async move {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let json = [("content-type", "application/x-amz-json-1.1")];
+            if n < failures {
+                return if n % 2 == 0 {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        json,
+                        r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+                    )
+                        .into_response()
+                } else {
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        json,
+                        r#"{"__type":"ServerException","message":"Service Unavailable"}"#,
+                    )
+                        .into_response()
+                };
+            }
+            let mut request = forward.post(moto.as_str()).body(body);
+            for name in [
+                "content-type",
+                "x-amz-target",
+                "authorization",
+                "x-amz-date",
+            ] {
+                if let Some(value) = headers.get(name) {
+                    request = request.header(name, value.as_bytes());
+                }
+            }
+            let answer = request.send().await.unwrap();
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            (status, json, answer.bytes().await.unwrap()).into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn throttling_and_5xx_answers_are_retried_and_then_given_up_on() {
+    use std::sync::atomic::Ordering;
+
+    let cluster = fresh("fd-retry");
+    let family = fresh("shop");
+    let ecs = client(&settings(&cluster, moto_url())).await;
+    cluster_with_services(&ecs, &cluster, &family, &[("shop", 1)]).await;
+
+    // Throttled, then a 503: the third attempt answers, and the caller never sees the first two.
+    let (flaky, seen) = flaky_endpoint(2).await;
+    let through = client(&settings(&cluster, flaky)).await;
+    let state = read_service(
+        &through,
+        &Definitions::default(),
+        &staging(),
+        &cluster,
+        "shop",
+        None,
+    )
+    .await
+    .unwrap()
+    .expect("the service, read through the retries");
+    assert_eq!(state.image, "registry.example/shop:1.0.0");
+    // DescribeServices three times, DescribeTaskDefinition once.
+    assert_eq!(seen.load(Ordering::SeqCst), 4);
+
+    // Failing every time: four attempts in all, then one error naming the environment.
+    let (down, seen) = flaky_endpoint(usize::MAX).await;
+    let through = client(&settings(&cluster, down)).await;
+    let result = read_service(
+        &through,
+        &Definitions::default(),
+        &staging(),
+        &cluster,
+        "shop",
+        None,
+    )
+    .await;
+    assert_eq!(seen.load(Ordering::SeqCst), 4, "{result:?}");
+    let Err(e) = &result else {
+        panic!("{result:?}")
+    };
+    assert!(
+        e.to_string()
+            .starts_with("cannot describe service shop in staging: "),
+        "{e}"
+    );
+}
