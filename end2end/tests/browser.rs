@@ -322,7 +322,7 @@ async fn a_health_change_reaches_an_open_dashboard_without_a_reload() {
     let (url, failing) = switchable_health().await;
     let console = Console::start_with(&format!(
         "[health]\ninterval = \"1s\"\ntimeout = \"500ms\"\nslow_after = \"300ms\"\n\n\
-         [[environment]]\nname = \"dev\"\necs = {{ region = \"eu-west-1\", cluster = \"dev\" }}\n\n\
+         [[environment]]\nname = \"dev\"\necs = {{ region = \"eu-west-1\", cluster = \"dev\", endpoint_url = \"http://127.0.0.1:1\" }}\n\n\
          [[service]]\nname = \"shop\"\n\
          targets.dev = {{ service = \"shop\", health_url = \"{url}\" }}\n"
     ));

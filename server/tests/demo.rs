@@ -76,7 +76,7 @@ docker = {{}}
 [[environment]]
 name = "cloud"
 order = 3
-ecs = {{ region = "eu-west-1", cluster = "c" }}
+ecs = {{ region = "eu-west-1", cluster = "c", endpoint_url = "http://127.0.0.1:1" }}
 
 [[service]]
 name = "{service}"

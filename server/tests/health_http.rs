@@ -12,8 +12,14 @@ use flightdeck_app::model::Role;
 use scraper::{Html, Selector};
 use serde_json::{Value, json};
 
-/// `shop` is healthy in dev and failing in prod; `batch` has no health check.
+/// `shop` is healthy in dev and failing in prod; `batch` has no health URL. Both environments
+/// are on an ECS endpoint that accepts connections and never answers, so ECS's view is unknown
+/// and the HTTP probes decide.
 async fn config() -> Config {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ecs = format!("http://{}", silent.local_addr().unwrap());
+    // Kept open for the rest of the test process: connections wait in its backlog.
+    std::mem::forget(silent);
     let base = serve_on_loopback(
         Router::new()
             .route(
@@ -28,9 +34,10 @@ async fn config() -> Config {
     .await;
     let text = format!(
         "[health]\ninterval = \"1s\"\ntimeout = \"500ms\"\nslow_after = \"300ms\"\n\n\
-         [[environment]]\nname = \"dev\"\necs = {{ region = \"eu-west-1\", cluster = \"dev\" }}\n\n\
+         [[environment]]\nname = \"dev\"\n\
+         ecs = {{ region = \"eu-west-1\", cluster = \"dev\", endpoint_url = \"{ecs}\" }}\n\n\
          [[environment]]\nname = \"prod\"\nprotected = true\n\
-         ecs = {{ region = \"eu-west-1\", cluster = \"prod\" }}\n\n\
+         ecs = {{ region = \"eu-west-1\", cluster = \"prod\", endpoint_url = \"{ecs}\" }}\n\n\
          [[service]]\nname = \"shop\"\n\
          targets.dev = {{ service = \"shop\", health_url = \"{base}/ok\" }}\n\
          targets.prod = {{ service = \"shop\", health_url = \"{base}/broken\" }}\n\n\
@@ -95,7 +102,7 @@ async fn the_health_api_lists_every_target_for_a_token_or_a_session() {
     assert_eq!(prod["reason"], "HTTP 500");
     let batch = row(&rows, "dev", "batch");
     assert_eq!(batch["state"], "unknown");
-    assert_eq!(batch["reason"], "no health check configured");
+    assert_eq!(batch["reason"], "ECS did not answer for dev within 500 ms");
 
     // A session works too (the same data for a person's scripts in the browser).
     let (status, body) = admin.get_text("/api/v1/health").await;

@@ -74,7 +74,7 @@ async fn services(down: Arc<AtomicBool>) -> String {
 fn config(base: &str, paths: &[&str]) -> Config {
     let mut text = String::from(
         "[health]\ntimeout = \"1s\"\nslow_after = \"500ms\"\n\n\
-         [[environment]]\nname = \"prod\"\necs = { region = \"eu-west-1\", cluster = \"c\" }\n",
+         [[environment]]\nname = \"prod\"\necs = { region = \"eu-west-1\", cluster = \"c\", endpoint_url = \"http://127.0.0.1:1\" }\n",
     );
     for path in paths {
         let name = path.trim_start_matches('/');

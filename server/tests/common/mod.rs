@@ -41,7 +41,8 @@ docker = {}
 name = "production"
 order = 3
 protected = true
-ecs = { region = "eu-west-1", cluster = "prod" }
+# Nothing listens there: the tests never reach AWS, and the HTTP probes decide.
+ecs = { region = "eu-west-1", cluster = "prod", endpoint_url = "http://127.0.0.1:1" }
 
 [[environment]]
 name = "staging"
