@@ -201,6 +201,24 @@ async fn the_console_reads_a_service_that_was_set_up_through_the_ecs_api() {
     );
 }
 
+/// The service `shop` of `cluster` as ECS describes it now.
+async fn service_now(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+) -> flightdeck::backend::ecs::EcsServiceState {
+    read_service(
+        ecs,
+        &Definitions::default(),
+        &staging(),
+        cluster,
+        "shop",
+        None,
+    )
+    .await
+    .unwrap()
+    .expect("the service exists")
+}
+
 /// Registers a task-definition revision; its ARN.
 async fn register(
     request: aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder,
@@ -523,17 +541,7 @@ async fn a_deploy_to_ecs_that_does_not_roll_out_is_rolled_back_to_the_revision_b
 
     // The service is back on the revision it ran; the new revision stays registered with only
     // the image changed.
-    let now = read_service(
-        &ecs,
-        &Definitions::default(),
-        &staging(),
-        &cluster,
-        "shop",
-        None,
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let now = service_now(&ecs, &cluster).await;
     assert_eq!(now.task_definition_arn, first);
     let newest = ecs
         .describe_task_definition()
@@ -714,17 +722,7 @@ async fn a_rollback_puts_back_the_revision_that_ran_with_its_settings() {
         switched.kept, arns[1],
         "the revision to restore if it fails"
     );
-    let now = read_service(
-        &ecs,
-        &Definitions::default(),
-        &staging(),
-        &cluster,
-        "shop",
-        None,
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let now = service_now(&ecs, &cluster).await;
     assert_eq!(now.task_definition_arn, arns[0]);
     let listed = ecs
         .list_task_definitions()
@@ -748,17 +746,7 @@ async fn a_rollback_puts_back_the_revision_that_ran_with_its_settings() {
         .roll_back_to(&target, &release_of("registry.example/shop:0.9.0"), &record)
         .await
         .unwrap();
-    let now = read_service(
-        &ecs,
-        &Definitions::default(),
-        &staging(),
-        &cluster,
-        "shop",
-        None,
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let now = service_now(&ecs, &cluster).await;
     assert_eq!(
         (now.revision, now.image.as_str()),
         (3, "registry.example/shop:0.9.0")

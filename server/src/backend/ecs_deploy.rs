@@ -49,16 +49,12 @@ impl EcsBackend {
         }
     }
 
-    /// The service as ECS describes it (task counts, deployments), for the health monitor;
-    /// `Ok(None)` when it does not exist.
+    /// The service as ECS describes it (task counts, deployments), also for the health
+    /// monitor; `Ok(None)` when it does not exist.
     pub async fn service_state(
         &self,
         target: &TargetKind,
     ) -> Result<Option<EcsServiceState>, BackendError> {
-        self.read(target).await
-    }
-
-    async fn read(&self, target: &TargetKind) -> Result<Option<EcsServiceState>, BackendError> {
         let (service, container) = ecs_target(target)?;
         ecs::read_service(
             &self.client,
@@ -72,7 +68,7 @@ impl EcsBackend {
     }
 
     async fn existing(&self, target: &TargetKind) -> Result<EcsServiceState, BackendError> {
-        self.read(target).await?.ok_or_else(|| {
+        self.service_state(target).await?.ok_or_else(|| {
             BackendError::NotFound(format!(
                 "ECS service {} does not exist in cluster {} ({})",
                 target.label(),
@@ -168,6 +164,14 @@ fn rollout_health(state: &EcsServiceState) -> Option<String> {
     }
 }
 
+/// What a switch away from `current` keeps to restore: its revision.
+fn switched_from(current: EcsServiceState) -> Switched {
+    Switched {
+        previous: release_of(&current.image),
+        kept: current.task_definition_arn,
+    }
+}
+
 /// `arn:aws:ecs:…:task-definition/shop:8` → `shop:8`.
 pub fn revision_name(arn: &str) -> &str {
     arn.rsplit_once("task-definition/")
@@ -227,7 +231,7 @@ impl Backend for EcsBackend {
     async fn live(&self, target: &TargetKind) -> Result<Option<LiveState>, BackendError> {
         let (service, _) = ecs_target(target)?;
         Ok(self
-            .read(target)
+            .service_state(target)
             .await?
             .map(|state| live_of(service, &state)))
     }
@@ -279,7 +283,7 @@ impl Backend for EcsBackend {
     }
 
     async fn settings(&self, target: &TargetKind) -> Result<Option<RuntimeSettings>, BackendError> {
-        let Some(state) = self.read(target).await? else {
+        let Some(state) = self.service_state(target).await? else {
             return Ok(None);
         };
         let definition = self
@@ -391,10 +395,7 @@ impl Backend for EcsBackend {
         progress(format!("Updating service {service} to {new_arn}"));
         self.update_to(service, &new_arn, "cannot update the service")
             .await?;
-        Ok(Switched {
-            previous: release_of(&current.image),
-            kept: current.task_definition_arn,
-        })
+        Ok(switched_from(current))
     }
 
     /// Puts back the newest earlier revision that ran `to`'s image, exactly as it was (its
@@ -431,10 +432,7 @@ impl Backend for EcsBackend {
         ));
         self.update_to(service, &arn, "cannot update the service")
             .await?;
-        Ok(Switched {
-            previous: release_of(&current.image),
-            kept: current.task_definition_arn,
-        })
+        Ok(switched_from(current))
     }
 
     async fn restore(
