@@ -5,14 +5,16 @@
 //! database is touched), then the database is opened and migrated, and only then are requests
 //! served and background work started.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
+use flightdeck_app::model::Timestamp;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::AuthService,
+    background::Background,
     backend::{
         Backend, docker::DockerEngines, docker_deploy::DockerBackend, ecs_deploy::EcsBackend,
     },
@@ -205,18 +207,22 @@ impl Application {
         } = self;
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!("Flightdeck listening on {scheme}://{local_addr}");
-        let sweeper = tokio::spawn(sweep_sessions(auth, stopping.clone()));
-        let prober = tokio::spawn(health.run(stopping.clone()));
-        // Before taking new work: no job is left "running" from a previous process.
-        match deploys.recover().await {
+        // Before taking new work: a job whose console stopped more than a lease ago (this one
+        // before a restart, or another sharing the database) is interrupted and read back. A
+        // job another live console runs is left to it.
+        match deploys.take_over_stale(Timestamp::now()).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(
                 jobs = n,
-                "marked deploys left unfinished by the last run as interrupted"
+                "marked deploys whose console had stopped as interrupted"
             ),
-            Err(e) => tracing::error!(error = %e, "cannot check for unfinished deploys"),
+            Err(e) => tracing::error!(error = %e, "cannot check for abandoned deploys"),
         }
-        let worker = tokio::spawn(deploys.run(stopping.clone()));
+        let mut loops = Background::new(stopping.clone());
+        loops.spawn("session sweeper", |stopping| auth.sweep_loop(stopping));
+        // On shutdown the monitor writes its partial minute of samples before it returns.
+        loops.spawn("health monitor", |stopping| health.run(stopping));
+        loops.spawn("deploy worker", |stopping| deploys.run(stopping));
 
         let stop_signal = stopping.clone();
         let shutdown = async move {
@@ -235,34 +241,10 @@ impl Application {
             }
         };
 
-        stopping.cancel();
-        // The sweeper stops at the next await; a panic in it was already logged.
-        let _ = sweeper.await;
-        // The monitor writes its partial minute of samples before it returns.
-        let _ = prober.await;
-        let _ = worker.await;
+        loops.stop().await;
         store.close().await;
         tracing::info!("Flightdeck stopped");
         served.map_err(StartupError::Serve)
-    }
-}
-
-/// How often ended sessions are removed from the store.
-const SWEEP_EVERY: Duration = Duration::from_secs(10 * 60);
-
-/// Removes expired and idle sessions now and then, until shutdown. Expiry is also checked on
-/// every request; this only keeps the table small.
-async fn sweep_sessions(auth: Arc<AuthService>, stopping: CancellationToken) {
-    loop {
-        match auth.sweep_sessions().await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(sessions = n, "removed ended sessions"),
-            Err(e) => tracing::warn!(error = %e, "cannot remove ended sessions"),
-        }
-        tokio::select! {
-            () = stopping.cancelled() => return,
-            () = tokio::time::sleep(SWEEP_EVERY) => {}
-        }
     }
 }
 

@@ -34,6 +34,7 @@ struct World {
     engine: Arc<DeployEngine>,
     store: Arc<dyn Store>,
     backend: Arc<DockerBackend>,
+    /// The first service's container.
     target: TargetKind,
     stopping: CancellationToken,
     _containers: Containers,
@@ -54,19 +55,31 @@ fn shop() -> ServiceName {
     ServiceName::parse("shop").unwrap()
 }
 
-/// The demo service at version 1 in a container of its own, and an engine running its worker.
+/// The demo service `shop` at version 1 in a container of its own, and an engine running its
+/// worker.
 async fn world() -> World {
+    world_of(&["shop"], Duration::from_secs(2)).await
+}
+
+/// Each of `services` at version 1 in a container of its own, the gate baking for `bake`.
+async fn world_of(services: &[&str], bake: Duration) -> World {
     ensure_demo_images();
-    let name = unique_name("fd-deploy").replace('_', "-");
-    let port = free_port_for_tests();
     let mut containers = Containers(Vec::new());
-    containers.run_demo(&name, port);
-    let text = format!(
+    let mut text = String::from(
         "[health]\ntimeout = \"1s\"\nslow_after = \"500ms\"\n\n\
-         [[environment]]\nname = \"dev\"\ndocker = {{}}\n\n\
-         [[service]]\nname = \"shop\"\n\
-         targets.dev = {{ container = \"{name}\", health_url = \"http://127.0.0.1:{port}/health\" }}\n"
+         [[environment]]\nname = \"dev\"\ndocker = {}\n",
     );
+    let mut first = None;
+    for service in services {
+        let name = unique_name(&format!("fd-deploy-{service}")).replace('_', "-");
+        let port = free_port_for_tests();
+        containers.run_demo(&name, port);
+        text.push_str(&format!(
+            "\n[[service]]\nname = \"{service}\"\n\
+             targets.dev = {{ container = \"{name}\", health_url = \"http://127.0.0.1:{port}/health\" }}\n"
+        ));
+        first.get_or_insert(name);
+    }
     let config = Arc::new(Config::parse(Path::new("test.toml"), &text).unwrap());
     let db = TestDb::sqlite();
     let store: Arc<dyn Store> = Arc::new(db.open().await);
@@ -82,9 +95,10 @@ async fn world() -> World {
             store.clone(),
             backends,
             DeploySettings {
-                bake: Duration::from_secs(2),
+                bake,
                 deadline: Duration::from_secs(30),
                 keep_previous: 2,
+                ..DeploySettings::default()
             },
         )
         .unwrap(),
@@ -95,7 +109,7 @@ async fn world() -> World {
         engine,
         store,
         backend,
-        target: TargetKind::Container(name),
+        target: TargetKind::Container(first.expect("at least one service")),
         stopping,
         _containers: containers,
         _db: db,
@@ -103,9 +117,19 @@ async fn world() -> World {
 }
 
 fn request(kind: DeployKind, version: &str, by: &str, key: &str) -> DeployRequest {
+    request_for("shop", kind, version, by, key)
+}
+
+fn request_for(
+    service: &str,
+    kind: DeployKind,
+    version: &str,
+    by: &str,
+    key: &str,
+) -> DeployRequest {
     DeployRequest {
         environment: dev(),
-        service: shop(),
+        service: ServiceName::parse(service).unwrap(),
         kind,
         release: release(version),
         promoted_from: None,
@@ -245,7 +269,41 @@ async fn a_second_request_while_one_runs_is_refused_naming_it() {
 }
 
 #[tokio::test]
-async fn a_job_left_running_by_a_crash_is_interrupted_and_the_real_state_recorded() {
+async fn deploys_of_different_services_run_at_the_same_time() {
+    // A bake long enough that one after the other could not overlap by chance.
+    let w = world_of(&["shop", "cart"], Duration::from_secs(4)).await;
+    let (shop_job, _) = w
+        .engine
+        .request(request_for("shop", DeployKind::Deploy, "2", "ada", "s"))
+        .await
+        .unwrap();
+    let (cart_job, _) = w
+        .engine
+        .request(request_for("cart", DeployKind::Deploy, "2", "bob", "c"))
+        .await
+        .unwrap();
+    let shop_done = finished(&w.store, shop_job.id).await;
+    let cart_done = finished(&w.store, cart_job.id).await;
+    for done in [&shop_done, &cart_done] {
+        assert_eq!(done.state, DeployState::Succeeded, "{}", done.reason);
+    }
+    // Each started before the other had finished: about one bake for both, not two.
+    let started = |j: &DeploymentRecord| j.started_at.unwrap();
+    let finished_at = |j: &DeploymentRecord| j.finished_at.unwrap();
+    assert!(
+        started(&cart_done) < finished_at(&shop_done)
+            && started(&shop_done) < finished_at(&cart_done),
+        "shop ran {:?}..{:?}, cart {:?}..{:?}",
+        started(&shop_done),
+        finished_at(&shop_done),
+        started(&cart_done),
+        finished_at(&cart_done)
+    );
+}
+
+#[tokio::test]
+async fn a_job_left_running_by_a_crash_is_interrupted_after_its_lease_and_the_real_state_recorded()
+{
     let w = world().await;
     w.stopping.cancel(); // no worker: the job stays as the "crash" left it
     let store = &w.store;
@@ -265,9 +323,17 @@ async fn a_job_left_running_by_a_crash_is_interrupted_and_the_real_state_recorde
     else {
         panic!("queued");
     };
-    store.claim_queued(Timestamp::now()).await.unwrap();
+    // Claimed, and its last heartbeat written, at 10:00:00.
+    let claimed_at = Timestamp::from_unix_millis(1_795_000_000_000);
+    store.claim_queued(claimed_at).await.unwrap();
+    let later = |secs: i64| Timestamp::from_unix_millis(claimed_at.unix_millis() + secs * 1000);
 
-    assert_eq!(w.engine.recover().await.unwrap(), 1);
+    // Within the lease (15 s) its console may still be alive: nobody touches it.
+    assert_eq!(w.engine.take_over_stale(later(14)).await.unwrap(), 0);
+    let job_now = store.deployment(job.id).await.unwrap().unwrap();
+    assert_eq!(job_now.state, DeployState::Running);
+
+    assert_eq!(w.engine.take_over_stale(later(16)).await.unwrap(), 1);
     let job = store.deployment(job.id).await.unwrap().unwrap();
     assert_eq!(job.state, DeployState::Interrupted);
     assert!(

@@ -100,6 +100,7 @@ async fn an_engine_lost_mid_deploy_ends_it_failed_and_the_state_is_read_back_lat
                 bake: Duration::from_secs(60),
                 deadline: Duration::from_secs(120),
                 keep_previous: 2,
+                ..DeploySettings::default()
             },
         )
         .unwrap(),

@@ -489,6 +489,7 @@ async fn a_deploy_to_ecs_that_does_not_roll_out_is_rolled_back_to_the_revision_b
                 bake: Duration::from_secs(5),
                 deadline: Duration::from_secs(60),
                 keep_previous: 2,
+                ..DeploySettings::default()
             },
         )
         .unwrap(),

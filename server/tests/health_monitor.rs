@@ -301,3 +301,76 @@ async fn an_unreachable_engine_shows_unknown_with_the_reason_not_unhealthy() {
         shown.reason
     );
 }
+
+#[tokio::test]
+async fn two_consoles_on_one_database_record_each_change_and_count_each_check_once() {
+    let down = Arc::new(AtomicBool::new(false));
+    let base = services(down.clone()).await;
+    let config = config(&base, &["/flappy"]);
+    let db = TestDb::postgres().await;
+    let (first, store) = monitor(&db, &config).await;
+    let (second, _) = monitor(&db, &config).await;
+    let (env, svc) = names("prod", "flappy");
+    let since = Timestamp::from_unix_millis(0);
+    let recorded = || async {
+        store
+            .health_transitions(&env, &svc, since, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.to)
+            .collect::<Vec<_>>()
+    };
+
+    // Both probe every round and show what they see; only the first to ask writes.
+    for fail in [false, true, true] {
+        down.store(fail, Ordering::SeqCst);
+        first.round().await;
+        second.round().await;
+    }
+    for console in [&first, &second] {
+        assert_eq!(
+            console.summary(&env, &svc).unwrap().state,
+            HealthState::Unhealthy
+        );
+    }
+    assert_eq!(
+        recorded().await,
+        [HealthState::Unhealthy, HealthState::Healthy],
+        "each change once, not once per console"
+    );
+
+    // The writer stops: its partial minute is written and the lease handed over at once.
+    first.stop_writing().await;
+    let totals = store
+        .health_totals(&env, &svc, Resolution::Minute, since)
+        .await
+        .unwrap();
+    assert_eq!(
+        (totals.checks, totals.up),
+        (3, 1),
+        "three rounds counted once"
+    );
+
+    // The other takes over on its next round, from the state the first recorded.
+    down.store(false, Ordering::SeqCst);
+    second.round().await;
+    assert_eq!(
+        recorded().await,
+        [
+            HealthState::Healthy,
+            HealthState::Unhealthy,
+            HealthState::Healthy
+        ]
+    );
+    second.stop_writing().await;
+    let totals = store
+        .health_totals(&env, &svc, Resolution::Minute, since)
+        .await
+        .unwrap();
+    assert_eq!(
+        (totals.checks, totals.up),
+        (4, 2),
+        "the new writer counts from when it took over"
+    );
+}

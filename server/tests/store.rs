@@ -9,7 +9,7 @@ use flightdeck::{
     auth::{PasswordHash, SecretToken},
     store::{
         ActorKind, AuditEntry, AuditQuery, DeployStore, Enqueued, HealthSample, HealthStore,
-        HealthTransitionRecord, LatencyStats, NewDeployment, NewToken, NewUser, Outcome, Recorded,
+        HealthTransitionRecord, LatencyStats, LeaseStore, NewDeployment, NewToken, NewUser, Outcome, Recorded,
         Release, Resolution, SessionRecord, Store, StoreError, VersionObservation, VersionSource,
     },
 };
@@ -85,6 +85,8 @@ store_suite!(
     deploys_are_locked_per_target_and_idempotent_per_key,
     concurrent_deploy_requests_give_exactly_one_job,
     deploy_states_move_only_from_the_expected_ones,
+    a_deploy_is_taken_over_only_when_its_heartbeat_is_stale,
+    a_lease_has_one_holder_until_it_expires_or_is_released,
 );
 
 async fn a_fresh_database_is_migrated_and_answers(db: TestDb) {
@@ -537,6 +539,11 @@ async fn the_audit_log_filters_and_refuses_updates_and_deletes(db: TestDb) {
     assert!(refused.unwrap_err().contains("append-only"));
     let refused = raw_execute(&pool_url, "DELETE FROM audit_log").await;
     assert!(refused.unwrap_err().contains("append-only"));
+    if pool_url.starts_with("postgres") {
+        // TRUNCATE fires no row trigger; a statement trigger of its own refuses it.
+        let refused = raw_execute(&pool_url, "TRUNCATE audit_log").await;
+        assert!(refused.unwrap_err().contains("append-only"));
+    }
     assert_eq!(query(AuditQuery::default()).await.len(), 3);
 }
 
@@ -920,4 +927,74 @@ async fn deploy_states_move_only_from_the_expected_ones(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(history.len(), 1);
+}
+
+async fn a_deploy_is_taken_over_only_when_its_heartbeat_is_stale(db: TestDb) {
+    let store = db.open().await;
+    let at = |ms| Timestamp::from_unix_millis(ms);
+    let mut ids = Vec::new();
+    for (env, key) in [("prod", "a"), ("staging", "b"), ("dev", "c")] {
+        let Enqueued::Created(job) = store
+            .create_deployment(&deploy_request(env, "api", "ada", key))
+            .await
+            .unwrap()
+        else {
+            panic!("queued");
+        };
+        ids.push(job.id);
+    }
+    // Two are claimed at 1 s; the third stays queued, for any console to claim.
+    store.claim_queued(at(1_000)).await.unwrap().unwrap();
+    store.claim_queued(at(1_000)).await.unwrap().unwrap();
+    // The second's console is alive: its heartbeat moved on.
+    store.heartbeat(ids[1], at(20_000)).await.unwrap();
+
+    let taken = store.take_over_stale(at(30_000), at(15_000)).await.unwrap();
+    assert_eq!(taken.iter().map(|j| j.id).collect::<Vec<_>>(), [ids[0]]);
+    assert_eq!(taken[0].heartbeat_at, Some(at(30_000)));
+    assert!(
+        store
+            .take_over_stale(at(30_001), at(15_000))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a job taken over is not taken again"
+    );
+    // A console shutting down gives its job up: it is taken at once, not after the lease.
+    store.abandon_deployment(ids[1]).await.unwrap();
+    let taken = store.take_over_stale(at(30_002), at(15_000)).await.unwrap();
+    assert_eq!(taken.iter().map(|j| j.id).collect::<Vec<_>>(), [ids[1]]);
+    let queued = store.deployment(ids[2]).await.unwrap().unwrap();
+    assert_eq!(queued.state, DeployState::Queued);
+}
+
+async fn a_lease_has_one_holder_until_it_expires_or_is_released(db: TestDb) {
+    let store = db.open().await;
+    let at = |ms| Timestamp::from_unix_millis(ms);
+    let take = |holder: &'static str, now: i64| {
+        let store = &store;
+        async move {
+            store
+                .acquire_lease("monitor", holder, at(now), at(now + 10_000))
+                .await
+                .unwrap()
+        }
+    };
+    assert!(take("a", 0).await, "a free lease is taken");
+    assert!(!take("b", 5_000).await, "held by a until 10 s");
+    assert!(take("a", 6_000).await, "renewed: a holds it until 16 s");
+    assert!(!take("b", 15_000).await);
+    assert!(take("b", 16_001).await, "expired: b takes it");
+    assert!(!take("a", 17_000).await);
+    store.release_lease("monitor", "a").await.unwrap();
+    assert!(!take("a", 17_001).await, "only the holder can give it up");
+    store.release_lease("monitor", "b").await.unwrap();
+    assert!(take("a", 17_002).await, "given up: free at once");
+    // Leases are independent of one another.
+    assert!(
+        store
+            .acquire_lease("other", "b", at(17_003), at(27_003))
+            .await
+            .unwrap()
+    );
 }

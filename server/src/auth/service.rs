@@ -3,6 +3,8 @@
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
+use tokio_util::sync::CancellationToken;
+
 use flightdeck_app::{
     console::{Caller, CallerKind, Client, SetCookie},
     model::{
@@ -33,6 +35,8 @@ pub const SESSION_COOKIE_SECURE: &str = "__Host-flightdeck_session";
 /// Activity is written back at most this often, so reading pages does not write on every click
 /// (and at least ten times per idle timeout, so activity always keeps a session alive).
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
+/// How often ended sessions are removed from the store.
+const SWEEP_EVERY: Duration = Duration::from_secs(10 * 60);
 
 /// API tokens start with this, so secret scanners and people recognise a leaked one.
 const TOKEN_PREFIX: &str = "fdt_";
@@ -403,6 +407,22 @@ impl AuthService {
         self.store
             .delete_expired_sessions(now, minus(now, self.access.session_idle_timeout))
             .await
+    }
+
+    /// The background loop: sweeps every ten minutes until shutdown. Expiry is also checked
+    /// on every request; this only keeps the table small.
+    pub async fn sweep_loop(self: Arc<Self>, stopping: CancellationToken) {
+        loop {
+            match self.sweep_sessions().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(sessions = n, "removed ended sessions"),
+                Err(e) => tracing::warn!(error = %e, "cannot remove ended sessions"),
+            }
+            tokio::select! {
+                () = stopping.cancelled() => return,
+                () = tokio::time::sleep(SWEEP_EVERY) => {}
+            }
+        }
     }
 
     // --- my account -------------------------------------------------------------------------

@@ -131,6 +131,20 @@ pub struct DeploySettings {
     pub deadline: Duration,
     /// Previous instances kept after a successful deploy.
     pub keep_previous: usize,
+    /// Deploys of different services (or environments) that may run at the same time; the
+    /// same service in the same environment is always one at a time.
+    pub parallel: usize,
+    /// How long a running deploy stays its console's after that console's last heartbeat
+    /// (written every third of it). Past it, another console sharing the database takes the
+    /// job over: marks it interrupted, reads back what runs and frees the lock.
+    pub lease: Duration,
+}
+
+impl DeploySettings {
+    /// How often a console writes the heartbeat of each deploy it runs.
+    pub fn heartbeat(&self) -> Duration {
+        self.lease / 3
+    }
 }
 
 impl Default for DeploySettings {
@@ -139,6 +153,8 @@ impl Default for DeploySettings {
             bake: Duration::from_secs(30),
             deadline: Duration::from_secs(5 * 60),
             keep_previous: 3,
+            parallel: 4,
+            lease: Duration::from_secs(15),
         }
     }
 }

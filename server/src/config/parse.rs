@@ -26,7 +26,7 @@ const TOP_KEYS: &[&str] = &[
     "service",
 ];
 const HEALTH_KEYS: &[&str] = &["interval", "timeout", "slow_after", "down_after_failures"];
-const DEPLOY_KEYS: &[&str] = &["bake", "deadline", "keep_previous"];
+const DEPLOY_KEYS: &[&str] = &["bake", "deadline", "keep_previous", "parallel", "lease"];
 const TLS_KEYS: &[&str] = &["cert", "key"];
 const CONSOLE_KEYS: &[&str] = &["title"];
 const ACCESS_KEYS: &[&str] = &[
@@ -284,6 +284,7 @@ fn read_deploy(r: &mut Reader<'_>, root: &Node<'_>) -> DeploySettings {
     for (key, slot) in [
         ("bake", &mut settings.bake),
         ("deadline", &mut settings.deadline),
+        ("lease", &mut settings.lease),
     ] {
         if let Some(text) = r.string(&node, key, false) {
             match parse_duration(&text.value) {
@@ -301,6 +302,21 @@ fn read_deploy(r: &mut Reader<'_>, root: &Node<'_>) -> DeploySettings {
                 "must be a whole number from 1 to 20 (one is needed to roll back)",
             ),
         }
+    }
+    if let Some(n) = r.integer(&node, "parallel") {
+        match usize::try_from(n.value) {
+            Ok(v @ 1..=64) => settings.parallel = v,
+            _ => r.error(n.at, "deploy.parallel", "must be a whole number from 1 to 64"),
+        }
+    }
+    // A heartbeat is written every third of the lease: below 3 s a busy database could make a
+    // live console's deploy look abandoned.
+    if settings.lease < Duration::from_secs(3) {
+        r.error(
+            key_offset(&node, "lease"),
+            "deploy.lease",
+            "must be at least 3s (a heartbeat is written every third of it)",
+        );
     }
     if settings.bake >= settings.deadline {
         r.error(

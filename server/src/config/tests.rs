@@ -482,21 +482,25 @@ fn deploy_settings_have_defaults_and_are_checked() {
     assert_eq!(config.deploy.bake, std::time::Duration::from_secs(30));
 
     let config = parse(&format!(
-        "[deploy]\nbake = \"10s\"\ndeadline = \"2m\"\nkeep_previous = 5\n{MINIMAL}"
+        "[deploy]\nbake = \"10s\"\ndeadline = \"2m\"\nkeep_previous = 5\nparallel = 2\nlease = \"6s\"\n{MINIMAL}"
     ))
     .unwrap();
     assert_eq!(config.deploy.bake, std::time::Duration::from_secs(10));
     assert_eq!(config.deploy.deadline, std::time::Duration::from_secs(120));
     assert_eq!(config.deploy.keep_previous, 5);
+    assert_eq!(config.deploy.parallel, 2);
+    assert_eq!(config.deploy.heartbeat(), std::time::Duration::from_secs(2));
 
     let errs = errors(&format!(
-        "[deploy]\nbake = \"10m\"\ndeadline = \"5m\"\nkeep_previous = 0\n{MINIMAL}"
+        "[deploy]\nbake = \"10m\"\ndeadline = \"5m\"\nkeep_previous = 0\nparallel = 0\nlease = \"1s\"\n{MINIMAL}"
     ));
     assert_eq!(
         errs,
         [
             "2:deploy.bake: must be shorter than deploy.deadline (300s), or no deploy could pass",
             "4:deploy.keep_previous: must be a whole number from 1 to 20 (one is needed to roll back)",
+            "5:deploy.parallel: must be a whole number from 1 to 64",
+            "6:deploy.lease: must be at least 3s (a heartbeat is written every third of it)",
         ]
     );
 }

@@ -1,8 +1,11 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use flightdeck_app::model::{DeployKind, DeployState, EnvName, ServiceName, Timestamp};
-use tokio::sync::{Notify, watch};
-use tokio_util::sync::CancellationToken;
+use tokio::{
+    sync::{Notify, watch},
+    task::JoinSet,
+};
+use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 
 use super::gate::{self, GateSettings};
 use crate::{
@@ -14,9 +17,6 @@ use crate::{
         Release, Store, StoreError, VersionObservation, VersionSource,
     },
 };
-
-/// How often a running job's heartbeat is written.
-const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
@@ -137,11 +137,18 @@ impl DeployEngine {
         }
     }
 
-    /// At start: no job is left running. Each unfinished one ends `interrupted`, and the
-    /// target's real state is read from the backend and recorded.
-    pub async fn recover(&self) -> Result<usize, StoreError> {
-        let unfinished = self.store.unfinished_deployments().await?;
-        for job in &unfinished {
+    /// Takes over the deploys whose console stopped heartbeating more than a lease before
+    /// `now` (it was killed, or shut down mid-deploy): each ends `interrupted`, and the
+    /// target's real state is read from the backend and recorded. A job whose console is alive
+    /// is left alone, so consoles sharing a database never interrupt each other. The worker
+    /// calls this every heartbeat; start-up calls it once before serving.
+    pub async fn take_over_stale(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let lease = i64::try_from(self.settings.lease.as_millis()).unwrap_or(i64::MAX);
+        let stale_before = Timestamp::from_unix_millis(now.unix_millis().saturating_sub(lease));
+        let stale = self.store.take_over_stale(now, stale_before).await?;
+        for job in &stale {
+            // Ours now: keep it so while the backend is asked, which may take a while.
+            let _heartbeat = self.heartbeat(job.id);
             self.repair(job).await;
             let found = self.read_back(job).await;
             let reason = format!(
@@ -151,7 +158,21 @@ impl DeployEngine {
             self.finish(job, DeployState::Interrupted, &reason).await;
             tracing::warn!(id = job.id, env = %job.environment, service = %job.service, "{reason}");
         }
-        Ok(unfinished.len())
+        Ok(stale.len())
+    }
+
+    /// Writes the job's heartbeat every third of the lease until the handle is dropped.
+    fn heartbeat(&self, id: DeploymentId) -> AbortOnDropHandle<()> {
+        let store = self.store.clone();
+        let every = self.settings.heartbeat();
+        AbortOnDropHandle::new(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = store.heartbeat(id, Timestamp::now()).await {
+                    tracing::warn!(id, error = %e, "cannot write a deploy's heartbeat");
+                }
+            }
+        }))
     }
 
     /// Puts back a target a cut-short switch left with nothing running; logs it as a step.
@@ -211,48 +232,87 @@ impl DeployEngine {
         }
     }
 
-    /// Claims and runs queued jobs until `stopping` is cancelled.
+    /// Claims and runs queued jobs, up to `[deploy] parallel` at a time, and takes over the
+    /// jobs of consoles that stopped, until `stopping` is cancelled. Jobs of one service in one
+    /// environment never overlap: the store's lock allows one unfinished job per pair.
     pub async fn run(self: Arc<Self>, stopping: CancellationToken) {
+        let mut running = JoinSet::new();
+        let mut jobs: HashMap<tokio::task::Id, DeploymentId> = HashMap::new();
+        let mut take_over = tokio::time::interval(self.settings.heartbeat());
+        take_over.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
-            match self.store.claim_queued(Timestamp::now()).await {
-                Ok(Some(job)) => {
-                    // Claimed: queued -> running.
-                    self.announce();
-                    let this = self.clone();
-                    let id = job.id;
-                    // Its own task: a panic fails this job, not the worker.
-                    let mut worker = tokio::spawn(async move { this.execute(job).await });
-                    tokio::select! {
-                        () = stopping.cancelled() => {
-                            // Left running on purpose: the next start marks it interrupted
-                            // after reading the real state back.
-                            worker.abort();
-                            return;
-                        }
-                        joined = &mut worker => if let Err(e) = joined {
-                            tracing::error!(id, error = %e, "a deploy task failed");
-                            let _ = self.transition(
-                                id, &DeployState::UNFINISHED, DeployState::Failed,
-                                "internal error while deploying; see the console's log",
-                            ).await;
-                        },
+            if stopping.is_cancelled() {
+                break;
+            }
+            let mut retry_after = Duration::from_secs(2);
+            while running.len() < self.settings.parallel {
+                match self.store.claim_queued(Timestamp::now()).await {
+                    Ok(Some(job)) => {
+                        // Claimed: queued -> running.
+                        self.announce();
+                        let this = self.clone();
+                        let id = job.id;
+                        // Its own task: a panic fails this job, not the worker.
+                        let task = running.spawn(async move { this.execute(job).await });
+                        jobs.insert(task.id(), id);
                     }
-                }
-                Ok(None) => {
-                    tokio::select! {
-                        () = stopping.cancelled() => return,
-                        () = self.wake.notified() => {}
-                        () = tokio::time::sleep(Duration::from_secs(2)) => {}
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read queued deploys");
-                    tokio::select! {
-                        () = stopping.cancelled() => return,
-                        () = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read queued deploys");
+                        retry_after = Duration::from_secs(5);
+                        break;
                     }
                 }
             }
+            tokio::select! {
+                () = stopping.cancelled() => break,
+                Some(joined) = running.join_next_with_id(), if !running.is_empty() => {
+                    self.reap(joined, &mut jobs).await;
+                }
+                () = self.wake.notified() => {}
+                _ = take_over.tick() => {
+                    if let Err(e) = self.take_over_stale(Timestamp::now()).await {
+                        tracing::warn!(error = %e, "cannot look for abandoned deploys");
+                    }
+                }
+                () = tokio::time::sleep(retry_after) => {}
+            }
+        }
+        // Shutting down: the jobs under way are abandoned, not finished. Their heartbeat is
+        // cleared so whichever console looks next (another one, or this one restarted) takes
+        // them over at once, reads the real state back and says so.
+        running.abort_all();
+        while running.join_next().await.is_some() {}
+        for id in jobs.into_values() {
+            if let Err(e) = self.store.abandon_deployment(id).await {
+                tracing::warn!(id, error = %e, "cannot give up a deploy on shutdown");
+            }
+        }
+    }
+
+    /// A job's task ended: forgets it, and fails the job if the task panicked.
+    async fn reap(
+        &self,
+        joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+        jobs: &mut HashMap<tokio::task::Id, DeploymentId>,
+    ) {
+        let (task, error) = match joined {
+            Ok((task, ())) => (task, None),
+            Err(e) => (e.id(), Some(e)),
+        };
+        let Some(id) = jobs.remove(&task) else {
+            return;
+        };
+        if let Some(e) = error {
+            tracing::error!(id, error = %e, "a deploy task failed");
+            let _ = self
+                .transition(
+                    id,
+                    &DeployState::UNFINISHED,
+                    DeployState::Failed,
+                    "internal error while deploying; see the console's log",
+                )
+                .await;
         }
     }
 
@@ -342,19 +402,9 @@ impl DeployEngine {
     }
 
     async fn execute(&self, job: DeploymentRecord) {
-        let heartbeat = {
-            let store = self.store.clone();
-            let every = HEARTBEAT_EVERY;
-            let id = job.id;
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(every).await;
-                    let _ = store.heartbeat(id, Timestamp::now()).await;
-                }
-            })
-        };
+        // Dropped with this future, also when the task is aborted on shutdown.
+        let _heartbeat = self.heartbeat(job.id);
         self.execute_steps(&job).await;
-        heartbeat.abort();
     }
 
     async fn execute_steps(&self, job: &DeploymentRecord) {

@@ -44,6 +44,9 @@ const KEEP_MINUTES: Duration = Duration::from_secs(7 * 24 * 3600);
 const KEEP_HOURS: Duration = Duration::from_secs(90 * 24 * 3600);
 const KEEP_TRANSITIONS: Duration = Duration::from_secs(400 * 24 * 3600);
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// The lease that makes one console of several on a database the one that writes health
+/// history (transitions, versions seen, samples), so uptime is never counted twice.
+pub const WRITER_LEASE: &str = "health-monitor";
 
 /// A service in an environment that the monitor watches.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,6 +135,10 @@ pub struct HealthMonitor {
     /// The ECS adapter of each ECS environment, whose clients the monitor shares.
     ecs: HashMap<EnvName, Arc<EcsBackend>>,
     stats: MonitorStats,
+    /// Names this monitor in the writer lease; unique per process and start.
+    holder: String,
+    /// Whether this monitor wrote last round: `None` before its first round.
+    writer: Mutex<Option<bool>>,
 }
 
 /// What the backend said about one target this round.
@@ -188,6 +195,8 @@ impl HealthMonitor {
             docker,
             ecs: HashMap::new(),
             stats: MonitorStats::default(),
+            holder: lease_holder(),
+            writer: Mutex::new(None),
         })
     }
 
@@ -310,16 +319,77 @@ impl HealthMonitor {
                     "a health round took longer than the interval"
                 );
             }
-            if last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            if self.is_writer() && last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
                 last_prune = Some(Instant::now());
                 self.prune().await;
             }
         }
+        self.stop_writing().await;
+    }
+
+    /// On shutdown: the writer writes its partial minute and gives the lease up, so another
+    /// console sharing the database need not wait for it to run out.
+    pub async fn stop_writing(&self) {
+        if !self.is_writer() {
+            return;
+        }
         self.flush_minutes().await;
+        if let Ok(mut w) = self.writer.lock() {
+            *w = Some(false);
+        }
+        if let Err(e) = self.store.release_lease(WRITER_LEASE, &self.holder).await {
+            tracing::warn!(error = %e, "cannot give up the health writer lease");
+        }
+    }
+
+    fn is_writer(&self) -> bool {
+        self.writer
+            .lock()
+            .map(|w| *w == Some(true))
+            .unwrap_or(false)
+    }
+
+    /// Takes or renews the writer lease for three intervals (plus a probe timeout, so a slow
+    /// round does not lose it); says whether this monitor writes this round. A monitor that
+    /// becomes the writer after another console was picks up the states that console
+    /// recorded and starts its minutes afresh, so no check is counted by both.
+    async fn hold_writer_lease(&self) -> bool {
+        let now = Timestamp::now();
+        let ttl = self.settings.interval * 3 + self.settings.timeout;
+        let until = Timestamp::from_unix_millis(
+            now.unix_millis() + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2),
+        );
+        let holds = match self
+            .store
+            .acquire_lease(WRITER_LEASE, &self.holder, now, until)
+            .await
+        {
+            Ok(holds) => holds,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the health writer lease; not writing this round");
+                false
+            }
+        };
+        let before = self
+            .writer
+            .lock()
+            .map(|mut w| w.replace(holds))
+            .unwrap_or(None);
+        if holds && before == Some(false) {
+            tracing::info!("this console now writes the health history");
+            self.resume().await;
+            for state in self.lock().values_mut() {
+                state.minute = None;
+            }
+        } else if !holds && before != Some(false) {
+            tracing::info!("another console writes the health history; this one only reads");
+        }
+        holds
     }
 
     /// One round over every target. Public so tests can drive rounds one at a time.
     pub async fn round(&self) {
+        let writer = self.hold_writer_lease().await;
         let probes: Vec<(usize, Url)> = self
             .targets
             .iter()
@@ -448,6 +518,13 @@ impl HealthMonitor {
             }
         }
 
+        if !writer {
+            // Another console writes the history; this one only shows what it sees.
+            for event in &events {
+                let _ = self.events.send(event.clone());
+            }
+            return;
+        }
         for event in &events {
             tracing::info!(
                 env = %event.environment, service = %event.service,
@@ -632,4 +709,15 @@ fn add_to(sample: &mut HealthSample, verdict: &Verdict, latency_us: Option<i64>)
 fn same_version(a: &str, b: &str) -> bool {
     let plain = |s: &str| s.trim().trim_start_matches(['v', 'V']).to_owned();
     plain(a) == plain(b)
+}
+
+/// A name for this monitor in the writer lease: the process and a random part, so two
+/// consoles in one process (tests) or a restarted one never pass for each other.
+fn lease_holder() -> String {
+    let mut random = [0u8; 6];
+    let suffix = match getrandom::fill(&mut random) {
+        Ok(()) => random.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        Err(_) => format!("{:?}", Instant::now()),
+    };
+    format!("pid {} #{suffix}", std::process::id())
 }

@@ -23,7 +23,7 @@ use super::{AppState, api::json_error};
 
 /// Looked at again this often even without a signal: a deploy run by another console on the
 /// same database records its steps there without telling this one.
-const RECHECK: Duration = Duration::from_secs(5);
+const RECHECK: Duration = Duration::from_secs(1);
 
 pub async fn stream(
     State(state): State<AppState>,

@@ -96,7 +96,21 @@ pub trait DeployStore: Send + Sync {
         previous: &Release,
     ) -> Result<(), StoreError>;
 
+    /// The running console's sign that the job is still its own.
     async fn heartbeat(&self, id: DeploymentId, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Takes over the running jobs whose last heartbeat is older than `stale_before` (their
+    /// console stopped or died): moves their heartbeat to `at`, so no other console takes them
+    /// too, and returns them. Queued jobs are not taken: any console may still claim them.
+    async fn take_over_stale(
+        &self,
+        at: Timestamp,
+        stale_before: Timestamp,
+    ) -> Result<Vec<DeploymentRecord>, StoreError>;
+
+    /// Gives a job up (this console is shutting down mid-deploy): clears its heartbeat, so the
+    /// next console to look takes it over at once instead of after the lease.
+    async fn abandon_deployment(&self, id: DeploymentId) -> Result<(), StoreError>;
 
     async fn add_step(
         &self,

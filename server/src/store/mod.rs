@@ -10,6 +10,7 @@ mod access;
 mod deploy;
 mod error;
 mod health;
+mod lease;
 mod sql;
 mod url;
 
@@ -29,6 +30,7 @@ pub use error::{OpenError, StoreError};
 pub use health::{
     HealthSample, HealthStore, HealthTotals, HealthTransitionRecord, LatencyStats, Resolution,
 };
+pub use lease::LeaseStore;
 pub use sql::SqlStore;
 pub use url::redact_url;
 
@@ -93,7 +95,7 @@ pub enum Recorded {
 }
 
 #[async_trait]
-pub trait Store: HealthStore + DeployStore + Send + Sync + 'static {
+pub trait Store: HealthStore + DeployStore + LeaseStore + Send + Sync + 'static {
     /// "sqlite data/flightdeck.db" or "postgres db.example:5432/flightdeck", without secrets.
     fn describe(&self) -> &str;
 

@@ -43,6 +43,7 @@ macro_rules! on_pool {
 
 mod deploy;
 mod health;
+mod lease;
 
 pub struct SqlStore {
     pool: Pool,

@@ -269,6 +269,43 @@ impl DeployStore for SqlStore {
         Ok(())
     }
 
+    #[tracing::instrument(skip_all)]
+    async fn take_over_stale(
+        &self,
+        at: Timestamp,
+        stale_before: Timestamp,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        // One statement: a row another console takes at the same moment is re-checked after
+        // its update (PostgreSQL) or waits for it (SQLite), and then has a fresh heartbeat.
+        let rows: Vec<DeploymentRow> = on_pool!(self, |pool| sqlx::query_as(concat!(
+            "UPDATE deployments SET heartbeat_at = $1
+             WHERE state IN ('running', 'verifying')
+               AND (heartbeat_at IS NULL OR heartbeat_at < $2)
+             RETURNING ",
+            deployment_columns!()
+        ))
+        .bind(at.unix_millis())
+        .bind(stale_before.unix_millis())
+        .fetch_all(pool)
+        .await)?;
+        let mut jobs = records(rows)?;
+        jobs.sort_by_key(|j| j.id);
+        Ok(jobs)
+    }
+
+    #[tracing::instrument(skip_all, fields(id))]
+    async fn abandon_deployment(&self, id: DeploymentId) -> Result<(), StoreError> {
+        on_pool!(self, |pool| sqlx::query(
+            "UPDATE deployments SET heartbeat_at = NULL
+             WHERE id = $1 AND state IN ('running', 'verifying')"
+        )
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(drop))?;
+        Ok(())
+    }
+
     #[tracing::instrument(skip_all, fields(id))]
     async fn add_step(
         &self,
