@@ -48,7 +48,9 @@ impl Background {
             let name = self.names.get(&id).copied().unwrap_or("unnamed");
             match failure {
                 None => tracing::debug!(loop_name = name, "background loop stopped"),
-                Some(e) => tracing::error!(loop_name = name, error = %e, "a background loop failed"),
+                Some(e) => {
+                    tracing::error!(loop_name = name, error = %e, "a background loop failed")
+                }
             }
         }
     }

@@ -4,8 +4,8 @@
 //! integration tests can start it on port 0 exactly as production does.
 
 pub mod auth;
-pub mod background;
 pub mod backend;
+pub mod background;
 pub mod cli;
 pub mod config;
 pub mod console;

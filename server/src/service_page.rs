@@ -7,7 +7,7 @@ use flightdeck_app::model::{
 };
 
 use crate::{
-    backend::{ecs::EcsServiceState, ecs_deploy::revision_name},
+    backend::ecs::{EcsServiceState, revision_name},
     config::{Config, Service},
     health::HealthMonitor,
     store::{Resolution, Store, StoreError},

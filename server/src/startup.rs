@@ -14,11 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::AuthService,
+    backend,
     background::Background,
-    backend::{
-        Backend, docker::DockerEngines, docker_deploy::DockerBackend, ecs_deploy::EcsBackend,
-    },
-    config::{Backend as BackendConfig, Config, ConfigErrors},
+    config::{Config, ConfigErrors},
     console::ConsoleService,
     deploy::{DeployEngine, DeployService},
     health::HealthMonitor,
@@ -108,30 +106,11 @@ impl Application {
         }
 
         let auth = Arc::new(AuthService::new(store.clone(), config.access.clone()));
-        let docker = Arc::new(DockerEngines::default());
-        // One backend per environment. Making an ECS client contacts nothing: credentials and
-        // the endpoint are first used by the first call, so an unreachable region cannot hold
-        // up the start. The health monitor shares the ECS clients.
-        let mut backends: std::collections::HashMap<_, Arc<dyn Backend>> =
-            std::collections::HashMap::new();
-        let mut ecs = std::collections::HashMap::new();
-        for env in &config.environments {
-            let backend: Arc<dyn Backend> = match &env.backend {
-                BackendConfig::Docker(d) => {
-                    Arc::new(DockerBackend::new(docker.clone(), d.host.clone()))
-                }
-                BackendConfig::Ecs(e) => {
-                    let adapter = Arc::new(EcsBackend::new(env.name.clone(), e.clone()).await);
-                    ecs.insert(env.name.clone(), adapter.clone());
-                    adapter
-                }
-            };
-            backends.insert(env.name.clone(), backend);
-        }
+        // One backend per environment, shared by the monitor, the engine and the views.
+        let backends = backend::for_environments(&config).await;
         let health = Arc::new(
-            HealthMonitor::new(&config, store.clone(), docker.clone())
-                .map_err(StartupError::Prober)?
-                .with_ecs(ecs),
+            HealthMonitor::new(&config, store.clone(), backends.clone())
+                .map_err(StartupError::Prober)?,
         );
         let engine = Arc::new(
             DeployEngine::new(

@@ -7,7 +7,10 @@ mod conformance;
 use std::sync::Arc;
 
 use flightdeck::{
-    backend::{Backend, docker::DockerEngines, docker_deploy::DockerBackend},
+    backend::{
+        Backend,
+        docker::{DockerBackend, DockerEngines},
+    },
     config::{DEFAULT_DOCKER_HOST, TargetKind},
     store::Release,
 };

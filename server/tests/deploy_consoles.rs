@@ -12,8 +12,9 @@ use std::{
 };
 
 use common::{
+    TestDb,
     docker::{Containers, docker, ensure_demo_images},
-    TestDb, free_port_for_tests, unique_name,
+    free_port_for_tests, unique_name,
 };
 use serde_json::{Value, json};
 

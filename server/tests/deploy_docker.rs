@@ -7,7 +7,10 @@ mod common;
 use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
 
 use flightdeck::{
-    backend::{Backend, docker::DockerEngines, docker_deploy::DockerBackend},
+    backend::{
+        Backend,
+        docker::{DockerBackend, DockerEngines},
+    },
     config::{Config, DEFAULT_DOCKER_HOST, DeploySettings, TargetKind},
     deploy::{DeployEngine, DeployError, DeployRequest},
     store::{DeploymentRecord, NewDeployment, Release, Store},

@@ -8,7 +8,10 @@ mod common;
 use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
 
 use flightdeck::{
-    backend::{Backend, docker::DockerEngines, docker_deploy::DockerBackend},
+    backend::{
+        Backend,
+        docker::{DockerBackend, DockerEngines},
+    },
     config::{Config, DeploySettings},
     deploy::{DeployEngine, DeployRequest},
     health::HealthMonitor,
@@ -95,7 +98,7 @@ async fn an_engine_lost_mid_deploy_ends_it_failed_and_the_state_is_read_back_lat
         DeployEngine::new(
             config.clone(),
             store.clone(),
-            HashMap::from([(dev.clone(), backend)]),
+            HashMap::from([(dev.clone(), backend.clone())]),
             DeploySettings {
                 bake: Duration::from_secs(60),
                 deadline: Duration::from_secs(120),
@@ -154,7 +157,12 @@ async fn an_engine_lost_mid_deploy_ends_it_failed_and_the_state_is_read_back_lat
 
     // Back again: the next health round records what the engine really runs.
     link.mend();
-    let monitor = HealthMonitor::new(&config, store.clone(), engines).unwrap();
+    let monitor = HealthMonitor::new(
+        &config,
+        store.clone(),
+        HashMap::from([(dev.clone(), backend.clone())]),
+    )
+    .unwrap();
     monitor.round().await;
     let recorded = store.current_versions().await.unwrap();
     let engine_says = docker(&[

@@ -17,9 +17,8 @@ use common::TestDb;
 use flightdeck::{
     backend::{
         Backend, BackendError,
-        docker::DockerEngines,
-        ecs::{Definitions, client, read_service},
-        ecs_deploy::{EcsBackend as EcsAdapter, release_of},
+        ecs::{Definitions, EcsBackend as EcsAdapter, client, read_service},
+        image::release_of,
     },
     config::{Backend as BackendConfig, Config, DeploySettings, EcsBackend, TargetKind},
     deploy::{DeployEngine, DeployRequest},
@@ -402,13 +401,11 @@ async fn the_monitor_shows_ecs_task_counts_and_an_unreachable_region_blocks_noth
     for env in ["staging", "production"] {
         let name = EnvName::parse(env).unwrap();
         let adapter = EcsAdapter::new(name.clone(), ecs_settings_of(&config, env)).await;
-        adapters.insert(name, Arc::new(adapter));
+        adapters.insert(name, Arc::new(adapter) as Arc<dyn Backend>);
     }
     let db = TestDb::sqlite();
     let store: Arc<dyn Store> = Arc::new(db.open().await);
-    let monitor = HealthMonitor::new(&config, store.clone(), Arc::new(DockerEngines::default()))
-        .unwrap()
-        .with_ecs(adapters);
+    let monitor = HealthMonitor::new(&config, store.clone(), adapters).unwrap();
     monitor.round().await;
 
     let shown = |env: &str, service: &str| {
@@ -445,7 +442,7 @@ async fn the_monitor_shows_ecs_task_counts_and_an_unreachable_region_blocks_noth
     assert!(
         production
             .reason
-            .contains("ECS did not answer for production within 1000 ms"),
+            .contains("the ECS cluster prod in eu-west-1 did not answer within 1000 ms"),
         "{}",
         production.reason
     );

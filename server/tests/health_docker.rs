@@ -8,9 +8,7 @@ mod common;
 
 use std::{path::Path, sync::Arc, time::Duration};
 
-use flightdeck::{
-    backend::docker::DockerEngines, config::Config, health::HealthMonitor, store::Store,
-};
+use flightdeck::{backend, config::Config, health::HealthMonitor, store::Store};
 use flightdeck_app::model::{EnvName, HealthState, HealthSummary, ServiceName};
 
 use common::{
@@ -90,8 +88,12 @@ async fn container_health_restart_loops_and_absence_are_shown() {
     let config = Config::parse(Path::new("test.toml"), &text).unwrap();
     let db = TestDb::sqlite();
     let store: Arc<dyn Store> = Arc::new(db.open().await);
-    let monitor =
-        HealthMonitor::new(&config, store.clone(), Arc::new(DockerEngines::default())).unwrap();
+    let monitor = HealthMonitor::new(
+        &config,
+        store.clone(),
+        backend::for_environments(&config).await,
+    )
+    .unwrap();
 
     // Health checks run every second; give the engine up to 30 s to reach its verdicts.
     let settled = |m: &HealthMonitor| {

@@ -102,7 +102,10 @@ async fn the_health_api_lists_every_target_for_a_token_or_a_session() {
     assert_eq!(prod["reason"], "HTTP 500");
     let batch = row(&rows, "dev", "batch");
     assert_eq!(batch["state"], "unknown");
-    assert_eq!(batch["reason"], "ECS did not answer for dev within 500 ms");
+    assert_eq!(
+        batch["reason"],
+        "the ECS cluster dev in eu-west-1 did not answer within 500 ms"
+    );
 
     // A session works too (the same data for a person's scripts in the browser).
     let (status, body) = admin.get_text("/api/v1/health").await;

@@ -5,6 +5,7 @@
 mod common;
 
 use std::{
+    collections::HashMap,
     path::Path,
     sync::{
         Arc,
@@ -14,7 +15,7 @@ use std::{
 
 use axum::{Json, Router, http::StatusCode, routing::get};
 use flightdeck::{
-    backend::docker::DockerEngines,
+    backend,
     config::Config,
     health::HealthMonitor,
     store::{Resolution, Store, VersionObservation, VersionSource},
@@ -93,10 +94,10 @@ fn names(env: &str, service: &str) -> (EnvName, ServiceName) {
     )
 }
 
+/// A monitor of `config`'s HTTP probes alone: no backend's own view.
 async fn monitor(db: &TestDb, config: &Config) -> (Arc<HealthMonitor>, Arc<dyn Store>) {
     let store: Arc<dyn Store> = Arc::new(db.open().await);
-    let monitor = HealthMonitor::new(config, store.clone(), Arc::new(DockerEngines::default()))
-        .expect("prober");
+    let monitor = HealthMonitor::new(config, store.clone(), HashMap::new()).expect("prober");
     (Arc::new(monitor), store)
 }
 
@@ -287,7 +288,9 @@ async fn an_unreachable_engine_shows_unknown_with_the_reason_not_unhealthy() {
                 [[service]]\nname = \"api\"\ntargets.dev = { container = \"api\" }\n";
     let config = Config::parse(Path::new("test.toml"), text).unwrap();
     let db = TestDb::sqlite();
-    let (monitor, _store) = monitor(&db, &config).await;
+    let store: Arc<dyn Store> = Arc::new(db.open().await);
+    let monitor =
+        HealthMonitor::new(&config, store, backend::for_environments(&config).await).unwrap();
     monitor.round().await;
     monitor.round().await;
     let (env, svc) = names("dev", "api");

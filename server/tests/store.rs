@@ -9,8 +9,9 @@ use flightdeck::{
     auth::{PasswordHash, SecretToken},
     store::{
         ActorKind, AuditEntry, AuditQuery, DeployStore, Enqueued, HealthSample, HealthStore,
-        HealthTransitionRecord, LatencyStats, LeaseStore, NewDeployment, NewToken, NewUser, Outcome, Recorded,
-        Release, Resolution, SessionRecord, Store, StoreError, VersionObservation, VersionSource,
+        HealthTransitionRecord, LatencyStats, LeaseStore, NewDeployment, NewToken, NewUser,
+        Outcome, Recorded, Release, Resolution, SessionRecord, Store, StoreError,
+        VersionObservation, VersionSource,
     },
 };
 use flightdeck_app::model::{

@@ -1,18 +1,62 @@
-//! Where services run. One [`Backend`] per environment: it reads the live state of a service,
-//! lists the releases it could run, switches it to another release and back. The deploy engine
-//! drives any backend the same way: Docker ([`docker_deploy`]) and AWS ECS ([`ecs_deploy`]).
+//! Where services run, and the one way there. One [`Backend`] per environment, made by
+//! [`for_environments`]: it observes a service for the health monitor, reads its live state,
+//! lists the releases it could run, switches it to another release and back. The monitor, the
+//! deploy engine and the views drive every backend the same way: Docker ([`docker`]) and AWS
+//! ECS ([`ecs`]), one folder each. Adding a backend is a folder here, a variant of
+//! `config::Backend`, a case in [`for_environments`], and the conformance suite in
+//! `server/tests/conformance`.
 
 pub mod docker;
-pub mod docker_deploy;
 pub mod ecs;
-pub mod ecs_deploy;
-pub mod ecs_rollout;
+pub mod image;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::Arc,
+};
 
 use async_trait::async_trait;
+use flightdeck_app::model::{EnvName, HealthState};
 
-use crate::{config::TargetKind, store::Release};
+use crate::{
+    config::{Backend as BackendConfig, Config, TargetKind},
+    store::Release,
+};
+
+/// Every environment's backend, by name. Making one contacts nothing (an ECS client resolves
+/// credentials and the endpoint on its first call), so an unreachable engine or region cannot
+/// hold up the start. The Docker environments share one client per engine address.
+pub async fn for_environments(config: &Config) -> HashMap<EnvName, Arc<dyn Backend>> {
+    let engines = Arc::new(docker::DockerEngines::default());
+    let mut backends: HashMap<EnvName, Arc<dyn Backend>> = HashMap::new();
+    for env in &config.environments {
+        let backend: Arc<dyn Backend> = match &env.backend {
+            BackendConfig::Docker(d) => {
+                Arc::new(docker::DockerBackend::new(engines.clone(), d.host.clone()))
+            }
+            BackendConfig::Ecs(e) => {
+                Arc::new(ecs::EcsBackend::new(env.name.clone(), e.clone()).await)
+            }
+        };
+        backends.insert(env.name.clone(), backend);
+    }
+    backends
+}
+
+/// What a health round learns from the backend about one target: what runs and the
+/// backend's own verdict on it, in its own words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// What runs; `None` when the target does not exist.
+    pub release: Option<Release>,
+    pub state: HealthState,
+    /// Why, when not healthy ("container shop is exited (exit code 137)", "1 of 2 tasks
+    /// running").
+    pub reason: String,
+    /// ECS's view of the service (task definition, task counts, deployments) for the service
+    /// page; `None` on other backends.
+    pub ecs: Option<ecs::EcsServiceState>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BackendError {
@@ -70,6 +114,10 @@ pub type Progress<'a> = &'a (dyn Fn(String) + Send + Sync);
 pub trait Backend: Send + Sync {
     /// "Docker Engine at unix:///var/run/docker.sock", for messages.
     fn describe(&self) -> String;
+
+    /// The backend's own view of the target for the health monitor, read once per round. An
+    /// adapter keeps what it needs from one round to the next (a container's restart count).
+    async fn observe(&self, target: &TargetKind) -> Result<Observation, BackendError>;
 
     /// The live state; `Ok(None)` when the target does not exist.
     async fn live(&self, target: &TargetKind) -> Result<Option<LiveState>, BackendError>;

@@ -306,7 +306,11 @@ fn read_deploy(r: &mut Reader<'_>, root: &Node<'_>) -> DeploySettings {
     if let Some(n) = r.integer(&node, "parallel") {
         match usize::try_from(n.value) {
             Ok(v @ 1..=64) => settings.parallel = v,
-            _ => r.error(n.at, "deploy.parallel", "must be a whole number from 1 to 64"),
+            _ => r.error(
+                n.at,
+                "deploy.parallel",
+                "must be a whole number from 1 to 64",
+            ),
         }
     }
     // A heartbeat is written every third of the lease: below 3 s a busy database could make a

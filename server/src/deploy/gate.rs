@@ -164,7 +164,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        backend::{BackendError, LiveState, Progress, RuntimeSettings, Switched},
+        backend::{BackendError, LiveState, Observation, Progress, RuntimeSettings, Switched},
         health::ProbeSettings,
     };
 
@@ -187,6 +187,9 @@ mod tests {
                 script.front().cloned()
             };
             Ok(next)
+        }
+        async fn observe(&self, _: &TargetKind) -> Result<Observation, BackendError> {
+            unreachable!("the gate reads only live")
         }
         async fn settings(&self, _: &TargetKind) -> Result<Option<RuntimeSettings>, BackendError> {
             unreachable!("the gate reads only live")

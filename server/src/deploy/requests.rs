@@ -705,7 +705,7 @@ async fn resolve(
         return Ok(found.clone());
     }
     let repo = match backend.live(&target.kind).await {
-        Ok(Some(live)) => crate::backend::docker_deploy::repository(&live.release.image).to_owned(),
+        Ok(Some(live)) => crate::backend::image::repository(&live.release.image).to_owned(),
         Ok(None) => {
             return Err(AppError::invalid(
                 "service",

@@ -22,17 +22,10 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
-use super::{
-    Debounce, ProbeResult, ProbeSettings, Prober, Verdict,
-    native::{combine, container_verdict, ecs_verdict},
-};
+use super::{Debounce, ProbeResult, ProbeSettings, Prober, Verdict, combine::combine};
 use crate::{
-    backend::{
-        docker::{self, ContainerStatus, DockerEngines, DockerError},
-        ecs::EcsServiceState,
-        ecs_deploy::{EcsBackend, release_of},
-    },
-    config::{Backend, Config, HealthSettings, TargetKind},
+    backend::{Backend, Observation, ecs::EcsServiceState},
+    config::{Config, HealthSettings, TargetKind},
     store::{
         HealthSample, HealthTransitionRecord, LatencyStats, Resolution, Store, VersionObservation,
         VersionSource,
@@ -54,10 +47,8 @@ pub struct MonitoredTarget {
     pub environment: EnvName,
     pub service: ServiceName,
     pub health_url: Option<Url>,
-    /// The engine address and container name, for Docker targets.
-    pub container: Option<(String, String)>,
-    /// The ECS service (and container), for targets in ECS environments.
-    pub ecs_service: Option<TargetKind>,
+    /// The container or ECS service, as the environment's backend knows it.
+    pub kind: TargetKind,
     pub down_after_failures: u32,
 }
 
@@ -69,22 +60,11 @@ pub fn targets_of(config: &Config) -> Vec<MonitoredTarget> {
             let Some(target) = service.targets.get(&env.name) else {
                 continue;
             };
-            let container = match (&env.backend, &target.kind) {
-                (Backend::Docker(d), TargetKind::Container(name)) => {
-                    Some((d.host.clone(), name.clone()))
-                }
-                _ => None,
-            };
-            let ecs_service = match (&env.backend, &target.kind) {
-                (Backend::Ecs(_), kind @ TargetKind::EcsService { .. }) => Some(kind.clone()),
-                _ => None,
-            };
             out.push(MonitoredTarget {
                 environment: env.name.clone(),
                 service: service.name.clone(),
                 health_url: target.health_url.clone(),
-                container,
-                ecs_service,
+                kind: target.kind.clone(),
                 down_after_failures: config.down_after_failures(service),
             });
         }
@@ -115,7 +95,6 @@ pub struct MonitorStats {
 struct TargetState {
     debounce: Debounce,
     summary: HealthSummary,
-    last_restart_count: Option<i64>,
     /// The minute being accumulated; written when the next one starts.
     minute: Option<HealthSample>,
     /// For an ECS target, the service as the last round read it, for the service page.
@@ -131,9 +110,9 @@ pub struct HealthMonitor {
     events: broadcast::Sender<HealthEvent>,
     store: Arc<dyn Store>,
     prober: Prober,
-    docker: Arc<DockerEngines>,
-    /// The ECS adapter of each ECS environment, whose clients the monitor shares.
-    ecs: HashMap<EnvName, Arc<EcsBackend>>,
+    /// Each environment's backend, whose own view of every target is read each round. An
+    /// environment without one (in tests) has only its HTTP probes.
+    backends: HashMap<EnvName, Arc<dyn Backend>>,
     stats: MonitorStats,
     /// Names this monitor in the writer lease; unique per process and start.
     holder: String,
@@ -141,20 +120,15 @@ pub struct HealthMonitor {
     writer: Mutex<Option<bool>>,
 }
 
-/// What the backend said about one target this round.
-enum Native {
-    /// The backend has no view of its own (or is not watched): the HTTP probe alone decides.
-    Nothing,
-    Container(Option<ContainerStatus>),
-    EcsService(Option<EcsServiceState>),
-    Failed(String),
-}
+/// What the backend said about one target this round: `None` when it has no view of it (the
+/// HTTP probe alone decides), else its observation or why it could not be had.
+type Native = Option<Result<Observation, String>>;
 
 impl HealthMonitor {
     pub fn new(
         config: &Config,
         store: Arc<dyn Store>,
-        docker: Arc<DockerEngines>,
+        backends: HashMap<EnvName, Arc<dyn Backend>>,
     ) -> Result<Self, reqwest::Error> {
         let settings = config.health;
         let prober = Prober::new(ProbeSettings {
@@ -167,7 +141,7 @@ impl HealthMonitor {
             .iter()
             .map(|t| {
                 let summary = HealthSummary::unknown(
-                    if t.health_url.is_none() && t.container.is_none() && t.ecs_service.is_none() {
+                    if t.health_url.is_none() && !backends.contains_key(&t.environment) {
                         "no health check configured"
                     } else {
                         "not probed yet"
@@ -178,7 +152,6 @@ impl HealthMonitor {
                     TargetState {
                         debounce: Debounce::new(t.down_after_failures),
                         summary,
-                        last_restart_count: None,
                         minute: None,
                         ecs: None,
                     },
@@ -192,21 +165,11 @@ impl HealthMonitor {
             events: broadcast::channel(1024).0,
             store,
             prober,
-            docker,
-            ecs: HashMap::new(),
+            backends,
             stats: MonitorStats::default(),
             holder: lease_holder(),
             writer: Mutex::new(None),
         })
-    }
-
-    /// Also reads ECS targets through their environment's adapter: running against desired
-    /// tasks and the rollout count next to the HTTP probe. Without it ECS targets have only
-    /// their probe.
-    #[must_use]
-    pub fn with_ecs(mut self, backends: HashMap<EnvName, Arc<EcsBackend>>) -> Self {
-        self.ecs = backends;
-        self
     }
 
     pub fn stats(&self) -> &MonitorStats {
@@ -396,7 +359,7 @@ impl HealthMonitor {
             .enumerate()
             .filter_map(|(i, t)| t.health_url.clone().map(|u| (i, u)))
             .collect();
-        let (http, native) = tokio::join!(self.prober.probe_all(probes), self.inspect_all());
+        let (http, native) = tokio::join!(self.prober.probe_all(probes), self.observe_all());
         let mut http: HashMap<usize, ProbeResult> = http.into_iter().collect();
         self.stats.rounds.inc();
         self.stats
@@ -421,17 +384,16 @@ impl HealthMonitor {
                     verdicts.push(p.verdict.clone());
                 }
                 let mut live_version = None;
-                match &native {
-                    Native::Nothing => {}
-                    Native::EcsService(service) => {
-                        let name = target
-                            .ecs_service
-                            .as_ref()
-                            .map_or(target.service.as_str(), TargetKind::label);
-                        verdicts.push(ecs_verdict(name, service.as_ref()));
-                        state.ecs.clone_from(service);
-                        if let Some(s) = service {
-                            let release = release_of(&s.image);
+                match native {
+                    None => {}
+                    Some(Ok(seen)) => {
+                        verdicts.push(Verdict {
+                            state: seen.state,
+                            reason: seen.reason,
+                            reported_version: None,
+                        });
+                        state.ecs = seen.ecs;
+                        if let Some(release) = seen.release {
                             live_version = Some(release.version.clone());
                             observed.push(VersionObservation {
                                 environment: target.environment.clone(),
@@ -444,30 +406,10 @@ impl HealthMonitor {
                             });
                         }
                     }
-                    Native::Container(status) => {
-                        let name = target.container.as_ref().map_or("", |(_, n)| n.as_str());
-                        verdicts.push(container_verdict(
-                            name,
-                            status.as_ref(),
-                            state.last_restart_count,
-                        ));
-                        if let Some(c) = status {
-                            state.last_restart_count = Some(c.restart_count);
-                            live_version = Some(c.version.clone());
-                            observed.push(VersionObservation {
-                                environment: target.environment.clone(),
-                                service: target.service.clone(),
-                                version: c.version.clone(),
-                                image: c.image.clone(),
-                                digest: Some(c.image_id.clone()).filter(|d| !d.is_empty()),
-                                source: VersionSource::Observed,
-                                at,
-                            });
-                        }
-                    }
-                    Native::Failed(reason) => verdicts.push(Verdict {
+                    // The backend could not tell: unknown, which never hides what the probe saw.
+                    Some(Err(reason)) => verdicts.push(Verdict {
                         state: HealthState::Unknown,
-                        reason: reason.clone(),
+                        reason,
                         reported_version: None,
                     }),
                 }
@@ -569,61 +511,34 @@ impl HealthMonitor {
         }
     }
 
-    /// The backend's view of every Docker and ECS target, in target order, each bounded by the
-    /// probe timeout so a hung engine or an unreachable region delays nothing by more than that.
-    async fn inspect_all(&self) -> Vec<Native> {
+    /// The backend's view of every target, in target order, each bounded by the probe timeout
+    /// so a hung engine or an unreachable region delays nothing by more than that.
+    async fn observe_all(&self) -> Vec<Native> {
         let timeout = self.settings.timeout;
         let mut running = JoinSet::new();
         for (i, target) in self.targets.iter().enumerate() {
-            if let (Some(kind), Some(backend)) = (
-                target.ecs_service.clone(),
-                self.ecs.get(&target.environment).cloned(),
-            ) {
-                let environment = target.environment.clone();
-                running.spawn(async move {
-                    let result =
-                        match tokio::time::timeout(timeout, backend.service_state(&kind)).await {
-                            Ok(Ok(state)) => Native::EcsService(state),
-                            Ok(Err(e)) => Native::Failed(e.to_string()),
-                            Err(_) => Native::Failed(format!(
-                                "ECS did not answer for {environment} within {} ms",
-                                timeout.as_millis()
-                            )),
-                        };
-                    (i, result)
-                });
-                continue;
-            }
-            let Some((host, name)) = target.container.clone() else {
+            let Some(backend) = self.backends.get(&target.environment).cloned() else {
                 continue;
             };
-            let engines = self.docker.clone();
+            let kind = target.kind.clone();
             running.spawn(async move {
-                let look = async {
-                    let client = engines.client(&host).await?;
-                    docker::inspect(&client, &host, &name).await
-                };
-                let result = match tokio::time::timeout(timeout, look).await {
-                    Ok(Ok(status)) => Native::Container(status),
-                    Ok(Err(e)) => {
-                        if matches!(e, DockerError::Unreachable { .. }) {
-                            engines.forget(&host);
-                        }
-                        Native::Failed(e.to_string())
-                    }
-                    Err(_) => Native::Failed(format!(
-                        "the Docker Engine at {host} did not answer within {} ms",
+                let seen = match tokio::time::timeout(timeout, backend.observe(&kind)).await {
+                    Ok(Ok(seen)) => Ok(seen),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!(
+                        "the {} did not answer within {} ms",
+                        backend.describe(),
                         timeout.as_millis()
                     )),
                 };
-                (i, result)
+                (i, seen)
             });
         }
-        let mut out: Vec<Native> = self.targets.iter().map(|_| Native::Nothing).collect();
+        let mut out: Vec<Native> = self.targets.iter().map(|_| None).collect();
         while let Some(joined) = running.join_next().await {
             match joined {
-                Ok((i, native)) => out[i] = native,
-                Err(e) => tracing::error!(error = %e, "a backend inspection panicked"),
+                Ok((i, seen)) => out[i] = Some(seen),
+                Err(e) => tracing::error!(error = %e, "a backend observation panicked"),
             }
         }
         out
@@ -716,7 +631,10 @@ fn same_version(a: &str, b: &str) -> bool {
 fn lease_holder() -> String {
     let mut random = [0u8; 6];
     let suffix = match getrandom::fill(&mut random) {
-        Ok(()) => random.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        Ok(()) => random
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>(),
         Err(_) => format!("{:?}", Instant::now()),
     };
     format!("pid {} #{suffix}", std::process::id())

@@ -7,6 +7,7 @@ use flightdeck::{
     config::TargetKind,
     store::Release,
 };
+use flightdeck_app::model::HealthState;
 
 pub struct Fixture<'a> {
     pub backend: &'a dyn Backend,
@@ -34,6 +35,7 @@ fn quiet(_: String) {}
 
 pub async fn run(f: &Fixture<'_>) {
     live_state_is_read_from_the_backend(f).await;
+    an_observation_says_what_runs_and_how_it_is(f).await;
     releases_list_what_can_run(f).await;
     settings_are_read_without_values(f).await;
     switch_and_restore(f).await;
@@ -42,6 +44,41 @@ pub async fn run(f: &Fixture<'_>) {
     }
     a_missing_target_is_named(f).await;
     the_pullable_reference_is_exact(f).await;
+}
+
+/// What the health monitor reads each round: the release running and the backend's verdict,
+/// with a reason whenever it is short of healthy, and a missing target as down with its name.
+async fn an_observation_says_what_runs_and_how_it_is(f: &Fixture<'_>) {
+    let seen = f.backend.observe(&f.target).await.unwrap();
+    let release = seen.release.expect("the target exists");
+    assert_eq!(release.version, f.v1.version);
+    assert_eq!(release.image, f.v1.image);
+    if f.runs_tasks {
+        // Up, and maybe still in its own HEALTHCHECK's start period.
+        assert!(
+            matches!(seen.state, HealthState::Healthy | HealthState::Degraded),
+            "{:?}: {}",
+            seen.state,
+            seen.reason
+        );
+    } else {
+        assert_ne!(seen.state, HealthState::Unknown);
+    }
+    assert_eq!(
+        seen.state == HealthState::Healthy,
+        seen.reason.is_empty(),
+        "a state short of healthy says why, and only then: {:?} {:?}",
+        seen.state,
+        seen.reason
+    );
+    let gone = f.backend.observe(&f.missing).await.unwrap();
+    assert_eq!(gone.release, None);
+    assert_eq!(gone.state, HealthState::Unhealthy);
+    assert!(
+        gone.reason.contains(f.missing.label()),
+        "names the missing target: {}",
+        gone.reason
+    );
 }
 
 /// What a promotion to a backend that pulls by reference (ECS) is pinned to.

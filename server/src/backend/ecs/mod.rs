@@ -6,6 +6,11 @@
 //! Credentials come from the environment, the shared profile files (`profile`) or the
 //! instance/task role; the console never stores or shows them.
 
+mod deploy;
+pub mod rollout;
+
+pub use deploy::{EcsBackend, revision_name};
+
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
@@ -18,8 +23,9 @@ use aws_sdk_ecs::{
 use aws_smithy_http_client::{Builder, tls};
 use flightdeck_app::model::EnvName;
 
-use super::{BackendError, ecs_rollout::EcsDeployment};
+use crate::backend::BackendError;
 use crate::config::EcsBackend as EcsSettings;
+use rollout::EcsDeployment;
 
 /// Attempts per call, the first included: throttling and 5xx answers are retried with the
 /// SDK's exponential backoff and jitter.

@@ -9,7 +9,7 @@
 use flightdeck_app::model::HealthState;
 use serde::Deserialize;
 
-use super::ecs::EcsServiceState;
+use super::EcsServiceState;
 
 /// One entry of `DescribeServices`' `services[].deployments`, as the API reference names it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

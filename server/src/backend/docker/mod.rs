@@ -1,7 +1,15 @@
 //! The Docker Engine API through bollard: the live state of a container, read from the engine,
 //! never assumed.
 
+mod deploy;
+mod health;
+
+pub use deploy::DockerBackend;
+pub use health::container_verdict;
+
 use std::{collections::HashMap, sync::Mutex};
+
+pub use super::image::version_of;
 
 use bollard::{
     API_DEFAULT_VERSION, Docker,
@@ -209,26 +217,6 @@ fn status_name(s: ContainerStateStatusEnum) -> &'static str {
     }
 }
 
-/// The version a container runs: its `org.opencontainers.image.version` label, else the tag of
-/// the image it was created from.
-pub fn version_of(labels: Option<&HashMap<String, String>>, image: &str) -> String {
-    labels
-        .and_then(|l| l.get("org.opencontainers.image.version"))
-        .filter(|v| !v.trim().is_empty())
-        .cloned()
-        .unwrap_or_else(|| image_tag(image).to_owned())
-}
-
-/// `registry:5000/shop/api:1.4.2` → `1.4.2`; `shop/api` → `latest`; `shop/api@sha256:…` → the
-/// digest.
-pub fn image_tag(image: &str) -> &str {
-    if let Some((_, digest)) = image.split_once('@') {
-        return digest;
-    }
-    let last = image.rsplit('/').next().unwrap_or(image);
-    last.split_once(':').map_or("latest", |(_, tag)| tag)
-}
-
 /// The error without bollard's type names, which mean nothing to an operator.
 fn describe(e: &bollard::errors::Error) -> String {
     use bollard::errors::Error as E;
@@ -243,18 +231,5 @@ fn describe(e: &bollard::errors::Error) -> String {
                 None => text,
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::image_tag;
-
-    #[test]
-    fn the_tag_is_read_from_the_last_path_segment() {
-        assert_eq!(image_tag("registry:5000/shop/api:1.4.2"), "1.4.2");
-        assert_eq!(image_tag("registry:5000/shop/api"), "latest");
-        assert_eq!(image_tag("api"), "latest");
-        assert_eq!(image_tag("api@sha256:abc"), "sha256:abc");
     }
 }

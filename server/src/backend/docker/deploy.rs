@@ -7,7 +7,10 @@
 //! left out, so the new image's own defaults apply: copying them would, for instance, carry the
 //! old version label into the new container.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use async_trait::async_trait;
 use bollard::{
@@ -23,20 +26,37 @@ use bollard::{
 };
 use futures_util::StreamExt;
 
-use super::{
-    Backend, BackendError, LiveState, Progress, RuntimeSettings, Switched,
-    docker::{self, DockerEngines, DockerError, image_tag},
+use super::{self as docker, DockerEngines, DockerError, container_verdict};
+use crate::backend::{
+    Backend, BackendError, LiveState, Observation, Progress, RuntimeSettings, Switched,
+    image::{image_tag, pinned_reference, repository},
 };
 use crate::{config::TargetKind, store::Release};
 
 pub struct DockerBackend {
     engines: Arc<DockerEngines>,
     host: String,
+    /// Each container's restart count as the last observation saw it: a count that grew since
+    /// is a restart loop even when the container is up at the moment we look.
+    restarts: Mutex<HashMap<String, i64>>,
 }
 
 impl DockerBackend {
     pub fn new(engines: Arc<DockerEngines>, host: String) -> Self {
-        Self { engines, host }
+        Self {
+            engines,
+            host,
+            restarts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Remembers `status`'s restart count; returns the one seen before.
+    fn restarts_before(&self, name: &str, status: Option<&docker::ContainerStatus>) -> Option<i64> {
+        let mut seen = self.restarts.lock().unwrap_or_else(|e| e.into_inner());
+        match status {
+            Some(c) => seen.insert(name.to_owned(), c.restart_count),
+            None => seen.get(name).copied(),
+        }
     }
 
     async fn client(&self) -> Result<Docker, BackendError> {
@@ -132,33 +152,37 @@ fn mebibytes(bytes: i64) -> String {
     format!("{} MiB", bytes / (1024 * 1024))
 }
 
-/// `shop/api:1.4.2` → `shop/api`; a registry port stays (`host:5000/api:2` → `host:5000/api`).
-pub fn repository(image: &str) -> &str {
-    let without_digest = image.split('@').next().unwrap_or(image);
-    match without_digest.rsplit_once(':') {
-        Some((repo, tag)) if !tag.contains('/') => repo,
-        _ => without_digest,
-    }
-}
-
-/// `image` pinned to the registry digest of the same repository among an image's
-/// `RepoDigests` (`shop/api@sha256:…`): `shop/api:1.4.2@sha256:…`. A digest under another
-/// repository name is the same content but may not be in the registry `image` is pulled from.
-pub fn pinned_reference(image: &str, repo_digests: &[String]) -> Option<String> {
-    if image.contains('@') {
-        return Some(image.to_owned());
-    }
-    let repo = repository(image);
-    repo_digests.iter().find_map(|d| {
-        let (from, digest) = d.split_once('@')?;
-        (from == repo).then(|| format!("{image}@{digest}"))
-    })
-}
-
 #[async_trait]
 impl Backend for DockerBackend {
     fn describe(&self) -> String {
         format!("Docker Engine at {}", self.host)
+    }
+
+    async fn observe(&self, target: &TargetKind) -> Result<Observation, BackendError> {
+        let name = container_name(target)?;
+        let client = self.client().await?;
+        let status = match docker::inspect(&client, &self.host, name).await {
+            Ok(status) => status,
+            Err(e) => {
+                if matches!(e, DockerError::Unreachable { .. }) {
+                    // Made anew on the next round: the engine may have restarted.
+                    self.engines.forget(&self.host);
+                }
+                return Err(from_docker(e));
+            }
+        };
+        let before = self.restarts_before(name, status.as_ref());
+        let (state, reason) = container_verdict(name, status.as_ref(), before);
+        Ok(Observation {
+            release: status.map(|c| Release {
+                version: c.version,
+                image: c.image,
+                digest: Some(c.image_id).filter(|d| !d.is_empty()),
+            }),
+            state,
+            reason,
+            ecs: None,
+        })
     }
 
     async fn live(&self, target: &TargetKind) -> Result<Option<LiveState>, BackendError> {
@@ -610,42 +634,5 @@ fn create_body(
         host_config: old.host_config.clone(),
         networking_config,
         ..Default::default()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{pinned_reference, repository};
-
-    #[test]
-    fn a_release_is_pinned_to_the_digest_of_its_own_repository() {
-        let digests = [
-            "mirror.example/shop/api@sha256:aaa".to_owned(),
-            "registry.example:5000/shop/api@sha256:bbb".to_owned(),
-        ];
-        assert_eq!(
-            pinned_reference("registry.example:5000/shop/api:1.4.2", &digests).as_deref(),
-            Some("registry.example:5000/shop/api:1.4.2@sha256:bbb")
-        );
-        assert_eq!(pinned_reference("other/api:1", &digests), None);
-        assert_eq!(pinned_reference("built/here:1", &[]), None);
-        assert_eq!(
-            pinned_reference("shop/api:1@sha256:ccc", &[]).as_deref(),
-            Some("shop/api:1@sha256:ccc")
-        );
-    }
-
-    #[test]
-    fn the_repository_drops_tag_and_digest_but_keeps_a_registry_port() {
-        assert_eq!(repository("shop/api:1.4.2"), "shop/api");
-        assert_eq!(
-            repository("registry:5000/shop/api:2"),
-            "registry:5000/shop/api"
-        );
-        assert_eq!(
-            repository("registry:5000/shop/api"),
-            "registry:5000/shop/api"
-        );
-        assert_eq!(repository("api@sha256:abc"), "api");
     }
 }

@@ -16,10 +16,12 @@ use aws_sdk_ecs::{
 use flightdeck_app::model::EnvName;
 
 use super::{
-    Backend, BackendError, LiveState, Progress, RuntimeSettings, Switched,
-    docker::image_tag,
-    ecs::{self, EcsServiceState},
-    ecs_rollout::{Rollout, rollout_of, service_health},
+    self as ecs, EcsServiceState,
+    rollout::{Rollout, rollout_of, service_health},
+};
+use crate::backend::{
+    Backend, BackendError, LiveState, Observation, Progress, RuntimeSettings, Switched,
+    image::release_of,
 };
 use crate::{
     config::{EcsBackend as EcsSettings, TargetKind},
@@ -133,26 +135,6 @@ fn ecs_target(target: &TargetKind) -> Result<(&str, Option<&str>), BackendError>
     }
 }
 
-/// The release an image reference names: the tag as the version (the digest when there is no
-/// tag), and the digest when the reference pins one (`repo:tag@sha256:…`).
-pub fn release_of(image: &str) -> Release {
-    let (named, digest) = match image.split_once('@') {
-        Some((named, digest)) => (named, Some(digest.to_owned())),
-        None => (image, None),
-    };
-    let version = match (image_tag(named), &digest) {
-        ("latest", Some(d)) if !named.rsplit('/').next().unwrap_or(named).contains(':') => {
-            d.clone()
-        }
-        (tag, _) => tag.to_owned(),
-    };
-    Release {
-        version,
-        image: image.to_owned(),
-        digest,
-    }
-}
-
 /// What ECS's rollout of the revision the service runs says about its health: `starting`
 /// while it rolls out, `unhealthy` when it failed, nothing once it completed (the HTTP probe
 /// and the task counts decide then).
@@ -226,6 +208,18 @@ impl Backend for EcsBackend {
             "ECS cluster {} in {}",
             self.settings.cluster, self.settings.region
         )
+    }
+
+    async fn observe(&self, target: &TargetKind) -> Result<Observation, BackendError> {
+        let (service, _) = ecs_target(target)?;
+        let state = self.service_state(target).await?;
+        let (health, reason) = service_health(service, state.as_ref());
+        Ok(Observation {
+            release: state.as_ref().map(|s| release_of(&s.image)),
+            state: health,
+            reason,
+            ecs: state,
+        })
     }
 
     async fn live(&self, target: &TargetKind) -> Result<Option<LiveState>, BackendError> {
