@@ -8,7 +8,7 @@ use std::{path::Path, time::Duration};
 use common::{TEST_CONFIG, TestApp, TestDb, urlencode};
 use flightdeck::{
     config::Config,
-    store::{AuditQuery, Store},
+    store::{AuditQuery, DeployStore, Store},
 };
 use flightdeck_app::model::Role;
 
@@ -61,10 +61,16 @@ async fn nothing_but_the_login_page_and_probes_answers_without_an_account() {
     let (status, login) = app.get_text("/login").await;
     assert_eq!(status, 200);
     assert!(login.contains(r#"name="password""#));
-    // There is no setup page to claim the console with.
-    let response = app.post_form("/api/setup", "name=eve&password=x").await;
-    assert_eq!(response.status(), 401);
     assert_eq!(app.get_text("/healthz").await.0, 200);
+    // There is no setup page to claim the console with, not even for someone signed in (an
+    // anonymous POST is refused before routing, so that alone would prove nothing).
+    let admin = app.signed_in(&db, "root", Role::Admin).await;
+    let (status, answer) = admin.call_json("setup", "name=eve&password=x").await;
+    assert_eq!(status, 404, "{answer}");
+    assert_eq!(admin.get("/setup").await.status(), 404);
+    let store = db.open().await;
+    assert!(store.user_by_name("eve").await.unwrap().is_none());
+    store.close().await;
     app.stop().await;
 }
 
@@ -228,9 +234,29 @@ async fn roles_are_enforced_by_the_server() {
     let db = TestDb::sqlite();
     let app = TestApp::start(&db).await;
     let admin = app.signed_in(&db, "root", Role::Admin).await;
+    let (status, created) = admin
+        .call_json("tokens/create", "name=ci&role=deployer")
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let (_, tokens) = admin.call_json("tokens", "").await;
+    let token_id = tokens[0]["id"].as_i64().unwrap();
     let new_user = "name=carol&role=viewer&password=a-long-enough-password";
     for role in [Role::Viewer, Role::Deployer, Role::Releaser] {
         let session = app.signed_in(&db, &format!("u-{role}"), role).await;
+        // Every other action on accounts and tokens is the admin's too.
+        let revoke = format!("id={token_id}");
+        for (endpoint, body) in [
+            ("users/disable", "name=root&disabled=true"),
+            ("users/role", "name=root&role=viewer"),
+            (
+                "users/password",
+                "name=root&password=another-long-enough-one",
+            ),
+            ("tokens/revoke", revoke.as_str()),
+        ] {
+            let (status, answer) = session.call_json(endpoint, body).await;
+            assert_eq!(status, 403, "{role} {endpoint}: {answer}");
+        }
         let (status, body) = session.call_json("users/add", new_user).await;
         assert_eq!(status, 403, "{role}: {body}");
         assert_eq!(body["kind"], "forbidden");
@@ -253,6 +279,44 @@ async fn roles_are_enforced_by_the_server() {
             "{role}"
         );
     }
+    // None of it happened: root is still an enabled admin with the same password (which
+    // would have ended this session), and the token still works.
+    let (status, users) = admin.call_json("users", "").await;
+    assert_eq!(status, 200, "{users}");
+    let root = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "root")
+        .unwrap();
+    assert_eq!(
+        (root["role"].as_str(), root["disabled"].as_bool()),
+        (Some("admin"), Some(false)),
+        "{root}"
+    );
+    let (_, tokens) = admin.call_json("tokens", "").await;
+    assert!(tokens[0]["revoked_at"].is_null(), "{tokens}");
+    // Deploying needs the deployer role, checked by the server whatever the page shows.
+    let viewer = app.signed_in(&db, "vic", Role::Viewer).await;
+    let (status, answer) = viewer
+        .call_json(
+            "deploy",
+            "environment=dev&service=api&version=1.0.0&idempotency_key=k1",
+        )
+        .await;
+    assert_eq!(status, 403, "{answer}");
+    let store = db.open().await;
+    let env = flightdeck_app::model::EnvName::parse("dev").unwrap();
+    let svc = flightdeck_app::model::ServiceName::parse("api").unwrap();
+    assert!(
+        store
+            .deployments_of(&env, &svc, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.close().await;
+
     let (status, body) = admin.call_json("users/add", new_user).await;
     assert_eq!(status, 200, "{body}");
     let audit = audit_actions(&db).await;
@@ -440,6 +504,16 @@ async fn users_see_and_end_their_other_sessions() {
     assert_eq!(status, 200);
     assert_eq!(phone.get("/").await.status(), 303);
     assert_eq!(laptop.get("/").await.status(), 200);
+
+    // Someone else's session id ends nothing, whoever sends it.
+    let bob = app.signed_in(&db, "bob", Role::Admin).await;
+    let (_, bobs) = bob.call_json("sessions", "").await;
+    let bobs_id = bobs[0]["id"].as_str().unwrap().to_owned();
+    let (status, answer) = laptop
+        .call_json("sessions/end", &format!("id={bobs_id}"))
+        .await;
+    assert_eq!(status, 404, "{answer}");
+    assert_eq!(bob.get("/").await.status(), 200, "bob is still signed in");
     app.stop().await;
 }
 

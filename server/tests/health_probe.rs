@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use axum::{
     Json, Router,
+    body::Body,
     http::{StatusCode, header},
     response::Redirect,
     routing::get,
 };
 use flightdeck::health::{ProbeSettings, Prober};
 use flightdeck_app::model::HealthState;
+use futures_util::StreamExt;
 use serde_json::json;
 use tokio::net::TcpListener;
 use url::Url;
@@ -89,11 +91,19 @@ async fn services() -> String {
                 }),
             )
             .route(
-                "/huge",
+                "/endless",
                 get(|| async {
+                    // Health JSON, then padding that never ends: only a probe that stops
+                    // reading at its limit ever gets to judge it.
+                    let json = futures_util::stream::once(async {
+                        Ok::<_, std::io::Error>(
+                            r#"{"status": "ok", "version": "9.9.9"}"#.to_owned(),
+                        )
+                    });
+                    let padding = futures_util::stream::repeat_with(|| Ok(" ".repeat(8192)));
                     (
-                        [(header::CONTENT_TYPE, "text/plain")],
-                        "x".repeat(20 * 1024 * 1024),
+                        [(header::CONTENT_TYPE, "application/json")],
+                        Body::from_stream(json.chain(padding)),
                     )
                 }),
             )
@@ -150,9 +160,14 @@ async fn each_kind_of_answer_gets_its_verdict() {
     assert_eq!(too_slow.verdict.reason, "no answer within 1000 ms");
     assert!(too_slow.latency < Duration::from_secs(3), "{too_slow:?}");
 
-    // A huge body is read only up to the limit; the answer still counts.
-    let huge = probe("/huge").await;
-    assert_eq!(huge.verdict.state, HealthState::Healthy, "{huge:?}");
+    // A body that never ends is read only up to the 64 KiB limit; what it said still counts.
+    let endless = probe("/endless").await;
+    assert_eq!(endless.verdict.state, HealthState::Healthy, "{endless:?}");
+    assert_eq!(
+        endless.verdict.reported_version.as_deref(),
+        Some("9.9.9"),
+        "{endless:?}"
+    );
 
     assert_eq!(
         probe("/same-origin-redirect")

@@ -73,15 +73,24 @@ async fn https_serves_with_hsts_and_a_host_prefixed_secure_cookie() {
     let base = format!("https://{}", app.addr);
 
     let (cert2, base2) = (cert.clone(), base.clone());
-    let (headers, body) =
-        tokio::task::spawn_blocking(move || curl(&cert2, &[&format!("{base2}/healthz")]))
-            .await
-            .unwrap();
+    let (headers, body) = tokio::task::spawn_blocking(move || {
+        curl(&cert2, &["--http2", &format!("{base2}/healthz")])
+    })
+    .await
+    .unwrap();
     assert!(
-        headers.starts_with("http/2 200") || headers.starts_with("http/1.1 200"),
-        "{headers}"
+        headers.starts_with("http/2 200"),
+        "HTTP/2 by ALPN: {headers}"
     );
     assert_eq!(body, "ok\n");
+    // A client that offers only HTTP/1.1 is served too.
+    let (cert2, base2) = (cert.clone(), base.clone());
+    let (headers, _) = tokio::task::spawn_blocking(move || {
+        curl(&cert2, &["--http1.1", &format!("{base2}/healthz")])
+    })
+    .await
+    .unwrap();
+    assert!(headers.starts_with("http/1.1 200"), "{headers}");
     assert!(
         headers.contains("strict-transport-security: max-age="),
         "{headers}"
