@@ -376,6 +376,31 @@ async fn cross_site_posts_are_refused_before_they_run() {
             .unwrap();
         assert_eq!(response.status(), 403, "{header}");
     }
+    // The deploy routes too, with the session cookie a browser would send along.
+    for (path, body, kind) in [
+        (
+            "/api/deploy",
+            "environment=dev&service=api&version=1&idempotency_key=x1",
+            "application/x-www-form-urlencoded",
+        ),
+        (
+            "/api/v1/deployments",
+            r#"{"environment":"dev","service":"api","version":"1","idempotency_key":"x2"}"#,
+            "application/json",
+        ),
+    ] {
+        let response = app
+            .client
+            .post(format!("{}{path}", app.base))
+            .header("cookie", &admin.cookie)
+            .header("origin", "http://evil.example")
+            .header("content-type", kind)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{path}");
+    }
     // Neither header: not from a page of ours either.
     let response = app
         .client
@@ -387,6 +412,9 @@ async fn cross_site_posts_are_refused_before_they_run() {
     assert_eq!(response.status(), 403);
     let store = db.open().await;
     assert!(store.user_by_name("eve").await.unwrap().is_none());
+    let env = flightdeck_app::model::EnvName::parse("dev").unwrap();
+    let svc = flightdeck_app::model::ServiceName::parse("api").unwrap();
+    assert!(store.deployments_of(&env, &svc, 10).await.unwrap().is_empty());
     store.close().await;
     assert_eq!(admin.get("/").await.status(), 200, "still signed in");
     app.stop().await;
@@ -609,5 +637,40 @@ async fn the_login_form_works_without_javascript() {
     assert_eq!(response.status(), 302);
     assert_eq!(response.headers()["location"], "/audit");
     assert!(response.headers().contains_key("set-cookie"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn names_and_agents_typed_by_strangers_are_escaped_on_the_audit_page() {
+    let db = TestDb::sqlite();
+    let app = TestApp::start(&db).await;
+    let admin = app.signed_in(&db, "root", Role::Admin).await;
+    let name = "</script><img src=x onerror=alert(1)>";
+    let response = app
+        .client
+        .post(format!("{}/api/login", app.base))
+        .header("origin", &app.base)
+        .header("user-agent", "<svg onload=alert(2)>")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("name={}&password=wrong", urlencode(name)))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(response.status(), 200);
+
+    let (status, html) = admin.get_text("/audit").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "the failed sign-in is listed, as text"
+    );
+    assert!(!html.contains("<img src=x"), "{html}");
+    assert!(!html.contains("<svg onload"), "{html}");
+    // Nor does the name end the page's own scripts early.
+    assert_eq!(
+        html.matches("</script>").count(),
+        html.matches("<script").count(),
+        "{html}"
+    );
     app.stop().await;
 }

@@ -150,3 +150,54 @@ async fn the_health_api_lists_every_target_for_a_token_or_a_session() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn what_a_service_says_about_itself_is_shown_as_text() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ecs = format!("http://{}", silent.local_addr().unwrap());
+    std::mem::forget(silent);
+    // A health endpoint whose answer carries markup, in a failing component's name and the
+    // version.
+    let base = serve_on_loopback(Router::new().route(
+        "/evil",
+        get(|| async {
+            Json(json!({
+                "status": "ok",
+                "version": "<b>9</b>",
+                "checks": {"<img src=x onerror=alert(3)>": {"status": "down"}}
+            }))
+        }),
+    ))
+    .await;
+    let text = format!(
+        "[health]\ninterval = \"1s\"\ntimeout = \"500ms\"\nslow_after = \"300ms\"\n\
+         down_after_failures = 1\n\n\
+         [[environment]]\nname = \"dev\"\n\
+         ecs = {{ region = \"eu-west-1\", cluster = \"dev\", endpoint_url = \"{ecs}\" }}\n\n\
+         [[service]]\nname = \"shop\"\n\
+         targets.dev = {{ service = \"shop\", health_url = \"{base}/evil\" }}\n"
+    );
+    let config = Config::parse(Path::new("test.toml"), &text).unwrap();
+    let db = TestDb::sqlite();
+    let app = TestApp::start_with(&db, config).await;
+    let viewer = app.signed_in(&db, "vera", Role::Viewer).await;
+
+    let mut html = String::new();
+    for _ in 0..50 {
+        html = viewer.get_text("/").await.1;
+        if html.contains("checks.") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        html.contains("checks.&lt;img src=x onerror=alert(3)&gt;: down"),
+        "the reason is shown, as text: {html}"
+    );
+    assert!(!html.contains("<img src=x"), "{html}");
+    assert!(!html.contains("<b>9</b>"), "{html}");
+    let (_, page) = viewer.get_text("/services/shop").await;
+    assert!(page.contains("checks.&lt;img"), "{page}");
+    assert!(!page.contains("<img src=x") && !page.contains("<b>9</b>"), "{page}");
+    app.stop().await;
+}
