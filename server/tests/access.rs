@@ -414,7 +414,13 @@ async fn cross_site_posts_are_refused_before_they_run() {
     assert!(store.user_by_name("eve").await.unwrap().is_none());
     let env = flightdeck_app::model::EnvName::parse("dev").unwrap();
     let svc = flightdeck_app::model::ServiceName::parse("api").unwrap();
-    assert!(store.deployments_of(&env, &svc, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .deployments_of(&env, &svc, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     store.close().await;
     assert_eq!(admin.get("/").await.status(), 200, "still signed in");
     app.stop().await;

@@ -361,3 +361,51 @@ mod reqwest {
         rt.block_on(async { ::reqwest::get(url).await.unwrap().text().await.unwrap() })
     }
 }
+
+#[tokio::test]
+async fn a_migration_that_cannot_be_applied_stops_the_start() {
+    // A database a newer Flightdeck migrated: this binary does not know its last migration,
+    // and must neither guess nor serve on it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flightdeck.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=rwc", file.display()))
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL,
+             installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL,
+             checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (29991231000000, 'from a newer flightdeck', TRUE, x'00', 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let path = write_config(dir.path(), common::TEST_CONFIG);
+    let db = format!("sqlite://{}", file.display());
+    let (code, _, stderr) = run(&mut flightdeck(&[
+        "serve",
+        "--config",
+        path.to_str().unwrap(),
+        "--database-url",
+        &db,
+        "--addr",
+        "127.0.0.1:0",
+    ]));
+    assert_eq!(code, 1, "{stderr}");
+    let errors = error_lines(&stderr);
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("cannot apply database migrations")
+            && errors[0].contains("29991231000000"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("listening"), "{stderr}");
+}

@@ -198,6 +198,9 @@ async fn what_a_service_says_about_itself_is_shown_as_text() {
     assert!(!html.contains("<b>9</b>"), "{html}");
     let (_, page) = viewer.get_text("/services/shop").await;
     assert!(page.contains("checks.&lt;img"), "{page}");
-    assert!(!page.contains("<img src=x") && !page.contains("<b>9</b>"), "{page}");
+    assert!(
+        !page.contains("<img src=x") && !page.contains("<b>9</b>"),
+        "{page}"
+    );
     app.stop().await;
 }
