@@ -1,5 +1,6 @@
 //! The server's implementation of the UI's [`Console`] port. Each method authorizes the caller
-//! (through [`crate::auth::authorize`]) before it does anything, and maps errors once.
+//! (through [`crate::auth::authorize`]) before it does anything, then hands reads to
+//! [`Views`] and changes to the services that make them, and maps errors once.
 
 use std::sync::Arc;
 
@@ -10,43 +11,36 @@ use flightdeck_app::{
     model::{
         Action, AuditFilter, AuditPage, CreatedToken, Dashboard, DeployForm, DeployPanel,
         DeploymentView, LiveService, Me, PromotionPreview, ServiceHealthPage, SessionView,
-        TargetHealth, Timestamp, TokenView, UserView,
+        TargetHealth, TokenView, UserView,
     },
 };
 
 use crate::{
     auth::{AuthService, Password, authorize},
-    config::Config,
-    dashboard::{self, DeployingNow, HealthNow},
     deploy::DeployService,
-    error::AppError,
     health::HealthMonitor,
-    service_page,
-    store::Store,
+    views::Views,
 };
 
 pub struct ConsoleService {
-    config: Arc<Config>,
-    store: Arc<dyn Store>,
     auth: Arc<AuthService>,
     health: Arc<HealthMonitor>,
     deploys: Arc<DeployService>,
+    views: Arc<Views>,
 }
 
 impl ConsoleService {
     pub fn new(
-        config: Arc<Config>,
-        store: Arc<dyn Store>,
         auth: Arc<AuthService>,
         health: Arc<HealthMonitor>,
         deploys: Arc<DeployService>,
+        views: Arc<Views>,
     ) -> Self {
         Self {
-            config,
-            store,
             auth,
             health,
             deploys,
+            views,
         }
     }
 }
@@ -55,32 +49,7 @@ impl ConsoleService {
 impl Console for ConsoleService {
     async fn dashboard(&self, caller: &Caller) -> Result<Dashboard, ConsoleError> {
         authorize(caller, Action::View)?;
-        let versions = self
-            .store
-            .current_versions()
-            .await
-            .map_err(AppError::from)?;
-        let health: HealthNow = self
-            .health
-            .snapshot()
-            .into_iter()
-            .map(|(env, service, summary)| ((env, service), summary))
-            .collect();
-        let deploying: DeployingNow = self
-            .store
-            .unfinished_deployments()
-            .await
-            .map_err(AppError::from)?
-            .into_iter()
-            .map(|job| ((job.environment, job.service), job.id))
-            .collect();
-        Ok(dashboard::build(
-            &self.config,
-            &versions,
-            &health,
-            &deploying,
-            Timestamp::now(),
-        ))
+        Ok(self.views.dashboard().await?)
     }
 
     async fn service_health(
@@ -89,20 +58,7 @@ impl Console for ConsoleService {
         service: String,
     ) -> Result<ServiceHealthPage, ConsoleError> {
         authorize(caller, Action::View)?;
-        let Some(found) = self.config.service(&service) else {
-            return Err(ConsoleError::NotFound(format!(
-                "There is no service named “{service}” in the configuration."
-            )));
-        };
-        Ok(service_page::build(
-            &self.config,
-            found,
-            &self.health,
-            self.store.as_ref(),
-            Timestamp::now(),
-        )
-        .await
-        .map_err(AppError::from)?)
+        Ok(self.views.service_health(&service).await?)
     }
 
     async fn request_deploy(
@@ -110,7 +66,8 @@ impl Console for ConsoleService {
         caller: &Caller,
         form: DeployForm,
     ) -> Result<DeploymentView, ConsoleError> {
-        Ok(self.deploys.request(caller, form).await?)
+        let job = self.deploys.request(caller, form).await?;
+        Ok(self.views.deployment_view(job).await?)
     }
 
     async fn deploy_panels(
@@ -118,7 +75,8 @@ impl Console for ConsoleService {
         caller: &Caller,
         service: String,
     ) -> Result<Vec<DeployPanel>, ConsoleError> {
-        Ok(self.deploys.panels(caller, &service).await?)
+        authorize(caller, Action::View)?;
+        Ok(self.views.panels(caller, &service).await?)
     }
 
     async fn promotion_preview(
@@ -127,14 +85,16 @@ impl Console for ConsoleService {
         service: String,
         target: String,
     ) -> Result<PromotionPreview, ConsoleError> {
+        authorize(caller, Action::View)?;
         Ok(self
-            .deploys
+            .views
             .promotion_preview(caller, &service, &target)
             .await?)
     }
 
     async fn deployment(&self, caller: &Caller, id: i64) -> Result<DeploymentView, ConsoleError> {
-        Ok(self.deploys.deployment(caller, id).await?)
+        authorize(caller, Action::View)?;
+        Ok(self.views.deployment(id).await?)
     }
 
     async fn environment_services(
@@ -142,10 +102,8 @@ impl Console for ConsoleService {
         caller: &Caller,
         environment: String,
     ) -> Result<Vec<LiveService>, ConsoleError> {
-        Ok(self
-            .deploys
-            .environment_services(caller, &environment)
-            .await?)
+        authorize(caller, Action::View)?;
+        Ok(self.views.environment_services(&environment).await?)
     }
 
     async fn health(&self, caller: &Caller) -> Result<Vec<TargetHealth>, ConsoleError> {

@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use flightdeck_app::error::ConsoleError;
 
-use crate::{auth::password::HashError, store::StoreError};
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Hash(#[from] HashError),
+    /// Password hashing failed (the machine, not the user).
+    #[error("{0}")]
+    Hash(String),
     /// No valid session or token.
     #[error("not signed in")]
     Unauthenticated,

@@ -16,6 +16,7 @@ use crate::{
     auth::AuthService,
     backend,
     background::Background,
+    clock::{Clock, SystemClock},
     config::{Config, ConfigErrors},
     console::ConsoleService,
     deploy::{DeployEngine, DeployService},
@@ -24,6 +25,7 @@ use crate::{
     leptos_options,
     store::{self, OpenError, Store, StoreError},
     tls::{self, TlsError},
+    views::Views,
 };
 
 pub struct Settings {
@@ -68,6 +70,15 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// [`Self::build`] with the clock that session expiry and sign-in throttling read (tests
+    /// pass one they set).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
         let Settings {
             config,
             database_url,
@@ -105,7 +116,8 @@ impl Application {
             );
         }
 
-        let auth = Arc::new(AuthService::new(store.clone(), config.access.clone()));
+        let auth =
+            Arc::new(AuthService::new(store.clone(), config.access.clone()).with_clock(clock));
         // One backend per environment, shared by the monitor, the engine and the views.
         let backends = backend::for_environments(&config).await;
         let health = Arc::new(
@@ -121,9 +133,14 @@ impl Application {
             )
             .map_err(StartupError::Prober)?,
         );
-        let deploys = Arc::new(DeployService::new(
+        let views = Arc::new(Views::new(
             config.clone(),
             store.clone(),
+            health.clone(),
+            backends.clone(),
+        ));
+        let deploys = Arc::new(DeployService::new(
+            config.clone(),
             auth.clone(),
             health.clone(),
             engine.clone(),
@@ -133,11 +150,10 @@ impl Application {
         let state = AppState {
             leptos,
             console: Arc::new(ConsoleService::new(
-                config.clone(),
-                store.clone(),
                 auth.clone(),
                 health.clone(),
                 deploys,
+                views,
             )),
             store: store.clone(),
             auth: auth.clone(),

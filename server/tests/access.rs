@@ -3,14 +3,15 @@
 
 mod common;
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
-use common::{TEST_CONFIG, TestApp, TestDb, urlencode};
+use common::{TEST_CONFIG, TestApp, TestDb, test_config, urlencode};
 use flightdeck::{
+    clock::ManualClock,
     config::Config,
-    store::{AuditQuery, DeployStore, Store},
+    store::{AccessStore, AuditQuery, DeployStore, Store},
 };
-use flightdeck_app::model::Role;
+use flightdeck_app::model::{Role, Timestamp};
 
 fn config_with(extra: &str) -> Config {
     Config::parse(Path::new("test.toml"), &format!("{extra}\n{TEST_CONFIG}"))
@@ -138,7 +139,9 @@ async fn unknown_accounts_and_wrong_passwords_get_the_same_answer() {
 async fn failed_logins_are_throttled_and_a_restart_does_not_reset_it() {
     let db = TestDb::sqlite();
     let password = db.add_user("alice", Role::Viewer).await;
-    let app = TestApp::start(&db).await;
+    // Time stands still unless the test moves it: however long the restart below takes.
+    let clock = ManualClock::at(Timestamp::now());
+    let app = TestApp::start_with_clock(&db, test_config(), Arc::new(clock.clone())).await;
     for _ in 0..3 {
         let body = app
             .try_login("alice", "guess-guess-guess")
@@ -152,7 +155,7 @@ async fn failed_logins_are_throttled_and_a_restart_does_not_reset_it() {
 
     // A fresh process on the same database: the count is still there, so even the right
     // password waits.
-    let app = TestApp::start(&db).await;
+    let app = TestApp::start_with_clock(&db, test_config(), Arc::new(clock.clone())).await;
     let response = app.try_login("ALICE", &password).await;
     let body = response.text().await.unwrap();
     assert!(body.contains("too many failed sign-ins"), "{body}");
@@ -161,7 +164,7 @@ async fn failed_logins_are_throttled_and_a_restart_does_not_reset_it() {
     assert_eq!(failures.count, 3);
 
     // After the wait, the right password works and clears the count.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    clock.advance(Duration::from_secs(2));
     app.login("alice", &password).await;
     assert_eq!(store.failures("account:alice").await.unwrap(), None);
     store.close().await;
@@ -169,14 +172,27 @@ async fn failed_logins_are_throttled_and_a_restart_does_not_reset_it() {
 }
 
 #[tokio::test]
-async fn sessions_end_after_the_idle_timeout() {
+async fn sessions_end_when_idle_too_long_and_after_their_lifetime_however_busy() {
     let db = TestDb::sqlite();
-    let config = config_with("[access]\nsession_idle_timeout = \"1s\"\nsession_lifetime = \"1h\"");
-    let app = TestApp::start_with(&db, config).await;
-    let me = app.signed_in(&db, "alice", Role::Viewer).await;
-    assert_eq!(me.get("/").await.status(), 200);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(me.get("/").await.status(), 303);
+    let config = config_with("[access]\nsession_idle_timeout = \"30m\"\nsession_lifetime = \"2h\"");
+    let clock = ManualClock::at(Timestamp::now());
+    let app = TestApp::start_with_clock(&db, config, Arc::new(clock.clone())).await;
+
+    // Idle: fine at 29 minutes, signed out past 30 since the last request.
+    let idle = app.signed_in(&db, "alice", Role::Viewer).await;
+    clock.advance(Duration::from_secs(29 * 60));
+    assert_eq!(idle.get("/").await.status(), 200);
+    clock.advance(Duration::from_secs(31 * 60));
+    assert_eq!(idle.get("/").await.status(), 303);
+
+    // Busy: a request every 25 minutes keeps it alive, but not past its 2 h lifetime.
+    let busy = app.signed_in(&db, "bob", Role::Viewer).await;
+    for _ in 0..4 {
+        clock.advance(Duration::from_secs(25 * 60));
+        assert_eq!(busy.get("/").await.status(), 200);
+    }
+    clock.advance(Duration::from_secs(25 * 60));
+    assert_eq!(busy.get("/").await.status(), 303, "past 2 h since sign-in");
     app.stop().await;
 }
 

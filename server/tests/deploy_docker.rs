@@ -12,7 +12,7 @@ use flightdeck::{
         docker::{DockerBackend, DockerEngines},
     },
     config::{Config, DEFAULT_DOCKER_HOST, DeploySettings, TargetKind},
-    deploy::{DeployEngine, DeployError, DeployRequest},
+    deploy::{DeployEngine, DeployError},
     store::{DeploymentRecord, NewDeployment, Release, Store},
 };
 use flightdeck_app::model::{DeployKind, DeployState, EnvName, ServiceName, Timestamp};
@@ -119,7 +119,7 @@ async fn world_of(services: &[&str], bake: Duration) -> World {
     }
 }
 
-fn request(kind: DeployKind, version: &str, by: &str, key: &str) -> DeployRequest {
+fn request(kind: DeployKind, version: &str, by: &str, key: &str) -> NewDeployment {
     request_for("shop", kind, version, by, key)
 }
 
@@ -129,8 +129,8 @@ fn request_for(
     version: &str,
     by: &str,
     key: &str,
-) -> DeployRequest {
-    DeployRequest {
+) -> NewDeployment {
+    NewDeployment {
         environment: dev(),
         service: ServiceName::parse(service).unwrap(),
         kind,
@@ -138,6 +138,7 @@ fn request_for(
         promoted_from: None,
         requested_by: by.to_owned(),
         idempotency_key: key.to_owned(),
+        at: Timestamp::now(),
     }
 }
 

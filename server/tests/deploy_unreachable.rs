@@ -13,11 +13,11 @@ use flightdeck::{
         docker::{DockerBackend, DockerEngines},
     },
     config::{Config, DeploySettings},
-    deploy::{DeployEngine, DeployRequest},
+    deploy::DeployEngine,
     health::HealthMonitor,
-    store::{Release, Store},
+    store::{NewDeployment, Release, Store},
 };
-use flightdeck_app::model::{DeployKind, DeployState, EnvName, ServiceName};
+use flightdeck_app::model::{DeployKind, DeployState, EnvName, ServiceName, Timestamp};
 use tokio::net::{TcpListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
@@ -113,7 +113,7 @@ async fn an_engine_lost_mid_deploy_ends_it_failed_and_the_state_is_read_back_lat
 
     let image = format!("{DEMO_REPO}:2");
     let (job, _) = engine
-        .request(DeployRequest {
+        .request(NewDeployment {
             environment: dev.clone(),
             service: ServiceName::parse("shop").unwrap(),
             kind: DeployKind::Deploy,
@@ -125,6 +125,7 @@ async fn an_engine_lost_mid_deploy_ends_it_failed_and_the_state_is_read_back_lat
             promoted_from: None,
             requested_by: "ada".into(),
             idempotency_key: "k".into(),
+            at: Timestamp::now(),
         })
         .await
         .unwrap();

@@ -21,11 +21,13 @@ use flightdeck::{
         image::release_of,
     },
     config::{Backend as BackendConfig, Config, DeploySettings, EcsBackend, TargetKind},
-    deploy::{DeployEngine, DeployRequest},
+    deploy::DeployEngine,
     health::HealthMonitor,
-    store::Store,
+    store::{NewDeployment, Store},
 };
-use flightdeck_app::model::{DeployKind, DeployState, EnvName, HealthState, Role, ServiceName};
+use flightdeck_app::model::{
+    DeployKind, DeployState, EnvName, HealthState, Role, ServiceName, Timestamp,
+};
 use tokio_util::sync::CancellationToken;
 
 /// Without moto the ECS half of the suite cannot run, and skipping it silently would hide a
@@ -495,7 +497,7 @@ async fn a_deploy_to_ecs_that_does_not_roll_out_is_rolled_back_to_the_revision_b
     tokio::spawn(engine.clone().run(stopping.clone()));
 
     let (job, _) = engine
-        .request(DeployRequest {
+        .request(NewDeployment {
             environment: staging(),
             service: ServiceName::parse("shop").unwrap(),
             kind: DeployKind::Deploy,
@@ -503,6 +505,7 @@ async fn a_deploy_to_ecs_that_does_not_roll_out_is_rolled_back_to_the_revision_b
             promoted_from: None,
             requested_by: "ada".into(),
             idempotency_key: "k".into(),
+            at: Timestamp::now(),
         })
         .await
         .unwrap();

@@ -8,9 +8,9 @@ use common::TestDb;
 use flightdeck::{
     auth::{PasswordHash, SecretToken},
     store::{
-        ActorKind, AuditEntry, AuditQuery, DeployStore, Enqueued, HealthSample, HealthStore,
-        HealthTransitionRecord, LatencyStats, LeaseStore, NewDeployment, NewToken, NewUser,
-        Outcome, Recorded, Release, Resolution, SessionRecord, Store, StoreError,
+        AccessStore, ActorKind, AuditEntry, AuditQuery, DeployStore, Enqueued, HealthSample,
+        HealthStore, HealthTransitionRecord, LatencyStats, LeaseStore, NewDeployment, NewToken,
+        NewUser, Outcome, Recorded, Release, Resolution, SessionRecord, Store, StoreError,
         VersionObservation, VersionSource,
     },
 };

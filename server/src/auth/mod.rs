@@ -8,6 +8,8 @@ mod service;
 pub mod throttle;
 
 pub use authorize::authorize;
-pub use password::{Password, PasswordHash};
-pub use secret::{SecretDigest, SecretToken};
+pub use password::Password;
+pub use secret::SecretToken;
+// Made here, kept by the store: the types live below it.
+pub use crate::store::{PasswordHash, SecretDigest};
 pub use service::{AuthService, SESSION_COOKIE, SESSION_COOKIE_SECURE};

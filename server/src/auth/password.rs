@@ -20,6 +20,8 @@ use std::{
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::{Engine as _, engine::general_purpose::STANDARD_NO_PAD};
 
+use crate::{error::AppError, store::PasswordHash};
+
 /// OWASP's argon2id recommendation (2023): 19 MiB, 2 passes, 1 lane.
 const MEMORY_KIB: u32 = 19_456;
 const PASSES: u32 = 2;
@@ -61,28 +63,6 @@ impl Password {
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Password(redacted)")
-    }
-}
-
-/// An argon2id hash in PHC string form. Deliberately not `Serialize`: it can only reach the
-/// store, never a response.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PasswordHash(String);
-
-impl PasswordHash {
-    /// A value read back from the store.
-    pub fn from_stored(phc: String) -> Self {
-        Self(phc)
-    }
-
-    pub fn as_stored(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for PasswordHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PasswordHash(redacted)")
     }
 }
 
@@ -213,7 +193,7 @@ impl Workspace {
         if !self.compute(COST, password.expose().as_bytes(), &salt, &mut out) {
             return Err(HashError("argon2 refused the input".to_owned()));
         }
-        Ok(PasswordHash(format!(
+        Ok(PasswordHash::from_stored(format!(
             "$argon2id$v=19$m={},t={},p={}${}${}",
             COST.memory_kib,
             COST.passes,
@@ -287,6 +267,12 @@ pub async fn hash(password: Password) -> Result<PasswordHash, HashError> {
 #[error("cannot hash the password: {0}")]
 pub struct HashError(String);
 
+impl From<HashError> for AppError {
+    fn from(e: HashError) -> Self {
+        AppError::Hash(e.to_string())
+    }
+}
+
 /// Whether `password` matches `hash`. A malformed hash never matches.
 pub async fn verify(password: Password, hash: PasswordHash) -> bool {
     on_hasher(move |workspace| workspace.verify(&password, &hash))
@@ -305,7 +291,7 @@ pub async fn decoy_hash() -> PasswordHash {
                 .await
                 // Hashing a fixed-size random value cannot fail short of a broken runtime;
                 // fall back to a hash that never verifies rather than panic in a request.
-                .unwrap_or_else(|_| PasswordHash(String::new()))
+                .unwrap_or_else(|_| PasswordHash::from_stored(String::new()))
         })
         .await
         .clone()

@@ -7,6 +7,8 @@
 use std::fmt;
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+
+use crate::store::SecretDigest;
 use sha2::{Digest, Sha256};
 
 /// A secret value given to a client once. Its `Debug` never shows it.
@@ -34,49 +36,13 @@ impl SecretToken {
     }
 
     pub fn digest(&self) -> SecretDigest {
-        SecretDigest(Sha256::digest(self.0.as_bytes()).into())
+        SecretDigest::from_bytes(Sha256::digest(self.0.as_bytes()).into())
     }
 }
 
 impl fmt::Debug for SecretToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretToken(redacted)")
-    }
-}
-
-/// SHA-256 of a [`SecretToken`]: what the store keeps and looks up by.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SecretDigest([u8; 32]);
-
-impl SecretDigest {
-    pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    pub fn from_hex(hex: &str) -> Option<Self> {
-        if hex.len() != 64 || !hex.is_ascii() {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-        }
-        Some(Self(out))
-    }
-
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-}
-
-impl fmt::Debug for SecretDigest {
-    // Not secret by itself, but long and useless in logs; the first bytes tell sessions apart.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretDigest({}…)", &self.to_hex()[..8])
     }
 }
 

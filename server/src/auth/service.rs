@@ -1,9 +1,11 @@
 //! Accounts, sessions and tokens: the operations behind the login form, the account and admin
 //! pages, the command line and the authentication middleware. Every change is audited.
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use tokio_util::sync::CancellationToken;
+
+use crate::clock::{Clock, SystemClock};
 
 use flightdeck_app::{
     console::{Caller, CallerKind, Client, SetCookie},
@@ -48,6 +50,8 @@ pub const AUDIT_EXPORT_LIMIT: u32 = 50_000;
 pub struct AuthService {
     store: Arc<dyn Store>,
     access: AccessSettings,
+    /// Session expiry and throttling run on this clock (tests set it).
+    clock: Arc<dyn Clock>,
 }
 
 fn millis(d: Duration) -> i64 {
@@ -77,41 +81,48 @@ fn check_name(field: &str, name: &str) -> Result<(), AppError> {
 
 impl AuthService {
     pub fn new(store: Arc<dyn Store>, access: AccessSettings) -> Self {
-        Self { store, access }
+        Self {
+            store,
+            access,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The same service on another clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     // --- audit ----------------------------------------------------------------------------
 
-    /// Appends to the audit log. A failure to audit fails the operation that asked for it
-    /// (callers audit before they report success), so nothing happens unrecorded.
-    #[allow(clippy::too_many_arguments)]
-    async fn append(
-        &self,
-        actor: &str,
-        actor_kind: ActorKind,
-        source: IpAddr,
-        action: &str,
-        target: &str,
-        outcome: Outcome,
-        details: String,
-    ) -> Result<(), AppError> {
-        self.store
-            .append_audit(&AuditEntry {
-                at: Timestamp::now(),
-                actor: actor.to_owned(),
-                actor_kind,
-                source: source.to_string(),
-                action: action.to_owned(),
-                target: target.to_owned(),
-                environment: None,
-                outcome,
-                details,
-            })
-            .await?;
+    /// The one audit writer: appends `entry`. A failure to audit fails the operation that
+    /// asked for it (callers audit before they report success), so nothing happens
+    /// unrecorded.
+    async fn append(&self, entry: AuditEntry) -> Result<(), AppError> {
+        self.store.append_audit(&entry).await?;
         Ok(())
     }
 
-    /// [`Self::append`] for something a known caller did.
+    /// An entry for something a known caller did.
+    fn entry_by(&self, caller: &Caller, action: &str, target: &str) -> AuditEntry {
+        let kind = match caller.kind {
+            CallerKind::Session { .. } => ActorKind::User,
+            CallerKind::Token { .. } => ActorKind::Token,
+            CallerKind::System => ActorKind::System,
+        };
+        AuditEntry::by(
+            &caller.name,
+            kind,
+            &caller.source.to_string(),
+            action,
+            target,
+            self.clock.now(),
+        )
+    }
+
+    /// Audits something a known caller did.
     async fn record(
         &self,
         caller: &Caller,
@@ -120,24 +131,14 @@ impl AuthService {
         outcome: Outcome,
         details: String,
     ) -> Result<(), AppError> {
-        let actor_kind = match caller.kind {
-            CallerKind::Session { .. } => ActorKind::User,
-            CallerKind::Token { .. } => ActorKind::Token,
-            CallerKind::System => ActorKind::System,
-        };
         self.append(
-            &caller.name,
-            actor_kind,
-            caller.source,
-            action,
-            target,
-            outcome,
-            details,
+            self.entry_by(caller, action, target)
+                .ended(outcome, details),
         )
         .await
     }
 
-    /// An audit entry for an action elsewhere in the console (deploys), with its environment.
+    /// Audits an action elsewhere in the console (deploys), with its environment.
     pub async fn audit_action(
         &self,
         caller: &Caller,
@@ -147,25 +148,11 @@ impl AuthService {
         outcome: Outcome,
         details: String,
     ) -> Result<(), AppError> {
-        let actor_kind = match caller.kind {
-            CallerKind::Session { .. } => ActorKind::User,
-            CallerKind::Token { .. } => ActorKind::Token,
-            CallerKind::System => ActorKind::System,
-        };
-        self.store
-            .append_audit(&AuditEntry {
-                at: Timestamp::now(),
-                actor: caller.name.clone(),
-                actor_kind,
-                source: caller.source.to_string(),
-                action: action.to_owned(),
-                target: target.to_owned(),
-                environment: Some(environment.to_owned()),
-                outcome,
-                details,
-            })
-            .await?;
-        Ok(())
+        let entry = self
+            .entry_by(caller, action, target)
+            .in_environment(environment)
+            .ended(outcome, details);
+        self.append(entry).await
     }
 
     /// [`authorize`] for an action in one environment, with a refusal kept in the audit log.
@@ -192,7 +179,7 @@ impl AuthService {
         result
     }
 
-    /// [`Self::append`] for a sign-in that did not happen: the actor is the name as typed.
+    /// Audits a sign-in that did not happen: the actor is the name as typed.
     async fn record_refused_login(
         &self,
         name: &str,
@@ -201,16 +188,15 @@ impl AuthService {
         why: &str,
     ) -> Result<(), AppError> {
         let name = printable(name, 64);
-        self.append(
+        let entry = AuditEntry::by(
             &name,
             ActorKind::Anonymous,
-            client.addr,
+            &client.addr.to_string(),
             "user.login",
             &name,
-            outcome,
-            why.to_owned(),
-        )
-        .await
+            self.clock.now(),
+        );
+        self.append(entry.ended(outcome, why.to_owned())).await
     }
 
     /// [`authorize`], with refusals of anything but reading kept in the audit log.
@@ -248,7 +234,7 @@ impl AuthService {
         password: Password,
     ) -> Result<SetCookie, AppError> {
         let name = name.trim().to_lowercase();
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let account_key = throttle::account_key(&name);
         let address_key = throttle::address_key(client.addr);
 
@@ -360,7 +346,7 @@ impl AuthService {
         let Some((session, user)) = self.store.session(&digest).await? else {
             return Ok(None);
         };
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let idle_deadline = plus(session.last_seen_at, self.access.session_idle_timeout);
         if user.disabled || session.expires_at <= now || idle_deadline <= now {
             self.store.delete_session(&digest).await?;
@@ -386,7 +372,7 @@ impl AuthService {
         if token.revoked_at.is_some() {
             return Ok(None);
         }
-        let now = Timestamp::now();
+        let now = self.clock.now();
         let stale = token
             .last_used_at
             .is_none_or(|t| now.unix_millis() - t.unix_millis() >= millis(TOUCH_EVERY));
@@ -403,7 +389,7 @@ impl AuthService {
 
     /// Removes sessions past their end; run now and then so the table does not grow.
     pub async fn sweep_sessions(&self) -> Result<u64, StoreError> {
-        let now = Timestamp::now();
+        let now = self.clock.now();
         self.store
             .delete_expired_sessions(now, minus(now, self.access.session_idle_timeout))
             .await
@@ -551,7 +537,7 @@ impl AuthService {
                 name: name.to_owned(),
                 role,
                 password_hash,
-                created_at: Timestamp::now(),
+                created_at: self.clock.now(),
             })
             .await;
         match created {
@@ -694,7 +680,7 @@ impl AuthService {
                 role,
                 digest: secret.digest(),
                 created_by: caller.name.clone(),
-                created_at: Timestamp::now(),
+                created_at: self.clock.now(),
             })
             .await;
         match created {
@@ -727,7 +713,7 @@ impl AuthService {
             .iter()
             .find(|t| t.id == id)
             .ok_or_else(|| AppError::NotFound(format!("API token #{id}")))?;
-        if !self.store.revoke_token(id, Timestamp::now()).await? {
+        if !self.store.revoke_token(id, self.clock.now()).await? {
             return Err(AppError::invalid("token", "is already revoked"));
         }
         self.record(

@@ -274,6 +274,18 @@ impl Config {
         self.services.iter().find(|s| s.name.as_str() == name)
     }
 
+    /// The environment `service` is promoted to `target` from: the one before it, in the
+    /// configured order, among those the service runs in.
+    pub fn promotion_source(&self, service: &Service, target: &EnvName) -> Option<EnvName> {
+        self.environments
+            .iter()
+            .map(|e| &e.name)
+            .filter(|e| service.targets.contains_key(*e))
+            .take_while(|e| *e != target)
+            .last()
+            .cloned()
+    }
+
     /// Failed probes in a row before `service` is shown unhealthy: its own setting or `[health]`.
     pub fn down_after_failures(&self, service: &Service) -> u32 {
         service

@@ -13,8 +13,8 @@ use crate::{
     config::{Config, DeploySettings, Target},
     health::{ProbeSettings, Prober},
     store::{
-        ActorKind, AuditEntry, DeploymentId, DeploymentRecord, Enqueued, NewDeployment, Outcome,
-        Release, Store, StoreError, VersionObservation, VersionSource,
+        AuditEntry, DeploymentId, DeploymentRecord, Enqueued, NewDeployment, Outcome, Store,
+        StoreError, VersionObservation, VersionSource,
     },
 };
 
@@ -32,16 +32,6 @@ pub enum DeployError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-pub struct DeployRequest {
-    pub environment: EnvName,
-    pub service: ServiceName,
-    pub kind: DeployKind,
-    pub release: Release,
-    pub promoted_from: Option<EnvName>,
-    pub requested_by: String,
-    pub idempotency_key: String,
 }
 
 pub struct DeployEngine {
@@ -98,7 +88,7 @@ impl DeployEngine {
     /// `false`; a held lock is [`DeployError::Busy`].
     pub async fn request(
         &self,
-        request: DeployRequest,
+        request: NewDeployment,
     ) -> Result<(DeploymentRecord, bool), DeployError> {
         if self
             .target(&request.environment, &request.service)
@@ -110,17 +100,7 @@ impl DeployEngine {
                 request.service, request.environment
             )));
         }
-        let new = NewDeployment {
-            environment: request.environment,
-            service: request.service,
-            kind: request.kind,
-            release: request.release,
-            promoted_from: request.promoted_from,
-            requested_by: request.requested_by,
-            idempotency_key: request.idempotency_key,
-            at: Timestamp::now(),
-        };
-        match self.store.create_deployment(&new).await? {
+        match self.store.create_deployment(&request).await? {
             Enqueued::Created(job) => {
                 self.step(&job, format!("Queued by {}", job.requested_by))
                     .await;
@@ -370,32 +350,30 @@ impl DeployEngine {
             tracing::error!(id = job.id, error = %e, "cannot record how a deploy ended");
         }
         // The request was audited with its actor; how it ended is the console's own entry.
-        let entry = AuditEntry {
-            at: Timestamp::now(),
-            actor: "flightdeck".to_owned(),
-            actor_kind: ActorKind::System,
-            source: "127.0.0.1".to_owned(),
-            action: format!("deploy.{}", to.as_str()),
-            target: job.service.to_string(),
-            environment: Some(job.environment.to_string()),
-            outcome: if to == DeployState::Succeeded {
-                Outcome::Success
+        let details = format!(
+            "#{}: {} ({}) requested by {}{}",
+            job.id,
+            job.release.version,
+            job.release.image,
+            job.requested_by,
+            if reason.is_empty() {
+                String::new()
             } else {
-                Outcome::Failure
-            },
-            details: format!(
-                "#{}: {} ({}) requested by {}{}",
-                job.id,
-                job.release.version,
-                job.release.image,
-                job.requested_by,
-                if reason.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {reason}")
-                }
-            ),
+                format!("; {reason}")
+            }
+        );
+        let outcome = if to == DeployState::Succeeded {
+            Outcome::Success
+        } else {
+            Outcome::Failure
         };
+        let entry = AuditEntry::system(
+            &format!("deploy.{}", to.as_str()),
+            job.service.as_str(),
+            Timestamp::now(),
+        )
+        .in_environment(job.environment.as_str())
+        .ended(outcome, details);
         if let Err(e) = self.store.append_audit(&entry).await {
             tracing::error!(id = job.id, error = %e, "cannot audit how a deploy ended");
         }

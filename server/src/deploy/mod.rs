@@ -8,8 +8,8 @@
 
 mod engine;
 pub mod gate;
-mod promotion;
+pub mod promotion;
 mod requests;
 
-pub use engine::{DeployEngine, DeployError, DeployRequest};
-pub use requests::DeployService;
+pub use engine::{DeployEngine, DeployError};
+pub use requests::{DeployService, environment, pinned, promotable_health};

@@ -72,16 +72,9 @@ pub fn targets_of(config: &Config) -> Vec<MonitoredTarget> {
     out
 }
 
-/// A change of the state shown: what the deploy gate, notifications and pages subscribe to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HealthEvent {
-    pub environment: EnvName,
-    pub service: ServiceName,
-    pub from: HealthState,
-    pub to: HealthState,
-    pub reason: String,
-    pub at: Timestamp,
-}
+/// A change of the state shown: what the deploy gate, notifications and pages subscribe to,
+/// and the very record the store keeps of it.
+pub type HealthEvent = HealthTransitionRecord;
 
 /// Counters since start, for /metrics and the benchmark (clones share the values).
 #[derive(Debug, Default, Clone)]
@@ -192,6 +185,12 @@ impl HealthMonitor {
                 states.get(&key).map(|s| (key.0, key.1, s.summary.clone()))
             })
             .collect()
+    }
+
+    /// The state shown for a target: "unknown, not probed yet" before the first round.
+    pub fn shown(&self, environment: &EnvName, service: &ServiceName) -> HealthSummary {
+        self.summary(environment, service)
+            .unwrap_or_else(|| HealthSummary::unknown("not probed yet"))
     }
 
     pub fn summary(&self, environment: &EnvName, service: &ServiceName) -> Option<HealthSummary> {
@@ -473,15 +472,7 @@ impl HealthMonitor {
                 from = %event.from, to = %event.to, reason = %event.reason,
                 "health changed"
             );
-            let record = HealthTransitionRecord {
-                environment: event.environment.clone(),
-                service: event.service.clone(),
-                from: event.from,
-                to: event.to,
-                reason: event.reason.clone(),
-                at: event.at,
-            };
-            if let Err(e) = self.store.record_health_transition(&record).await {
+            if let Err(e) = self.store.record_health_transition(event).await {
                 tracing::warn!(error = %e, "cannot record a health change");
             }
             // No subscriber is fine: nobody is watching.

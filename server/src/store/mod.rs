@@ -1,6 +1,7 @@
-//! Durable state: what happened (versions seen, and later deploys, sessions, audit).
+//! Durable state: versions seen, accounts and the audit log, health history, deploys, leases.
 //!
-//! One [`Store`] trait is what the rest of the server uses. [`SqlStore`] implements it for both
+//! One [`Store`] trait is what the rest of the server uses: one trait per area
+//! ([`AccessStore`], [`HealthStore`], [`DeployStore`], [`LeaseStore`]) and the versions seen. [`SqlStore`] implements it for both
 //! SQLite (the embedded default) and PostgreSQL (for teams that run several consoles or already
 //! operate a PostgreSQL server), chosen by the URL scheme. The SQL is written once in the portable
 //! subset both understand (`$1` parameters, `RETURNING`, window functions); each database has its
@@ -11,17 +12,16 @@ mod deploy;
 mod error;
 mod health;
 mod lease;
+mod secrets;
 mod sql;
 mod url;
 
 use async_trait::async_trait;
-use flightdeck_app::model::{EnvName, Role, ServiceName, Timestamp};
-
-use crate::auth::{PasswordHash, SecretDigest};
+use flightdeck_app::model::{EnvName, ServiceName, Timestamp};
 
 pub use access::{
-    ActorKind, AuditEntry, AuditQuery, AuditRecord, Failures, NewToken, NewUser, Outcome,
-    SessionRecord, TokenId, TokenRecord, UserId, UserRecord,
+    AccessStore, ActorKind, AuditEntry, AuditQuery, AuditRecord, Failures, NewToken, NewUser,
+    Outcome, SessionRecord, TokenId, TokenRecord, UserId, UserRecord,
 };
 pub use deploy::{
     DeployStore, DeploymentId, DeploymentRecord, Enqueued, NewDeployment, Release, StepRecord,
@@ -31,6 +31,7 @@ pub use health::{
     HealthSample, HealthStore, HealthTotals, HealthTransitionRecord, LatencyStats, Resolution,
 };
 pub use lease::LeaseStore;
+pub use secrets::{PasswordHash, SecretDigest};
 pub use sql::SqlStore;
 pub use url::redact_url;
 
@@ -95,7 +96,9 @@ pub enum Recorded {
 }
 
 #[async_trait]
-pub trait Store: HealthStore + DeployStore + LeaseStore + Send + Sync + 'static {
+pub trait Store:
+    AccessStore + HealthStore + DeployStore + LeaseStore + Send + Sync + 'static
+{
     /// "sqlite data/flightdeck.db" or "postgres db.example:5432/flightdeck", without secrets.
     fn describe(&self) -> &str;
 
@@ -115,98 +118,6 @@ pub trait Store: HealthStore + DeployStore + LeaseStore + Send + Sync + 'static 
         service: &ServiceName,
         limit: u32,
     ) -> Result<Vec<VersionRecord>, StoreError>;
-
-    // --- accounts -------------------------------------------------------------------------
-
-    async fn count_users(&self) -> Result<u64, StoreError>;
-
-    /// Fails with [`StoreError::Duplicate`] when the name is taken.
-    async fn create_user(&self, user: &NewUser) -> Result<UserId, StoreError>;
-
-    async fn user_by_name(&self, name: &str) -> Result<Option<UserRecord>, StoreError>;
-
-    async fn user_by_id(&self, id: UserId) -> Result<Option<UserRecord>, StoreError>;
-
-    /// Every account, by name.
-    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError>;
-
-    /// Disables (ending every session of the account, in the same transaction) or enables.
-    /// Returns false when no such account exists.
-    async fn set_user_disabled(&self, id: UserId, disabled: bool) -> Result<bool, StoreError>;
-
-    /// Sets a new password hash and ends every session of the account.
-    async fn set_password(&self, id: UserId, hash: &PasswordHash) -> Result<bool, StoreError>;
-
-    async fn set_role(&self, id: UserId, role: Role) -> Result<bool, StoreError>;
-
-    async fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), StoreError>;
-
-    // --- sessions -------------------------------------------------------------------------
-
-    async fn create_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
-
-    /// The session and its account, whatever their state; the caller checks expiry and
-    /// `disabled`.
-    async fn session(
-        &self,
-        id: &SecretDigest,
-    ) -> Result<Option<(SessionRecord, UserRecord)>, StoreError>;
-
-    /// Moves the session's last activity forward.
-    async fn touch_session(&self, id: &SecretDigest, at: Timestamp) -> Result<(), StoreError>;
-
-    /// Returns false when there was no such session.
-    async fn delete_session(&self, id: &SecretDigest) -> Result<bool, StoreError>;
-
-    /// The sessions of one account, newest first.
-    async fn user_sessions(&self, user: UserId) -> Result<Vec<SessionRecord>, StoreError>;
-
-    /// Removes sessions whose absolute end or idle deadline has passed.
-    async fn delete_expired_sessions(
-        &self,
-        now: Timestamp,
-        idle_before: Timestamp,
-    ) -> Result<u64, StoreError>;
-
-    // --- sign-in throttling ---------------------------------------------------------------
-
-    async fn failures(&self, key: &str) -> Result<Option<Failures>, StoreError>;
-
-    /// Counts one more failure under `key`. A count whose last failure is older than
-    /// `stale_before` starts again at 1. Returns the new count.
-    async fn add_failure(
-        &self,
-        key: &str,
-        at: Timestamp,
-        stale_before: Timestamp,
-    ) -> Result<Failures, StoreError>;
-
-    async fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
-
-    // --- API tokens -----------------------------------------------------------------------
-
-    /// Fails with [`StoreError::Duplicate`] when the name is taken.
-    async fn create_token(&self, token: &NewToken) -> Result<TokenId, StoreError>;
-
-    /// The token with this digest, revoked or not.
-    async fn token_by_digest(
-        &self,
-        digest: &SecretDigest,
-    ) -> Result<Option<TokenRecord>, StoreError>;
-
-    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
-
-    /// Returns false when the token does not exist or was already revoked.
-    async fn revoke_token(&self, id: TokenId, at: Timestamp) -> Result<bool, StoreError>;
-
-    async fn touch_token(&self, id: TokenId, at: Timestamp) -> Result<(), StoreError>;
-
-    // --- audit log (append-only: there is no update or delete) --------------------------------
-
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
-
-    /// Matching entries, newest first.
-    async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
 
     /// Closes the connections, waiting for queries under way. Called on shutdown.
     async fn close(&self);

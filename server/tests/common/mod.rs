@@ -16,6 +16,7 @@ use std::{
 
 use flightdeck::{
     auth::{AuthService, Password},
+    clock::{Clock, SystemClock},
     config::{AccessSettings, Config},
     startup::{Application, Settings},
     store::{self, SqlStore, Store},
@@ -168,13 +169,19 @@ impl TestApp {
     }
 
     pub async fn start_with(db: &TestDb, config: Config) -> Self {
-        let app = Application::build(Settings {
+        Self::start_with_clock(db, config, Arc::new(SystemClock)).await
+    }
+
+    /// The server with session expiry and sign-in throttling on `clock`.
+    pub async fn start_with_clock(db: &TestDb, config: Config, clock: Arc<dyn Clock>) -> Self {
+        let settings = Settings {
             config,
             database_url: db.url.clone(),
             addr: "127.0.0.1:0".parse().unwrap(),
-        })
-        .await
-        .expect("the server starts");
+        };
+        let app = Application::build_with_clock(settings, clock)
+            .await
+            .expect("the server starts");
         let addr = app.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {

@@ -6,9 +6,11 @@ use flightdeck_app::model::{
     LatencyPoint, RunbookLink, ServiceHealthPage, Timestamp, Uptime,
 };
 
+use super::Views;
 use crate::{
     backend::ecs::{EcsServiceState, revision_name},
     config::{Config, Service},
+    error::AppError,
     health::HealthMonitor,
     store::{Resolution, Store, StoreError},
 };
@@ -19,7 +21,26 @@ const SPARKLINE_HOURS: i64 = 3;
 /// Changes listed per environment.
 const CHANGES_SHOWN: u32 = 50;
 
-pub async fn build(
+impl Views {
+    /// The service page of `service`; not found when the configuration has no such service.
+    pub async fn service_health(&self, service: &str) -> Result<ServiceHealthPage, AppError> {
+        let found = self.config.service(service).ok_or_else(|| {
+            AppError::NotFound(format!(
+                "There is no service named “{service}” in the configuration."
+            ))
+        })?;
+        Ok(build(
+            &self.config,
+            found,
+            &self.health,
+            self.store.as_ref(),
+            Timestamp::now(),
+        )
+        .await?)
+    }
+}
+
+async fn build(
     config: &Config,
     service: &Service,
     monitor: &HealthMonitor,

@@ -1,5 +1,5 @@
-//! Builds the dashboard matrix from the configuration (what exists) and the store (what the
-//! console has seen running).
+//! The dashboard matrix, from the configuration (what exists), the store (what the console has
+//! seen running, and the deploys under way) and the monitor (health now).
 
 use std::collections::HashMap;
 
@@ -8,10 +8,38 @@ use flightdeck_app::model::{
     ServiceName, ServiceRow, Timestamp,
 };
 
+use super::Views;
 use crate::{
     config::{Backend, Config},
+    error::AppError,
     store::VersionRecord,
 };
+
+impl Views {
+    pub async fn dashboard(&self) -> Result<Dashboard, AppError> {
+        let versions = self.store.current_versions().await?;
+        let health: HealthNow = self
+            .health
+            .snapshot()
+            .into_iter()
+            .map(|(env, service, summary)| ((env, service), summary))
+            .collect();
+        let deploying: DeployingNow = self
+            .store
+            .unfinished_deployments()
+            .await?
+            .into_iter()
+            .map(|job| ((job.environment, job.service), job.id))
+            .collect();
+        Ok(build(
+            &self.config,
+            &versions,
+            &health,
+            &deploying,
+            Timestamp::now(),
+        ))
+    }
+}
 
 /// Health as the monitor shows it now, per (environment, service).
 pub type HealthNow = HashMap<(EnvName, ServiceName), HealthSummary>;
