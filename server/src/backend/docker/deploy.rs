@@ -24,6 +24,7 @@ use bollard::{
         RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder,
     },
 };
+use flightdeck_app::model::HealthState;
 use futures_util::StreamExt;
 
 use super::{self as docker, DockerEngines, DockerError, container_verdict};
@@ -191,27 +192,21 @@ impl Backend for DockerBackend {
         let status = docker::inspect(&client, &self.host, name)
             .await
             .map_err(from_docker)?;
-        Ok(status.map(|c| LiveState {
-            release: Release {
-                version: c.version,
-                image: c.image,
-                digest: Some(c.image_id).filter(|d| !d.is_empty()),
-            },
-            running: c.running,
-            health_reason: c.health.as_ref().and_then(|h| {
-                let output = h.last_output.as_deref().filter(|o| !o.is_empty());
-                match h.status.as_str() {
-                    "unhealthy" => Some(format!(
-                        "the container's HEALTHCHECK fails{}",
-                        output.map(|o| format!(": {o}")).unwrap_or_default()
-                    )),
-                    "starting" => Some("the container's HEALTHCHECK is still starting".to_owned()),
-                    _ => None,
-                }
-            }),
-            // A stopped container's last HEALTHCHECK status says nothing about it now.
-            health: c.health.filter(|_| c.running).map(|h| h.status),
-            started_at: c.started_at,
+        Ok(status.map(|c| {
+            // In the very words the health monitor shows for this container.
+            let (state, reason) = container_verdict(name, Some(&c), None);
+            LiveState {
+                health_reason: (state != HealthState::Healthy).then_some(reason),
+                // A stopped container's last HEALTHCHECK status says nothing about it now.
+                health: c.health.filter(|_| c.running).map(|h| h.status),
+                running: c.running,
+                started_at: c.started_at,
+                release: Release {
+                    version: c.version,
+                    image: c.image,
+                    digest: Some(c.image_id).filter(|d| !d.is_empty()),
+                },
+            }
         }))
     }
 
