@@ -40,6 +40,16 @@ async fn audit_actions(db: &TestDb) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Nothing was deployed: no job for the api service in dev was ever queued.
+async fn assert_no_deploys(db: &TestDb) {
+    let store = db.open().await;
+    let env = flightdeck_app::model::EnvName::parse("dev").unwrap();
+    let svc = flightdeck_app::model::ServiceName::parse("api").unwrap();
+    let jobs = store.deployments_of(&env, &svc, 10).await.unwrap();
+    assert!(jobs.is_empty(), "{jobs:?}");
+    store.close().await;
+}
+
 #[tokio::test]
 async fn nothing_but_the_login_page_and_probes_answers_without_an_account() {
     let db = TestDb::sqlite();
@@ -321,17 +331,7 @@ async fn roles_are_enforced_by_the_server() {
         )
         .await;
     assert_eq!(status, 403, "{answer}");
-    let store = db.open().await;
-    let env = flightdeck_app::model::EnvName::parse("dev").unwrap();
-    let svc = flightdeck_app::model::ServiceName::parse("api").unwrap();
-    assert!(
-        store
-            .deployments_of(&env, &svc, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    store.close().await;
+    assert_no_deploys(&db).await;
 
     let (status, body) = admin.call_json("users/add", new_user).await;
     assert_eq!(status, 200, "{body}");
@@ -428,16 +428,8 @@ async fn cross_site_posts_are_refused_before_they_run() {
     assert_eq!(response.status(), 403);
     let store = db.open().await;
     assert!(store.user_by_name("eve").await.unwrap().is_none());
-    let env = flightdeck_app::model::EnvName::parse("dev").unwrap();
-    let svc = flightdeck_app::model::ServiceName::parse("api").unwrap();
-    assert!(
-        store
-            .deployments_of(&env, &svc, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
     store.close().await;
+    assert_no_deploys(&db).await;
     assert_eq!(admin.get("/").await.status(), 200, "still signed in");
     app.stop().await;
 }

@@ -69,27 +69,7 @@ impl Api<'_> {
         let response = self
             .send_get(&format!("/api/v1/deployments/{id}/events"))
             .await;
-        assert_eq!(response.status(), 200);
-        assert_eq!(
-            response.headers()["content-type"],
-            "text/event-stream",
-            "{:?}",
-            response.headers()
-        );
-        let body = tokio::time::timeout(Duration::from_secs(60), response.text())
-            .await
-            .expect("the stream ends when the deploy has ended")
-            .unwrap();
-        body.split("\n\n")
-            .filter(|event| event.lines().any(|l| l == "event: deployment"))
-            .map(|event| {
-                let data: String = event
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data: "))
-                    .collect();
-                serde_json::from_str(&data).unwrap()
-            })
-            .collect()
+        common::deployment_events(response).await
     }
 
     async fn live(&self, env: &str) -> Value {

@@ -85,21 +85,7 @@ async fn events(base: &str, token: &str, id: i64) -> Vec<Value> {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
-    let body = tokio::time::timeout(Duration::from_secs(60), response.text())
-        .await
-        .expect("the stream ends when the deploy has ended")
-        .unwrap();
-    body.split("\n\n")
-        .filter(|event| event.lines().any(|l| l == "event: deployment"))
-        .map(|event| {
-            let data: String = event
-                .lines()
-                .filter_map(|l| l.strip_prefix("data: "))
-                .collect();
-            serde_json::from_str(&data).unwrap()
-        })
-        .collect()
+    common::deployment_events(response).await
 }
 
 /// Asks `base` for the job until `done` says yes (at most `limit`); returns the job.
@@ -118,6 +104,24 @@ async fn wait_for(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Deploys `version` of shop through `base` and waits until its new release is verified.
+async fn deploy_until_verifying(base: &str, token: &str, version: &str, key: &str) -> i64 {
+    let (status, job) = post(
+        base,
+        token,
+        json!({"environment": "dev", "service": "shop", "version": version, "idempotency_key": key}),
+    )
+    .await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["id"].as_i64().unwrap();
+    let job = wait_for(base, token, id, Duration::from_secs(30), |job| {
+        job["state"] == "verifying"
+    })
+    .await;
+    assert_eq!(job["state"], "verifying", "{job}");
+    id
 }
 
 #[tokio::test]
@@ -152,20 +156,10 @@ async fn consoles_sharing_a_database_leave_each_others_deploys_alone_until_the_l
         String::from_utf8_lossy(&out.stderr)
     );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let verifying = |job: &Value| job["state"] == "verifying";
 
     // The first console deploys; the second starts while that deploy is being verified.
     let (mut first, first_base) = serve(&config, &db.url);
-    let (status, job) = post(
-        &first_base,
-        &token,
-        json!({"environment": "dev", "service": "shop", "version": "2", "idempotency_key": "k1"}),
-    )
-    .await;
-    assert_eq!(status, 202, "{job}");
-    let id = job["id"].as_i64().unwrap();
-    let job = wait_for(&first_base, &token, id, Duration::from_secs(30), verifying).await;
-    assert_eq!(job["state"], "verifying", "{job}");
+    let id = deploy_until_verifying(&first_base, &token, "2", "k1").await;
     let (mut second, second_base) = serve(&config, &db.url);
     // The second console's start-up is done once it answers: the job is still the first's.
     let seen = get(&second_base, &token, &format!("/api/v1/deployments/{id}")).await;
@@ -181,16 +175,7 @@ async fn consoles_sharing_a_database_leave_each_others_deploys_alone_until_the_l
     );
 
     // A second deploy on the first console, killed while it is verified.
-    let (status, job) = post(
-        &first_base,
-        &token,
-        json!({"environment": "dev", "service": "shop", "version": "1", "idempotency_key": "k2"}),
-    )
-    .await;
-    assert_eq!(status, 202, "{job}");
-    let id = job["id"].as_i64().unwrap();
-    let job = wait_for(&first_base, &token, id, Duration::from_secs(30), verifying).await;
-    assert_eq!(job["state"], "verifying", "{job}");
+    let id = deploy_until_verifying(&first_base, &token, "1", "k2").await;
     first.kill().unwrap(); // SIGKILL: no shutdown code runs
     first.wait().unwrap();
 

@@ -6,7 +6,7 @@ mod common;
 use std::{path::Path, time::Duration};
 
 use axum::{Json, Router, http::StatusCode, routing::get};
-use common::{TestApp, TestDb, serve_on_loopback};
+use common::{TestApp, TestDb, serve_on_loopback, silent_endpoint};
 use flightdeck::config::Config;
 use flightdeck_app::model::Role;
 use scraper::{Html, Selector};
@@ -16,10 +16,7 @@ use serde_json::{Value, json};
 /// are on an ECS endpoint that accepts connections and never answers, so ECS's view is unknown
 /// and the HTTP probes decide.
 async fn config() -> Config {
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let ecs = format!("http://{}", silent.local_addr().unwrap());
-    // Kept open for the rest of the test process: connections wait in its backlog.
-    std::mem::forget(silent);
+    let ecs = silent_endpoint();
     let base = serve_on_loopback(
         Router::new()
             .route(
@@ -153,9 +150,7 @@ async fn the_health_api_lists_every_target_for_a_token_or_a_session() {
 
 #[tokio::test]
 async fn what_a_service_says_about_itself_is_shown_as_text() {
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let ecs = format!("http://{}", silent.local_addr().unwrap());
-    std::mem::forget(silent);
+    let ecs = silent_endpoint();
     // A health endpoint whose answer carries markup, in a failing component's name and the
     // version.
     let base = serve_on_loopback(Router::new().route(

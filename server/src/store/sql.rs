@@ -126,6 +126,22 @@ impl SqlStore {
         })
     }
 
+    /// Runs one static `UPDATE` whose parameters are a value (`$1`) and a row id (`$2`);
+    /// returns how many rows it changed.
+    async fn update_by_id(
+        &self,
+        sql: &'static str,
+        value: i64,
+        id: i64,
+    ) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, |pool| sqlx::query(sql)
+            .bind(value)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?)
+    }
+
     async fn migrate(&self) -> Result<(), OpenError> {
         let result = match &self.pool {
             Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,

@@ -339,3 +339,39 @@ pub async fn serve_on_loopback(router: axum::Router) -> String {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     format!("http://{addr}")
 }
+
+/// Every `deployment` event of a deploy's event stream (`GET /api/v1/deployments/{id}/events`),
+/// read until the server ends it, which it does after the event that shows the outcome.
+pub async fn deployment_events(response: reqwest::Response) -> Vec<serde_json::Value> {
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/event-stream",
+        "{:?}",
+        response.headers()
+    );
+    let body = tokio::time::timeout(std::time::Duration::from_secs(60), response.text())
+        .await
+        .expect("the stream ends when the deploy has ended")
+        .unwrap();
+    body.split("\n\n")
+        .filter(|event| event.lines().any(|l| l == "event: deployment"))
+        .map(|event| {
+            let data: String = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .collect();
+            serde_json::from_str(&data).unwrap()
+        })
+        .collect()
+}
+
+/// A loopback address that accepts connections and never answers (an AWS region that does not
+/// answer): the listener is kept for the rest of the test process, connections wait in its
+/// backlog.
+pub fn silent_endpoint() -> String {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    std::mem::forget(silent);
+    url
+}

@@ -278,15 +278,8 @@ impl AccessStore for SqlStore {
     }
 
     async fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), StoreError> {
-        on_pool!(self, |pool| sqlx::query(
-            "UPDATE users SET last_login_at = $1 WHERE id = $2"
-        )
-        .bind(at.unix_millis())
-        .bind(id)
-        .execute(pool)
-        .await
-        .map(drop))?;
-        Ok(())
+        let sql = "UPDATE users SET last_login_at = $1 WHERE id = $2";
+        self.update_by_id(sql, at.unix_millis(), id).await.map(drop)
     }
 
     // --- sessions -------------------------------------------------------------------------
@@ -475,27 +468,13 @@ impl AccessStore for SqlStore {
 
     #[tracing::instrument(skip(self))]
     async fn revoke_token(&self, id: TokenId, at: Timestamp) -> Result<bool, StoreError> {
-        let n = on_pool!(self, |pool| sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"
-        )
-        .bind(at.unix_millis())
-        .bind(id)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(n > 0)
+        let sql = "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
+        Ok(self.update_by_id(sql, at.unix_millis(), id).await? > 0)
     }
 
     async fn touch_token(&self, id: TokenId, at: Timestamp) -> Result<(), StoreError> {
-        on_pool!(self, |pool| sqlx::query(
-            "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2"
-        )
-        .bind(at.unix_millis())
-        .bind(id)
-        .execute(pool)
-        .await
-        .map(drop))?;
-        Ok(())
+        let sql = "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2";
+        self.update_by_id(sql, at.unix_millis(), id).await.map(drop)
     }
 
     // --- audit log ------------------------------------------------------------------------

@@ -258,15 +258,8 @@ impl DeployStore for SqlStore {
 
     #[tracing::instrument(skip_all, fields(id))]
     async fn heartbeat(&self, id: DeploymentId, at: Timestamp) -> Result<(), StoreError> {
-        on_pool!(self, |pool| sqlx::query(
-            "UPDATE deployments SET heartbeat_at = $1 WHERE id = $2"
-        )
-        .bind(at.unix_millis())
-        .bind(id)
-        .execute(pool)
-        .await
-        .map(drop))?;
-        Ok(())
+        let sql = "UPDATE deployments SET heartbeat_at = $1 WHERE id = $2";
+        self.update_by_id(sql, at.unix_millis(), id).await.map(drop)
     }
 
     #[tracing::instrument(skip_all)]
