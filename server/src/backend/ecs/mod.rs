@@ -26,6 +26,7 @@ use flightdeck_app::model::EnvName;
 use crate::backend::BackendError;
 use crate::config::EcsBackend as EcsSettings;
 use rollout::EcsDeployment;
+pub use rollout::EcsServiceState;
 
 /// Attempts per call, the first included: throttling and 5xx answers are retried with the
 /// SDK's exponential backoff and jitter.
@@ -62,24 +63,6 @@ pub async fn client(settings: &EcsSettings) -> Client {
         loader = loader.endpoint_url(url.as_str().trim_end_matches('/'));
     }
     Client::new(&loader.load().await)
-}
-
-/// An ECS service as the API reports it now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EcsServiceState {
-    pub task_definition_arn: String,
-    pub family: String,
-    pub revision: i32,
-    /// The target container (the named one, or the task's only or first essential one).
-    pub container: String,
-    pub image: String,
-    pub desired: i32,
-    pub running: i32,
-    pub pending: i32,
-    /// Newest first, as ECS lists them.
-    pub deployments: Vec<EcsDeployment>,
-    /// Whether the deployment circuit breaker is on, and whether it rolls back by itself.
-    pub circuit_breaker: Option<(bool, bool)>,
 }
 
 /// Task-definition revisions already read, by ARN. A registered revision never changes, so

@@ -9,7 +9,23 @@
 use flightdeck_app::model::HealthState;
 use serde::Deserialize;
 
-use super::EcsServiceState;
+/// An ECS service as the API reports it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcsServiceState {
+    pub task_definition_arn: String,
+    pub family: String,
+    pub revision: i32,
+    /// The target container (the named one, or the task's only or first essential one).
+    pub container: String,
+    pub image: String,
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+    /// Newest first, as ECS lists them.
+    pub deployments: Vec<EcsDeployment>,
+    /// Whether the deployment circuit breaker is on, and whether it rolls back by itself.
+    pub circuit_breaker: Option<(bool, bool)>,
+}
 
 /// One entry of `DescribeServices`' `services[].deployments`, as the API reference names it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
