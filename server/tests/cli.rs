@@ -121,6 +121,42 @@ targets.dev = { container = "api-dev", health_url = "javascript:alert(1)" }
 }
 
 #[test]
+fn check_config_checks_the_runbooks_with_the_same_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let runbooks = dir.path().join("runbooks");
+    std::fs::create_dir_all(&runbooks).unwrap();
+    std::fs::write(
+        runbooks.join("restart.md"),
+        "+++\ntitle = \"Restart the API\"\nservices = [\"api\"]\n+++\n# Steps\n",
+    )
+    .unwrap();
+    let path = write_config(
+        dir.path(),
+        &format!("[runbooks]\ndir = \"runbooks\"\n{}", common::TEST_CONFIG),
+    );
+    let (code, stdout, stderr) = run(&mut flightdeck(&["check-config", path.to_str().unwrap()]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.ends_with("2 services, 1 runbook\n"), "{stdout}");
+
+    std::fs::write(
+        runbooks.join("db.md"),
+        "+++\ntitle = \"Database\"\nservices = [\"api\", \"db\"]\n+++\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(&mut flightdeck(&["check-config", path.to_str().unwrap()]));
+    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(
+        error_lines(&stderr),
+        [format!(
+            "error: {}:3:20: services: no service `db` in the configuration",
+            runbooks.join("db.md").display()
+        )
+        .as_str()],
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_missing_config_refuses_to_start_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.toml");

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 mod admin;
 
 use crate::{
-    config::Config,
+    config::{Config, ConfigErrors},
     startup::{Application, Settings, StartupError},
     telemetry,
 };
@@ -131,9 +131,23 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn check_config(path: &std::path::Path) -> ExitCode {
-    match Config::load(path) {
-        Ok(config) => {
-            println!("{}: OK: {}", path.display(), config.summary());
+    // The runbooks are checked with the configuration they refer to, and reported the same way.
+    let checked = Config::load(path).and_then(|config| {
+        let loaded = crate::runbooks::load(&config);
+        if loaded.problems.is_empty() {
+            Ok((config, loaded.runbooks.len()))
+        } else {
+            Err(ConfigErrors(loaded.problems))
+        }
+    });
+    match checked {
+        Ok((config, runbooks)) => {
+            let runbooks = match (&config.runbooks, runbooks) {
+                (None, _) => String::new(),
+                (Some(_), 1) => ", 1 runbook".to_owned(),
+                (Some(_), n) => format!(", {n} runbooks"),
+            };
+            println!("{}: OK: {}{runbooks}", path.display(), config.summary());
             ExitCode::SUCCESS
         }
         Err(errors) => {

@@ -5,7 +5,7 @@
 //! line, key), so the console never starts on a half-understood configuration.
 
 mod parse;
-mod reader;
+pub(crate) mod reader;
 
 use std::{
     collections::BTreeMap,
@@ -19,6 +19,7 @@ use ipnet::IpNet;
 use flightdeck_app::model::{EnvName, ServiceName};
 use url::Url;
 
+pub(crate) use parse::parse_duration;
 pub use reader::{ConfigError, ConfigErrors};
 
 /// A validated configuration.
@@ -36,6 +37,24 @@ pub struct Config {
     pub environments: Vec<Environment>,
     /// In file order.
     pub services: Vec<Service>,
+    /// `[runbooks]`: Markdown runbooks kept beside the configuration. `None`: none.
+    pub runbooks: Option<RunbookSettings>,
+}
+
+/// `[runbooks]`: where the Markdown runbooks are and how they are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunbookSettings {
+    /// The directory, resolved against the configuration file's own.
+    pub dir: PathBuf,
+    /// A runbook not reviewed for this long is shown as stale (each may set its own).
+    pub review_every: Duration,
+    /// Where a runbook is edited: a URL with `{path}`, the file's path below `dir`.
+    pub edit_url: Option<String>,
+}
+
+impl RunbookSettings {
+    /// 90 days: a runbook older than a quarter has probably drifted from the system.
+    pub const DEFAULT_REVIEW_EVERY: Duration = Duration::from_secs(90 * 24 * 3600);
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -11,8 +11,8 @@ use url::Url;
 
 use super::{
     AccessSettings, Backend, Config, ConsoleSettings, DEFAULT_DOCKER_HOST, DeploySettings,
-    DockerBackend, EcsBackend, Environment, HealthSettings, Runbook, Service, Target, TargetKind,
-    TlsSettings,
+    DockerBackend, EcsBackend, Environment, HealthSettings, Runbook, RunbookSettings, Service,
+    Target, TargetKind, TlsSettings,
     reader::{ConfigError, ConfigErrors, Node, Reader, Seen, join, key_offset},
 };
 
@@ -24,7 +24,9 @@ const TOP_KEYS: &[&str] = &[
     "deploy",
     "environment",
     "service",
+    "runbooks",
 ];
+const RUNBOOKS_KEYS: &[&str] = &["dir", "review_every", "edit_url"];
 const HEALTH_KEYS: &[&str] = &["interval", "timeout", "slow_after", "down_after_failures"];
 const DEPLOY_KEYS: &[&str] = &["bake", "deadline", "keep_previous", "parallel", "lease"];
 const TLS_KEYS: &[&str] = &["cert", "key"];
@@ -75,6 +77,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     let (environments, declared) = read_environments(&mut r, &root);
     check_order_all_or_none(&mut r, &root, &environments);
     let services = read_services(&mut r, &root, &declared);
+    let runbooks = read_runbook_settings(&mut r, &root, path);
     r.finish()?;
 
     // Display order: by `order` when given (ties keep file order), else file order.
@@ -89,6 +92,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         deploy,
         environments: environments.into_iter().map(|(e, _)| e).collect(),
         services,
+        runbooks,
     })
 }
 
@@ -160,6 +164,43 @@ fn read_access(r: &mut Reader<'_>, root: &Node<'_>) -> AccessSettings {
     settings
 }
 
+/// `[runbooks]`: the directory (relative to this file), the review period, the edit link.
+fn read_runbook_settings(
+    r: &mut Reader<'_>,
+    root: &Node<'_>,
+    config_path: &Path,
+) -> Option<RunbookSettings> {
+    let node = r.table(root, "runbooks")?;
+    r.check_keys(&node, RUNBOOKS_KEYS);
+    let dir = r.string(&node, "dir", true);
+    let mut review_every = RunbookSettings::DEFAULT_REVIEW_EVERY;
+    if let Some(text) = r.string(&node, "review_every", false) {
+        match parse_duration(&text.value) {
+            Ok(d) if d >= Duration::from_secs(24 * 3600) => review_every = d,
+            Ok(_) => r.error(text.at, "runbooks.review_every", "must be at least 1d"),
+            Err(message) => r.error(text.at, "runbooks.review_every", message),
+        }
+    }
+    let edit_url = r.string(&node, "edit_url", false).and_then(|t| {
+        let ok = (t.value.starts_with("https://") || t.value.starts_with("http://"))
+            && t.value.contains("{path}");
+        if !ok {
+            r.error(
+                t.at,
+                "runbooks.edit_url",
+                "must be an http(s) URL with {path} where the runbook's file goes",
+            );
+        }
+        ok.then_some(t.value)
+    });
+    let base = config_path.parent().unwrap_or(Path::new("."));
+    Some(RunbookSettings {
+        dir: base.join(dir?.value),
+        review_every,
+        edit_url,
+    })
+}
+
 fn read_tls(r: &mut Reader<'_>, root: &Node<'_>, config_path: &Path) -> Option<TlsSettings> {
     let node = r.table(root, "tls")?;
     r.check_keys(&node, TLS_KEYS);
@@ -198,7 +239,7 @@ fn read_networks(
 }
 
 /// `500ms`, `90s`, `30m`, `12h`, `7d`.
-pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let bad = || {
         format!("`{text}` is not a duration; write a number and a unit: 500ms, 90s, 30m, 12h, 7d")

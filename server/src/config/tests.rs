@@ -504,3 +504,34 @@ fn deploy_settings_have_defaults_and_are_checked() {
         ]
     );
 }
+
+#[test]
+fn runbook_settings_are_resolved_and_checked() {
+    assert_eq!(parse(MINIMAL).unwrap().runbooks, None);
+    let config = Config::parse(
+        Path::new("/etc/flightdeck/flightdeck.toml"),
+        &format!(
+            "[runbooks]\ndir = \"runbooks\"\nreview_every = \"30d\"\n\
+             edit_url = \"https://git.example/ops/edit/main/{{path}}\"\n{MINIMAL}"
+        ),
+    )
+    .unwrap();
+    let runbooks = config.runbooks.unwrap();
+    assert_eq!(runbooks.dir, Path::new("/etc/flightdeck/runbooks"));
+    assert_eq!(
+        runbooks.review_every,
+        std::time::Duration::from_secs(30 * 86_400)
+    );
+
+    let errs = errors(&format!(
+        "[runbooks]\nreview_every = \"1h\"\nedit_url = \"https://git.example/edit\"\n{MINIMAL}"
+    ));
+    assert_eq!(
+        errs,
+        [
+            "1:runbooks.dir: missing; expected a string",
+            "2:runbooks.review_every: must be at least 1d",
+            "3:runbooks.edit_url: must be an http(s) URL with {path} where the runbook's file goes",
+        ]
+    );
+}

@@ -1,0 +1,262 @@
+//! Runbooks: Markdown files with TOML front matter in the directory `[runbooks] dir` names,
+//! kept in git beside the configuration. This module reads them ([`load`]), checks their front
+//! matter against the configuration ([`front_matter`]) and renders them to safe HTML
+//! ([`render`]). A file that cannot be read is reported as `file:line:column: key: message`,
+//! like the configuration, and the others are still served.
+
+pub mod front_matter;
+pub mod render;
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use flightdeck_app::model::{EnvName, ServiceName};
+
+pub use front_matter::is_stale;
+pub use render::{Heading, slug};
+
+use crate::config::{Config, ConfigError, ConfigErrors};
+
+/// Runbook files larger than this are refused: a runbook is read during an incident, often on
+/// a phone, and must stay a page, not a book.
+const MAX_FILE_BYTES: u64 = 512 * 1024;
+
+/// One runbook, read, checked and rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runbook {
+    /// Its address: `/runbooks/{slug}`, from the file name.
+    pub slug: String,
+    /// The file below the runbooks directory (`db/slow-queries.md`), for messages and the Edit
+    /// link.
+    pub path: String,
+    pub title: String,
+    pub services: Vec<ServiceName>,
+    /// Empty: every environment its services run in.
+    pub environments: Vec<EnvName>,
+    pub tags: Vec<String>,
+    pub owner: Option<String>,
+    pub reviewed: Option<time::Date>,
+    pub review_every: Duration,
+    /// The Markdown body, as written (for search and export).
+    pub markdown: String,
+    /// The body as sanitized HTML.
+    pub html: String,
+    pub headings: Vec<Heading>,
+}
+
+/// What a read of the runbooks directory found: the runbooks that could be read (by slug),
+/// and a problem for each file that could not.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub runbooks: Vec<Runbook>,
+    pub problems: Vec<ConfigError>,
+}
+
+/// Reads every `*.md` file below the configured directory, in path order. Without `[runbooks]`
+/// there are none.
+pub fn load(config: &Config) -> Loaded {
+    let Some(settings) = &config.runbooks else {
+        return Loaded::default();
+    };
+    let mut loaded = Loaded::default();
+    let mut files = Vec::new();
+    if let Err(e) = markdown_files(&settings.dir, &mut files) {
+        loaded.problems.push(problem(
+            &settings.dir,
+            format!("cannot read the runbooks directory: {e}"),
+        ));
+        return loaded;
+    }
+    files.sort();
+    for file in files {
+        let relative = file
+            .strip_prefix(&settings.dir)
+            .unwrap_or(&file)
+            .to_string_lossy()
+            .replace('\\', "/");
+        match read_one(&file, &relative, config) {
+            Ok(runbook) => {
+                if let Some(other) = loaded.runbooks.iter().find(|r| r.slug == runbook.slug) {
+                    loaded.problems.push(problem(
+                        &file,
+                        format!(
+                            "its address /runbooks/{} is taken by {}; rename one of them",
+                            runbook.slug, other.path
+                        ),
+                    ));
+                } else {
+                    loaded.runbooks.push(runbook);
+                }
+            }
+            Err(errors) => loaded.problems.extend(errors.0),
+        }
+    }
+    loaded
+}
+
+/// Reads, checks and renders one file.
+pub fn read_one(file: &Path, relative: &str, config: &Config) -> Result<Runbook, ConfigErrors> {
+    let size = std::fs::metadata(file)
+        .map_err(|e| ConfigErrors(vec![problem(file, format!("cannot read it: {e}"))]))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(ConfigErrors(vec![problem(
+            file,
+            format!(
+                "is {} KiB; a runbook may be at most {} KiB",
+                size / 1024,
+                MAX_FILE_BYTES / 1024
+            ),
+        )]));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        ConfigErrors(vec![problem(
+            file,
+            format!("cannot read it as UTF-8 text: {e}"),
+        )])
+    })?;
+    parse(file, relative, &text, config)
+}
+
+/// A runbook from the text of `file`, whose path below the runbooks directory is `relative`.
+pub fn parse(
+    file: &Path,
+    relative: &str,
+    text: &str,
+    config: &Config,
+) -> Result<Runbook, ConfigErrors> {
+    let (front, markdown) = front_matter::parse(file, text, config)?;
+    let stem = Path::new(relative)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let rendered = render::render(&markdown);
+    Ok(Runbook {
+        slug: slug(&stem),
+        path: relative.to_owned(),
+        title: front.title,
+        services: front.services,
+        environments: front.environments,
+        tags: front.tags,
+        owner: front.owner,
+        reviewed: front.reviewed,
+        review_every: front.review_every,
+        markdown,
+        html: rendered.html,
+        headings: rendered.headings,
+    })
+}
+
+/// The Edit link of a runbook, from `[runbooks] edit_url`.
+pub fn edit_url(config: &Config, runbook: &Runbook) -> Option<String> {
+    let template = config.runbooks.as_ref()?.edit_url.as_ref()?;
+    let path: String = url::form_urlencoded::byte_serialize(runbook.path.as_bytes())
+        .collect::<String>()
+        .replace("%2F", "/");
+    Some(template.replace("{path}", &path))
+}
+
+fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        // Hidden files and folders are editors' and git's, not runbooks.
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if kind.is_dir() {
+            markdown_files(&path, out)?;
+        } else if kind.is_file() && path.extension().is_some_and(|e| e == "md") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// A problem with a whole file (not a line of it).
+fn problem(file: &Path, message: String) -> ConfigError {
+    ConfigError {
+        file: file.display().to_string(),
+        line: 0,
+        column: 0,
+        key: String::new(),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_with_dir(dir: &Path) -> Config {
+        let text = format!(
+            "[runbooks]\ndir = \"{}\"\nedit_url = \"https://git.example/ops/edit/main/{{path}}\"\n\n\
+             [[environment]]\nname = \"dev\"\ndocker = {{}}\n\n\
+             [[service]]\nname = \"shop\"\ntargets.dev = {{ container = \"shop\" }}\n",
+            dir.display()
+        );
+        Config::parse(Path::new("flightdeck.toml"), &text).unwrap()
+    }
+
+    #[test]
+    fn a_directory_of_runbooks_is_read_and_bad_files_are_named_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("db")).unwrap();
+        std::fs::write(
+            dir.path().join("db/Slow Queries.md"),
+            "+++\ntitle = \"Slow queries\"\nservices = [\"shop\"]\n+++\n# Look first\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("restart.md"),
+            "+++\ntitle = \"Restart\"\nservices = [\"shop\"]\ntags = [\"Ops\"]\n+++\nSteps.\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("broken.md"),
+            "+++\ntitle = \"Broken\"\nservices = [\"nope\"]\n+++\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not a runbook").unwrap();
+        std::fs::write(dir.path().join(".draft.md"), "ignored").unwrap();
+
+        let config = config_with_dir(dir.path());
+        let loaded = load(&config);
+        let slugs: Vec<&str> = loaded.runbooks.iter().map(|r| r.slug.as_str()).collect();
+        assert_eq!(slugs, ["slow-queries", "restart"]);
+        assert_eq!(loaded.runbooks[0].path, "db/Slow Queries.md");
+        assert_eq!(loaded.runbooks[0].headings[0].id, "rb-look-first");
+        assert_eq!(loaded.runbooks[1].tags, ["ops"]);
+        let problems: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            problems,
+            [format!(
+                "{}:3:13: services: no service `nope` in the configuration",
+                dir.path().join("broken.md").display()
+            )]
+        );
+        assert_eq!(
+            edit_url(&config, &loaded.runbooks[0]).as_deref(),
+            Some("https://git.example/ops/edit/main/db/Slow+Queries.md")
+        );
+    }
+
+    #[test]
+    fn a_missing_directory_is_one_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config_with_dir(&dir.path().join("missing"));
+        let loaded = load(&config);
+        assert!(loaded.runbooks.is_empty());
+        assert_eq!(loaded.problems.len(), 1);
+        assert!(
+            loaded.problems[0]
+                .to_string()
+                .contains("cannot read the runbooks directory"),
+            "{:?}",
+            loaded.problems
+        );
+    }
+}
