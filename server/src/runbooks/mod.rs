@@ -7,14 +7,9 @@
 pub mod front_matter;
 pub mod render;
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::path::{Path, PathBuf};
 
-use flightdeck_app::model::{EnvName, ServiceName};
-
-pub use front_matter::is_stale;
+pub use front_matter::{FrontMatter, is_stale};
 pub use render::{Heading, slug};
 
 use crate::config::{Config, ConfigError, ConfigErrors};
@@ -31,14 +26,8 @@ pub struct Runbook {
     /// The file below the runbooks directory (`db/slow-queries.md`), for messages and the Edit
     /// link.
     pub path: String,
-    pub title: String,
-    pub services: Vec<ServiceName>,
-    /// Empty: every environment its services run in.
-    pub environments: Vec<EnvName>,
-    pub tags: Vec<String>,
-    pub owner: Option<String>,
-    pub reviewed: Option<time::Date>,
-    pub review_every: Duration,
+    /// Title, services, tags, owner and review, as the file's front matter says.
+    pub front: FrontMatter,
     /// The Markdown body, as written (for search and export).
     pub markdown: String,
     /// The body as sanitized HTML.
@@ -136,13 +125,7 @@ pub fn parse(
     Ok(Runbook {
         slug: slug(&stem),
         path: relative.to_owned(),
-        title: front.title,
-        services: front.services,
-        environments: front.environments,
-        tags: front.tags,
-        owner: front.owner,
-        reviewed: front.reviewed,
-        review_every: front.review_every,
+        front,
         markdown,
         html: rendered.html,
         headings: rendered.headings,
@@ -229,7 +212,7 @@ mod tests {
         assert_eq!(slugs, ["slow-queries", "restart"]);
         assert_eq!(loaded.runbooks[0].path, "db/Slow Queries.md");
         assert_eq!(loaded.runbooks[0].headings[0].id, "rb-look-first");
-        assert_eq!(loaded.runbooks[1].tags, ["ops"]);
+        assert_eq!(loaded.runbooks[1].front.tags, ["ops"]);
         let problems: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
         assert_eq!(
             problems,
