@@ -16,17 +16,12 @@ use flightdeck::{
 };
 
 use common::{
-    docker::{Containers, DEMO_REPO, docker, ensure_demo_images, image_id},
+    docker::{Containers, DEMO_REPO, demo_release, docker, ensure_demo_images},
     free_port_for_tests, unique_name,
 };
 
 fn release(version: &str) -> Release {
-    let image = format!("{DEMO_REPO}:{version}");
-    Release {
-        version: version.to_owned(),
-        digest: Some(image_id(&image)),
-        image,
-    }
+    demo_release(version)
 }
 
 fn backend() -> DockerBackend {

@@ -11,7 +11,7 @@ use flightdeck::{
         Backend,
         docker::{DockerBackend, DockerEngines},
     },
-    config::{Config, DEFAULT_DOCKER_HOST, DeploySettings, TargetKind},
+    config::{Config, DEFAULT_DOCKER_HOST, TargetKind},
     deploy::{DeployEngine, DeployError},
     store::{DeploymentRecord, NewDeployment, Release, Store},
 };
@@ -20,17 +20,12 @@ use tokio_util::sync::CancellationToken;
 
 use common::{
     TestDb,
-    docker::{Containers, DEMO_REPO, ensure_demo_images, image_id},
-    free_port_for_tests, unique_name,
+    docker::{Containers, demo_release, ensure_demo_images},
+    free_port_for_tests, running_engine, unique_name,
 };
 
 fn release(version: &str) -> Release {
-    let image = format!("{DEMO_REPO}:{version}");
-    Release {
-        version: version.to_owned(),
-        digest: Some(image_id(&image)),
-        image,
-    }
+    demo_release(version)
 }
 
 struct World {
@@ -92,22 +87,13 @@ async fn world_of(services: &[&str], bake: Duration) -> World {
     ));
     let backends: HashMap<EnvName, Arc<dyn Backend>> =
         HashMap::from([(dev(), backend.clone() as Arc<dyn Backend>)]);
-    let engine = Arc::new(
-        DeployEngine::new(
-            config,
-            store.clone(),
-            backends,
-            DeploySettings {
-                bake,
-                deadline: Duration::from_secs(30),
-                keep_previous: 2,
-                ..DeploySettings::default()
-            },
-        )
-        .unwrap(),
+    let (engine, stopping) = running_engine(
+        config,
+        store.clone(),
+        backends,
+        bake,
+        Duration::from_secs(30),
     );
-    let stopping = CancellationToken::new();
-    tokio::spawn(engine.clone().run(stopping.clone()));
     World {
         engine,
         store,

@@ -12,8 +12,7 @@ use flightdeck::{
         Backend,
         docker::{DockerBackend, DockerEngines},
     },
-    config::{Config, DeploySettings},
-    deploy::DeployEngine,
+    config::Config,
     health::HealthMonitor,
     store::{NewDeployment, Release, Store},
 };
@@ -24,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use common::{
     TestDb,
     docker::{Containers, DEMO_REPO, docker, ensure_demo_images, image_id},
-    free_port_for_tests, unique_name,
+    free_port_for_tests, running_engine, unique_name,
 };
 
 /// A TCP proxy to the engine's unix socket. `cut` drops every open connection and refuses new
@@ -94,22 +93,13 @@ async fn an_engine_lost_mid_deploy_ends_it_failed_and_the_state_is_read_back_lat
     let backend: Arc<dyn Backend> =
         Arc::new(DockerBackend::new(engines.clone(), link.addr.clone()));
     let dev = EnvName::parse("dev").unwrap();
-    let engine = Arc::new(
-        DeployEngine::new(
-            config.clone(),
-            store.clone(),
-            HashMap::from([(dev.clone(), backend.clone())]),
-            DeploySettings {
-                bake: Duration::from_secs(60),
-                deadline: Duration::from_secs(120),
-                keep_previous: 2,
-                ..DeploySettings::default()
-            },
-        )
-        .unwrap(),
+    let (engine, stopping) = running_engine(
+        config.clone(),
+        store.clone(),
+        HashMap::from([(dev.clone(), backend.clone())]),
+        Duration::from_secs(60),
+        Duration::from_secs(120),
     );
-    let stopping = CancellationToken::new();
-    tokio::spawn(engine.clone().run(stopping.clone()));
 
     let image = format!("{DEMO_REPO}:2");
     let (job, _) = engine

@@ -13,22 +13,20 @@ use aws_sdk_ecs::types::{
     ContainerDefinition, DeploymentCircuitBreaker, DeploymentConfiguration, KeyValuePair,
     PortMapping,
 };
-use common::TestDb;
+use common::{TestDb, running_engine};
 use flightdeck::{
     backend::{
         Backend, BackendError,
         ecs::{Definitions, EcsBackend as EcsAdapter, client, read_service},
         image::release_of,
     },
-    config::{Backend as BackendConfig, Config, DeploySettings, EcsBackend, TargetKind},
-    deploy::DeployEngine,
+    config::{Backend as BackendConfig, Config, EcsBackend, TargetKind},
     health::HealthMonitor,
     store::{NewDeployment, Store},
 };
 use flightdeck_app::model::{
     DeployKind, DeployState, EnvName, HealthState, Role, ServiceName, Timestamp,
 };
-use tokio_util::sync::CancellationToken;
 
 /// Without moto the ECS half of the suite cannot run, and skipping it silently would hide a
 /// broken adapter, so this fails loudly instead.
@@ -479,22 +477,13 @@ async fn a_deploy_to_ecs_that_does_not_roll_out_is_rolled_back_to_the_revision_b
         Arc::new(EcsAdapter::new(staging(), ecs_settings_of(&config, "staging")).await);
     let db = TestDb::sqlite();
     let store: Arc<dyn Store> = Arc::new(db.open().await);
-    let engine = Arc::new(
-        DeployEngine::new(
-            config.clone(),
-            store.clone(),
-            HashMap::from([(staging(), backend)]),
-            DeploySettings {
-                bake: Duration::from_secs(5),
-                deadline: Duration::from_secs(60),
-                keep_previous: 2,
-                ..DeploySettings::default()
-            },
-        )
-        .unwrap(),
+    let (engine, stopping) = running_engine(
+        config.clone(),
+        store.clone(),
+        HashMap::from([(staging(), backend)]),
+        Duration::from_secs(5),
+        Duration::from_secs(60),
     );
-    let stopping = CancellationToken::new();
-    tokio::spawn(engine.clone().run(stopping.clone()));
 
     let (job, _) = engine
         .request(NewDeployment {

@@ -128,3 +128,13 @@ impl Drop for Containers {
         }
     }
 }
+
+/// Demo release `version`, pinned to the image ID the engine has for it.
+pub fn demo_release(version: &str) -> flightdeck::store::Release {
+    let image = format!("{DEMO_REPO}:{version}");
+    flightdeck::store::Release {
+        version: version.to_owned(),
+        digest: Some(image_id(&image)),
+        image,
+    }
+}

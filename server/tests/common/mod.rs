@@ -375,3 +375,33 @@ pub fn silent_endpoint() -> String {
     std::mem::forget(silent);
     url
 }
+
+/// A deploy engine on `backends` with the gate's `bake` and `deadline` (two previous instances
+/// kept), its worker running until the returned token is cancelled.
+pub fn running_engine(
+    config: Arc<Config>,
+    store: Arc<dyn Store>,
+    backends: std::collections::HashMap<
+        flightdeck_app::model::EnvName,
+        Arc<dyn flightdeck::backend::Backend>,
+    >,
+    bake: std::time::Duration,
+    deadline: std::time::Duration,
+) -> (
+    Arc<flightdeck::deploy::DeployEngine>,
+    tokio_util::sync::CancellationToken,
+) {
+    let settings = flightdeck::config::DeploySettings {
+        bake,
+        deadline,
+        keep_previous: 2,
+        ..flightdeck::config::DeploySettings::default()
+    };
+    let engine = Arc::new(
+        flightdeck::deploy::DeployEngine::new(config, store, backends, settings)
+            .expect("the engine's prober"),
+    );
+    let stopping = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(engine.clone().run(stopping.clone()));
+    (engine, stopping)
+}
