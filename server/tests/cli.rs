@@ -30,6 +30,19 @@ fn flightdeck(args: &[&str]) -> Command {
     cmd
 }
 
+/// `flightdeck serve` with the configuration, database and address given on the command line.
+fn serve(config: &str, database_url: &str, addr: &str) -> Command {
+    flightdeck(&[
+        "serve",
+        "--config",
+        config,
+        "--database-url",
+        database_url,
+        "--addr",
+        addr,
+    ])
+}
+
 fn run(cmd: &mut Command) -> (i32, String, String) {
     let Output {
         status,
@@ -161,15 +174,7 @@ fn a_missing_config_refuses_to_start_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.toml");
     let db = format!("sqlite://{}/db.sqlite", dir.path().display());
-    let (code, _, stderr) = run(&mut flightdeck(&[
-        "serve",
-        "--config",
-        missing.to_str().unwrap(),
-        "--database-url",
-        &db,
-        "--addr",
-        "127.0.0.1:0",
-    ]));
+    let (code, _, stderr) = run(&mut serve(missing.to_str().unwrap(), &db, "127.0.0.1:0"));
     assert_eq!(code, 1);
     let errors = error_lines(&stderr);
     assert_eq!(errors.len(), 1, "{stderr}");
@@ -206,15 +211,7 @@ fn an_unreachable_postgres_refuses_to_start_without_showing_the_password() {
     let port = free_port();
     let url = format!("postgres://flightdeck:hunter2secret@127.0.0.1:{port}/flightdeck");
     let started = Instant::now();
-    let (code, stdout, stderr) = run(&mut flightdeck(&[
-        "serve",
-        "--config",
-        path.to_str().unwrap(),
-        "--database-url",
-        &url,
-        "--addr",
-        "127.0.0.1:0",
-    ]));
+    let (code, stdout, stderr) = run(&mut serve(path.to_str().unwrap(), &url, "127.0.0.1:0"));
     assert_eq!(code, 1);
     assert!(started.elapsed() < Duration::from_secs(30), "fails fast");
     let errors = error_lines(&stderr);
@@ -236,15 +233,11 @@ fn a_read_only_data_directory_refuses_to_start_naming_the_path() {
     // itself keeps read-only.
     let (read_only, _guard) = read_only_dir(dir.path());
     let db_path = read_only.join("flightdeck.db");
-    let (code, _, stderr) = run(&mut flightdeck(&[
-        "serve",
-        "--config",
+    let (code, _, stderr) = run(&mut serve(
         path.to_str().unwrap(),
-        "--database-url",
         &format!("sqlite://{}", db_path.display()),
-        "--addr",
         "127.0.0.1:0",
-    ]));
+    ));
     assert_eq!(code, 1);
     let errors = error_lines(&stderr);
     assert_eq!(errors.len(), 1, "{stderr}");
@@ -265,15 +258,11 @@ fn a_port_in_use_refuses_to_start_before_touching_the_database() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let db_file = dir.path().join("data/flightdeck.db");
-    let (code, _, stderr) = run(&mut flightdeck(&[
-        "serve",
-        "--config",
+    let (code, _, stderr) = run(&mut serve(
         path.to_str().unwrap(),
-        "--database-url",
         &format!("sqlite://{}", db_file.display()),
-        "--addr",
         &addr,
-    ]));
+    ));
     assert_eq!(code, 1);
     let errors = error_lines(&stderr);
     assert_eq!(errors.len(), 1, "{stderr}");
@@ -426,15 +415,7 @@ async fn a_migration_that_cannot_be_applied_stops_the_start() {
 
     let path = write_config(dir.path(), common::TEST_CONFIG);
     let db = format!("sqlite://{}", file.display());
-    let (code, _, stderr) = run(&mut flightdeck(&[
-        "serve",
-        "--config",
-        path.to_str().unwrap(),
-        "--database-url",
-        &db,
-        "--addr",
-        "127.0.0.1:0",
-    ]));
+    let (code, _, stderr) = run(&mut serve(path.to_str().unwrap(), &db, "127.0.0.1:0"));
     assert_eq!(code, 1, "{stderr}");
     let errors = error_lines(&stderr);
     assert_eq!(errors.len(), 1, "{stderr}");
