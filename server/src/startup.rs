@@ -23,6 +23,7 @@ use crate::{
     health::HealthMonitor,
     http::{self, AppState, metrics::Metrics},
     leptos_options,
+    runbooks::Catalog,
     store::{self, OpenError, Store, StoreError},
     tls::{self, TlsError},
     views::Views,
@@ -64,6 +65,7 @@ pub struct Application {
     auth: Arc<AuthService>,
     health: Arc<HealthMonitor>,
     deploys: Arc<DeployEngine>,
+    runbooks: Arc<Catalog>,
     /// Cancelled on shutdown; background loops watch it.
     stopping: CancellationToken,
 }
@@ -133,11 +135,14 @@ impl Application {
             )
             .map_err(StartupError::Prober)?,
         );
+        // Read now (a problem is logged, never fatal), then kept current by its loop.
+        let runbooks = Arc::new(Catalog::new(config.clone()));
         let views = Arc::new(Views::new(
             config.clone(),
             store.clone(),
             health.clone(),
             backends.clone(),
+            runbooks.clone(),
         ));
         let deploys = Arc::new(DeployService::new(
             config.clone(),
@@ -171,6 +176,7 @@ impl Application {
             auth,
             health,
             deploys: engine,
+            runbooks,
             stopping,
         })
     }
@@ -198,6 +204,7 @@ impl Application {
             auth,
             health,
             deploys,
+            runbooks,
             stopping,
         } = self;
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -218,6 +225,7 @@ impl Application {
         // On shutdown the monitor writes its partial minute of samples before it returns.
         loops.spawn("health monitor", |stopping| health.run(stopping));
         loops.spawn("deploy worker", |stopping| deploys.run(stopping));
+        loops.spawn("runbooks watcher", |stopping| runbooks.run(stopping));
 
         let stop_signal = stopping.clone();
         let shutdown = async move {

@@ -133,11 +133,13 @@ pub fn run(cli: Cli) -> ExitCode {
 fn check_config(path: &std::path::Path) -> ExitCode {
     // The runbooks are checked with the configuration they refer to, and reported the same way.
     let checked = Config::load(path).and_then(|config| {
-        let loaded = crate::runbooks::load(&config);
-        if loaded.problems.is_empty() {
-            Ok((config, loaded.runbooks.len()))
+        let config = std::sync::Arc::new(config);
+        let catalog = crate::runbooks::Catalog::new(config.clone());
+        let problems = catalog.problems();
+        if problems.is_empty() {
+            Ok((config, catalog.runbooks().len()))
         } else {
-            Err(ConfigErrors(loaded.problems))
+            Err(ConfigErrors(problems))
         }
     });
     match checked {

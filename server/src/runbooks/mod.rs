@@ -1,14 +1,16 @@
 //! Runbooks: Markdown files with TOML front matter in the directory `[runbooks] dir` names,
-//! kept in git beside the configuration. This module reads them ([`load`]), checks their front
-//! matter against the configuration ([`front_matter`]) and renders them to safe HTML
-//! ([`render`]). A file that cannot be read is reported as `file:line:column: key: message`,
+//! kept in git beside the configuration. The [`Catalog`] reads them and keeps them current,
+//! [`front_matter`] checks each against the configuration and [`render`] makes safe HTML of
+//! it. A file that cannot be read is reported as `file:line:column: key: message`,
 //! like the configuration, and the others are still served.
 
+mod catalog;
 pub mod front_matter;
 pub mod render;
 
 use std::path::{Path, PathBuf};
 
+pub use catalog::Catalog;
 pub use front_matter::{FrontMatter, is_stale};
 pub use render::{Heading, slug};
 
@@ -33,56 +35,6 @@ pub struct Runbook {
     /// The body as sanitized HTML.
     pub html: String,
     pub headings: Vec<Heading>,
-}
-
-/// What a read of the runbooks directory found: the runbooks that could be read (by slug),
-/// and a problem for each file that could not.
-#[derive(Debug, Default)]
-pub struct Loaded {
-    pub runbooks: Vec<Runbook>,
-    pub problems: Vec<ConfigError>,
-}
-
-/// Reads every `*.md` file below the configured directory, in path order. Without `[runbooks]`
-/// there are none.
-pub fn load(config: &Config) -> Loaded {
-    let Some(settings) = &config.runbooks else {
-        return Loaded::default();
-    };
-    let mut loaded = Loaded::default();
-    let mut files = Vec::new();
-    if let Err(e) = markdown_files(&settings.dir, &mut files) {
-        loaded.problems.push(problem(
-            &settings.dir,
-            format!("cannot read the runbooks directory: {e}"),
-        ));
-        return loaded;
-    }
-    files.sort();
-    for file in files {
-        let relative = file
-            .strip_prefix(&settings.dir)
-            .unwrap_or(&file)
-            .to_string_lossy()
-            .replace('\\', "/");
-        match read_one(&file, &relative, config) {
-            Ok(runbook) => {
-                if let Some(other) = loaded.runbooks.iter().find(|r| r.slug == runbook.slug) {
-                    loaded.problems.push(problem(
-                        &file,
-                        format!(
-                            "its address /runbooks/{} is taken by {}; rename one of them",
-                            runbook.slug, other.path
-                        ),
-                    ));
-                } else {
-                    loaded.runbooks.push(runbook);
-                }
-            }
-            Err(errors) => loaded.problems.extend(errors.0),
-        }
-    }
-    loaded
 }
 
 /// Reads, checks and renders one file.
@@ -207,13 +159,14 @@ mod tests {
         std::fs::write(dir.path().join(".draft.md"), "ignored").unwrap();
 
         let config = config_with_dir(dir.path());
-        let loaded = load(&config);
-        let slugs: Vec<&str> = loaded.runbooks.iter().map(|r| r.slug.as_str()).collect();
+        let catalog = Catalog::new(std::sync::Arc::new(config.clone()));
+        let runbooks = catalog.runbooks();
+        let slugs: Vec<&str> = runbooks.iter().map(|r| r.slug.as_str()).collect();
         assert_eq!(slugs, ["slow-queries", "restart"]);
-        assert_eq!(loaded.runbooks[0].path, "db/Slow Queries.md");
-        assert_eq!(loaded.runbooks[0].headings[0].id, "rb-look-first");
-        assert_eq!(loaded.runbooks[1].front.tags, ["ops"]);
-        let problems: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(runbooks[0].path, "db/Slow Queries.md");
+        assert_eq!(runbooks[0].headings[0].id, "rb-look-first");
+        assert_eq!(runbooks[1].front.tags, ["ops"]);
+        let problems: Vec<String> = catalog.problems().iter().map(ToString::to_string).collect();
         assert_eq!(
             problems,
             [format!(
@@ -222,7 +175,7 @@ mod tests {
             )]
         );
         assert_eq!(
-            edit_url(&config, &loaded.runbooks[0]).as_deref(),
+            edit_url(&config, &runbooks[0]).as_deref(),
             Some("https://git.example/ops/edit/main/db/Slow+Queries.md")
         );
     }
@@ -231,15 +184,15 @@ mod tests {
     fn a_missing_directory_is_one_problem() {
         let dir = tempfile::tempdir().unwrap();
         let config = config_with_dir(&dir.path().join("missing"));
-        let loaded = load(&config);
-        assert!(loaded.runbooks.is_empty());
-        assert_eq!(loaded.problems.len(), 1);
+        let catalog = Catalog::new(std::sync::Arc::new(config));
+        assert!(catalog.runbooks().is_empty());
+        let problems = catalog.problems();
+        assert_eq!(problems.len(), 1);
         assert!(
-            loaded.problems[0]
+            problems[0]
                 .to_string()
                 .contains("cannot read the runbooks directory"),
-            "{:?}",
-            loaded.problems
+            "{problems:?}"
         );
     }
 }

@@ -13,7 +13,9 @@ use std::{collections::HashMap, sync::Arc};
 
 use flightdeck_app::model::EnvName;
 
-use crate::{backend::Backend, config::Config, health::HealthMonitor, store::Store};
+use crate::{
+    backend::Backend, config::Config, health::HealthMonitor, runbooks::Catalog, store::Store,
+};
 
 pub use dashboard::build as build_dashboard;
 
@@ -22,6 +24,7 @@ pub struct Views {
     store: Arc<dyn Store>,
     health: Arc<HealthMonitor>,
     backends: HashMap<EnvName, Arc<dyn Backend>>,
+    runbooks: Arc<Catalog>,
 }
 
 impl Views {
@@ -30,12 +33,19 @@ impl Views {
         store: Arc<dyn Store>,
         health: Arc<HealthMonitor>,
         backends: HashMap<EnvName, Arc<dyn Backend>>,
+        runbooks: Arc<Catalog>,
     ) -> Self {
         Self {
             config,
             store,
             health,
             backends,
+            runbooks,
         }
+    }
+
+    /// The runbooks as last read (the runbook pages are still to come).
+    pub fn runbooks(&self) -> &Catalog {
+        &self.runbooks
     }
 }
