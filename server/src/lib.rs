@@ -16,6 +16,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod leptos_options;
+pub mod random_id;
 pub mod runbooks;
 pub mod startup;
 pub mod store;

@@ -398,15 +398,16 @@ impl AuthService {
     /// The background loop: sweeps every ten minutes until shutdown. Expiry is also checked
     /// on every request; this only keeps the table small.
     pub async fn sweep_loop(self: Arc<Self>, stopping: CancellationToken) {
+        let mut sweeps = tokio::time::interval(SWEEP_EVERY);
         loop {
+            tokio::select! {
+                () = stopping.cancelled() => return,
+                _ = sweeps.tick() => {}
+            }
             match self.sweep_sessions().await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(sessions = n, "removed ended sessions"),
                 Err(e) => tracing::warn!(error = %e, "cannot remove ended sessions"),
-            }
-            tokio::select! {
-                () = stopping.cancelled() => return,
-                () = tokio::time::sleep(SWEEP_EVERY) => {}
             }
         }
     }

@@ -146,8 +146,10 @@ impl DeployEngine {
         let store = self.store.clone();
         let every = self.settings.heartbeat();
         AbortOnDropHandle::new(tokio::spawn(async move {
+            // The claim (or take-over) wrote the first one.
+            let mut beats = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
-                tokio::time::sleep(every).await;
+                beats.tick().await;
                 if let Err(e) = store.heartbeat(id, Timestamp::now()).await {
                     tracing::warn!(id, error = %e, "cannot write a deploy's heartbeat");
                 }
@@ -218,7 +220,10 @@ impl DeployEngine {
     pub async fn run(self: Arc<Self>, stopping: CancellationToken) {
         let mut running = JoinSet::new();
         let mut jobs: HashMap<tokio::task::Id, DeploymentId> = HashMap::new();
-        let mut take_over = tokio::time::interval(self.settings.heartbeat());
+        // Start-up has just looked (`take_over_stale` before serving): the first look is one
+        // heartbeat from now.
+        let every = self.settings.heartbeat();
+        let mut take_over = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         take_over.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             if stopping.is_cancelled() {

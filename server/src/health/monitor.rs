@@ -620,13 +620,6 @@ fn same_version(a: &str, b: &str) -> bool {
 /// A name for this monitor in the writer lease: the process and a random part, so two
 /// consoles in one process (tests) or a restarted one never pass for each other.
 fn lease_holder() -> String {
-    let mut random = [0u8; 6];
-    let suffix = match getrandom::fill(&mut random) {
-        Ok(()) => random
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>(),
-        Err(_) => format!("{:?}", Instant::now()),
-    };
+    let suffix = crate::random_id::random_hex(6).unwrap_or_else(|| format!("{:?}", Instant::now()));
     format!("pid {} #{suffix}", std::process::id())
 }

@@ -134,9 +134,9 @@ impl Catalog {
             .collect()
     }
 
-    /// The runbook at `/runbooks/{slug}`.
+    /// The runbook at `/runbooks/{slug}`: the first by path with that address.
     pub fn runbook(&self, slug: &str) -> Option<Runbook> {
-        self.runbooks().into_iter().find(|r| r.slug == slug)
+        self.read().good.values().find(|r| r.slug == slug).cloned()
     }
 
     /// What is wrong now: the directory, each file that cannot be read (whose last good
@@ -167,10 +167,14 @@ impl Catalog {
         if self.config.runbooks.is_none() {
             return;
         }
+        // `new` has just read them: the first look is one period from now.
+        let mut looks =
+            tokio::time::interval_at(tokio::time::Instant::now() + LOOK_EVERY, LOOK_EVERY);
+        looks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = stopping.cancelled() => return,
-                () = tokio::time::sleep(LOOK_EVERY) => {}
+                _ = looks.tick() => {}
             }
             let this = self.clone();
             // File reads block: off the async workers.

@@ -26,15 +26,13 @@ const HISTORY_SHOWN: u32 = 20;
 
 /// A random key for one rendering of a deploy form.
 pub(super) fn fresh_key() -> String {
-    let mut bytes = [0_u8; 16];
     // Without randomness the form still works; only a double submit could deploy twice.
-    if getrandom::fill(&mut bytes).is_err() {
-        return format!(
+    crate::random_id::random_hex(16).unwrap_or_else(|| {
+        format!(
             "form-{}",
             flightdeck_app::model::Timestamp::now().unix_millis()
-        );
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+        )
+    })
 }
 
 impl Views {
