@@ -11,7 +11,10 @@ use std::{
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Runbook, markdown_files, problem, read_one};
+use super::{
+    Runbook, markdown_files, problem, read_one,
+    search::{Hit, Index},
+};
 use crate::config::{Config, ConfigError};
 
 /// How often the directory is looked at: an edit is live within this and a read.
@@ -25,7 +28,9 @@ pub struct Catalog {
 #[derive(Default)]
 struct State {
     /// The last good version of each file, by its path below the directory.
-    good: BTreeMap<String, Runbook>,
+    good: BTreeMap<String, Arc<Runbook>>,
+    /// The search index of the runbooks served, rebuilt when any changes.
+    index: Arc<Index>,
     /// The problems of each file's current version, by path.
     problems: BTreeMap<String, Vec<ConfigError>>,
     /// Each file's modification time and size when it was last read.
@@ -91,7 +96,7 @@ impl Catalog {
                 Ok(runbook) => {
                     tracing::info!(path = %relative, "runbook read");
                     state.problems.remove(&relative);
-                    state.good.insert(relative, runbook);
+                    state.good.insert(relative, Arc::new(runbook));
                 }
                 Err(errors) => {
                     for e in &errors.0 {
@@ -119,24 +124,26 @@ impl Catalog {
             problems.remove(&gone);
             changed = true;
         }
+        if changed {
+            state.index = Arc::new(Index::new(served(&state.good)));
+        }
         changed
     }
 
     /// Every runbook that can be read, by path; of two with the same address, the first.
-    pub fn runbooks(&self) -> Vec<Runbook> {
-        let state = self.read();
-        let mut taken: HashMap<&str, &str> = HashMap::new();
-        state
-            .good
-            .values()
-            .filter(|r| *taken.entry(r.slug.as_str()).or_insert(r.path.as_str()) == r.path)
-            .cloned()
-            .collect()
+    pub fn runbooks(&self) -> Vec<Arc<Runbook>> {
+        served(&self.read().good)
     }
 
     /// The runbook at `/runbooks/{slug}`: the first by path with that address.
-    pub fn runbook(&self, slug: &str) -> Option<Runbook> {
+    pub fn runbook(&self, slug: &str) -> Option<Arc<Runbook>> {
         self.read().good.values().find(|r| r.slug == slug).cloned()
+    }
+
+    /// The runbooks that match every word of `query`, best first (see [`super::search`]).
+    pub fn search(&self, query: &str) -> Vec<Hit> {
+        let index = self.read().index.clone();
+        index.search(query)
     }
 
     /// What is wrong now: the directory, each file that cannot be read (whose last good
@@ -185,6 +192,15 @@ impl Catalog {
     }
 }
 
+/// Of two files with the same address, the first by path is served.
+fn served(good: &BTreeMap<String, Arc<Runbook>>) -> Vec<Arc<Runbook>> {
+    let mut taken: HashMap<&str, &str> = HashMap::new();
+    good.values()
+        .filter(|r| *taken.entry(r.slug.as_str()).or_insert(r.path.as_str()) == r.path)
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -205,7 +221,7 @@ mod tests {
         catalog
             .runbooks()
             .into_iter()
-            .map(|r| r.front.title)
+            .map(|r| r.front.title.clone())
             .collect()
     }
 

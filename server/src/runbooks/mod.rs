@@ -7,6 +7,7 @@
 mod catalog;
 pub mod front_matter;
 pub mod render;
+pub mod search;
 
 use std::path::{Path, PathBuf};
 
@@ -30,11 +31,11 @@ pub struct Runbook {
     pub path: String,
     /// Title, services, tags, owner and review, as the file's front matter says.
     pub front: FrontMatter,
-    /// The Markdown body, as written (for search and export).
-    pub markdown: String,
     /// The body as sanitized HTML.
     pub html: String,
     pub headings: Vec<Heading>,
+    /// The body as plain text, for search.
+    pub text: String,
 }
 
 /// Reads, checks and renders one file.
@@ -78,9 +79,9 @@ pub fn parse(
         slug: slug(&stem),
         path: relative.to_owned(),
         front,
-        markdown,
         html: rendered.html,
         headings: rendered.headings,
+        text: rendered.text,
     })
 }
 

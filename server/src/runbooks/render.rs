@@ -15,6 +15,8 @@ pub struct Rendered {
     pub html: String,
     /// Every heading, in order, for the table of contents.
     pub headings: Vec<Heading>,
+    /// The words a reader sees, one block to a line, for search and its snippets.
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,12 +46,40 @@ pub fn render(markdown: &str) -> Rendered {
             *event = Event::Text(CowStr::Borrowed(if *done { "☑ " } else { "☐ " }));
         }
     }
+    let text = plain_text(&events);
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, events.into_iter());
     Rendered {
         html: sanitize(&html),
         headings,
+        text,
     }
+}
+
+/// The text of the rendered body without markup: raw HTML is left out (it is not what a reader
+/// searches for), each block ends a line.
+fn plain_text(events: &[Event<'_>]) -> String {
+    let mut text = String::new();
+    for event in events {
+        match event {
+            Event::Text(t) | Event::Code(t) => text.push_str(t),
+            Event::SoftBreak | Event::HardBreak => text.push(' '),
+            Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Heading(_)
+                | TagEnd::Item
+                | TagEnd::CodeBlock
+                | TagEnd::TableCell
+                | TagEnd::BlockQuote(_),
+            ) => {
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+            }
+            _ => {}
+        }
+    }
+    text
 }
 
 /// Gives each heading an id made from its text (`first-checks`, `first-checks-2`, which the
@@ -178,6 +208,12 @@ mod tests {
             ["rb-orders-are-slow", "rb-first-checks", "rb-first-checks-2"]
         );
         assert_eq!(r.headings[1].level, 2);
+        assert!(
+            r.text
+                .starts_with("Orders are slow\nFirst checks\n☑ dashboard\n☐ logs\na\nb\n1\n2\n"),
+            "{}",
+            r.text
+        );
         for expected in [
             r#"<h2 id="rb-first-checks">First checks</h2>"#,
             "<li>☑ dashboard</li>",
