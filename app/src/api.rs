@@ -7,8 +7,9 @@ use leptos::prelude::*;
 use crate::{
     error::ConsoleError,
     model::{
-        AuditFilter, AuditPage, CreatedToken, Dashboard, DeployPanel, DeploymentView, Me,
-        PromotionPreview, ServiceHealthPage, SessionView, TokenView, UserView,
+        AuditFilter, AuditPage, CreatedToken, Dashboard, DeployPanel, DeploymentView, HealthNow,
+        Me, PromotionPreview, RunbookList, RunbookPage, RunbookProblem, ServiceHealthPage,
+        SessionView, TokenView, UserView,
     },
 };
 
@@ -324,6 +325,68 @@ pub async fn load_audit(filter: AuditFilter) -> Result<AuditPage, ConsoleError> 
         async move {
             let (console, caller) = crate::console::signed_in()?;
             console.audit(&caller, filter).await
+        }
+        .await,
+    )
+}
+
+/// `/runbooks`: all, or those matching a search, a service and a tag (empty: any).
+#[server(endpoint = "runbooks")]
+pub async fn load_runbooks(
+    query: String,
+    service: String,
+    tag: String,
+) -> Result<RunbookList, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.runbooks(&caller, query, service, tag).await
+        }
+        .await,
+    )
+}
+
+/// One runbook.
+#[server(endpoint = "runbook")]
+pub async fn load_runbook(slug: String) -> Result<RunbookPage, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.runbook(&caller, slug).await
+        }
+        .await,
+    )
+}
+
+/// The health of some services now (names separated by commas), for a page that shows it live.
+#[server(endpoint = "health_now")]
+pub async fn load_health_now(services: String) -> Result<HealthNow, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            let wanted: Vec<&str> = services.split(',').map(str::trim).collect();
+            let targets = console
+                .health(&caller)
+                .await?
+                .into_iter()
+                .filter(|t| wanted.contains(&t.service.as_str()))
+                .collect();
+            Ok(HealthNow {
+                generated_at: crate::model::Timestamp::now(),
+                targets,
+            })
+        }
+        .await,
+    )
+}
+
+/// What is wrong with the runbook files now (admins).
+#[server(endpoint = "runbooks/problems")]
+pub async fn load_runbook_problems() -> Result<Vec<RunbookProblem>, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.runbook_problems(&caller).await
         }
         .await,
     )

@@ -14,8 +14,8 @@ use crate::{
     error::ConsoleError,
     model::{
         AuditFilter, AuditPage, CreatedToken, Dashboard, DeployForm, DeployPanel, DeploymentView,
-        LiveService, Me, PromotionPreview, Role, ServiceHealthPage, SessionView, TargetHealth,
-        TokenView, UserView,
+        LiveService, Me, PromotionPreview, Role, RunbookList, RunbookPage, RunbookProblem,
+        ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
     },
 };
 
@@ -107,6 +107,22 @@ pub trait Console: Send + Sync + 'static {
         caller: &Caller,
         environment: String,
     ) -> Result<Vec<LiveService>, ConsoleError>;
+
+    /// The runbooks that match a search (`query`), a service and a tag; empty strings narrow
+    /// nothing.
+    async fn runbooks(
+        &self,
+        caller: &Caller,
+        query: String,
+        service: String,
+        tag: String,
+    ) -> Result<RunbookList, ConsoleError>;
+
+    /// One runbook with its services' health now.
+    async fn runbook(&self, caller: &Caller, slug: String) -> Result<RunbookPage, ConsoleError>;
+
+    /// What is wrong with the runbook files now.
+    async fn runbook_problems(&self, caller: &Caller) -> Result<Vec<RunbookProblem>, ConsoleError>;
 
     /// The caller's own name and role, for the header and for hiding what they may not do.
     async fn me(&self, caller: &Caller) -> Result<Me, ConsoleError>;

@@ -143,6 +143,21 @@ fn Layout() -> impl IntoView {
                     ssr=SsrMode::Async
                 />
                 <Route
+                    path=StaticSegment("runbooks")
+                    view=pages::runbooks::RunbooksPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=(StaticSegment("runbooks"), ParamSegment("slug"))
+                    view=pages::runbooks::RunbookPageView
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=(StaticSegment("admin"), StaticSegment("runbooks"))
+                    view=pages::runbooks::RunbookProblemsPage
+                    ssr=SsrMode::Async
+                />
+                <Route
                     path=StaticSegment("account")
                     view=pages::account::AccountPage
                     ssr=SsrMode::Async
@@ -175,10 +190,45 @@ fn Layout() -> impl IntoView {
 fn NavLinks(me: Me) -> impl IntoView {
     let admin = me.may(model::Action::ManageUsers);
     let logout = ServerAction::<api::Logout>::new();
+    let search = NodeRef::<leptos::html::Input>::new();
+    // `/` anywhere but in a text field goes to the search box, as on most sites.
+    Effect::new(move |_| {
+        let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+            let typing = document().active_element().is_some_and(|el| {
+                matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                    || el.has_attribute("contenteditable")
+            });
+            let plain = !ev.ctrl_key() && !ev.meta_key() && !ev.alt_key();
+            if ev.key() == "/"
+                && plain
+                && !typing
+                && let Some(input) = search.get()
+            {
+                ev.prevent_default();
+                let _ = input.focus();
+            }
+        });
+        on_cleanup(move || handle.remove());
+    });
     view! {
+        // A plain GET form: it searches before the wasm bundle loads, and a result is a link.
+        <form class="site-search" role="search" method="get" action="/runbooks">
+            <label for="site-search" class="visually-hidden">"Search runbooks"</label>
+            <input
+                id="site-search"
+                node_ref=search
+                type="search"
+                name="q"
+                placeholder="Search runbooks  /"
+                aria-keyshortcuts="/"
+            />
+        </form>
         <ul class="nav-links">
             <li>
                 <A href="/">"Services"</A>
+            </li>
+            <li>
+                <A href="/runbooks">"Runbooks"</A>
             </li>
             <li>
                 <A href="/audit">"Audit log"</A>

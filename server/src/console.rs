@@ -10,8 +10,8 @@ use flightdeck_app::{
     error::ConsoleError,
     model::{
         Action, AuditFilter, AuditPage, CreatedToken, Dashboard, DeployForm, DeployPanel,
-        DeploymentView, LiveService, Me, PromotionPreview, ServiceHealthPage, SessionView,
-        TargetHealth, TokenView, UserView,
+        DeploymentView, LiveService, Me, PromotionPreview, RunbookList, RunbookPage,
+        RunbookProblem, ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
     },
 };
 
@@ -104,6 +104,27 @@ impl Console for ConsoleService {
     ) -> Result<Vec<LiveService>, ConsoleError> {
         authorize(caller, Action::View)?;
         Ok(self.views.environment_services(&environment).await?)
+    }
+
+    async fn runbooks(
+        &self,
+        caller: &Caller,
+        query: String,
+        service: String,
+        tag: String,
+    ) -> Result<RunbookList, ConsoleError> {
+        authorize(caller, Action::View)?;
+        Ok(self.views.runbook_list(&query, &service, &tag)?)
+    }
+
+    async fn runbook(&self, caller: &Caller, slug: String) -> Result<RunbookPage, ConsoleError> {
+        authorize(caller, Action::View)?;
+        Ok(self.views.runbook_page(&slug)?)
+    }
+
+    async fn runbook_problems(&self, caller: &Caller) -> Result<Vec<RunbookProblem>, ConsoleError> {
+        authorize(caller, Action::ViewRunbookProblems)?;
+        Ok(self.views.runbook_problems())
     }
 
     async fn health(&self, caller: &Caller) -> Result<Vec<TargetHealth>, ConsoleError> {

@@ -3,9 +3,11 @@
 mod error_panel;
 mod form_result;
 mod health_badge;
+mod live_health;
 mod sparkline;
 
 pub use error_panel::ErrorPanel;
 pub use form_result::FormResult;
 pub use health_badge::HealthBadge;
+pub use live_health::LiveHealth;
 pub use sparkline::Sparkline;

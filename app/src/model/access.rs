@@ -88,11 +88,13 @@ pub enum Action {
     ManageTokens,
     /// See and end one's own sessions.
     ManageOwnSessions,
+    /// See what is wrong with the runbook files (their paths on the console's machine).
+    ViewRunbookProblems,
 }
 
 impl Action {
     /// Every action, for tables and tests that must cover them all.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 12] = [
         Action::View,
         Action::ViewAudit,
         Action::Deploy(Protection::Unprotected),
@@ -104,6 +106,7 @@ impl Action {
         Action::ManageUsers,
         Action::ManageTokens,
         Action::ManageOwnSessions,
+        Action::ViewRunbookProblems,
     ];
 
     /// The least role that may perform this action.
@@ -117,7 +120,7 @@ impl Action {
             Action::Deploy(Protected)
             | Action::Rollback(Protected)
             | Action::Promote(Protected) => Role::Releaser,
-            Action::ManageUsers | Action::ManageTokens => Role::Admin,
+            Action::ManageUsers | Action::ManageTokens | Action::ViewRunbookProblems => Role::Admin,
         }
     }
 
@@ -136,6 +139,7 @@ impl Action {
             Action::ManageUsers => "manage users",
             Action::ManageTokens => "manage API tokens",
             Action::ManageOwnSessions => "manage your sessions",
+            Action::ViewRunbookProblems => "see the runbook files' problems",
         }
     }
 }
@@ -302,7 +306,8 @@ impl AuditFilter {
     }
 }
 
-fn encode_query_value(value: &str) -> String {
+/// `value` percent-encoded for a URL's query (everything but unreserved characters).
+pub fn encode_query_value(value: &str) -> String {
     let mut out = String::new();
     for byte in value.bytes() {
         match byte {

@@ -49,6 +49,9 @@ pub struct ServiceRow {
     pub name: ServiceName,
     pub description: String,
     pub owner: Option<String>,
+    /// Where a cell that is not healthy links, to the service's runbooks (its one runbook, the
+    /// list of them, or its page's links kept elsewhere); `None` when it has none.
+    pub runbooks_href: Option<String>,
     /// One per environment, in the same order as [`Dashboard::environments`].
     pub cells: Vec<Cell>,
 }

@@ -102,6 +102,14 @@ pub struct TargetHealth {
     pub health: HealthSummary,
 }
 
+/// The health of some services now, for a part of a page that stays live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthNow {
+    pub generated_at: Timestamp,
+    /// In configuration order.
+    pub targets: Vec<TargetHealth>,
+}
+
 /// A recorded change of state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HealthChange {
@@ -185,6 +193,9 @@ pub struct ServiceHealthPage {
     pub generated_at: Timestamp,
     /// In display order; only environments the service runs in.
     pub environments: Vec<EnvironmentHealth>,
+    /// The runbooks written for it (`[runbooks] dir`), by title.
+    pub runbook_pages: Vec<super::RunbookSummary>,
+    /// Links to runbooks kept elsewhere (`[[service.runbook]]`).
     pub runbooks: Vec<RunbookLink>,
 }
 

@@ -7,11 +7,13 @@ mod dashboard;
 mod deploy;
 mod health;
 mod names;
+mod runbooks;
 mod timestamp;
 
 pub use access::{
     AccountNameError, Action, AuditFilter, AuditPage, AuditView, CreatedToken, Me, Protection,
-    Role, SessionView, TokenView, UnknownRole, UserView, check_account_name, permits,
+    Role, SessionView, TokenView, UnknownRole, UserView, check_account_name, encode_query_value,
+    permits,
 };
 pub use dashboard::{BackendSummary, Cell, Dashboard, EnvironmentColumn, KnownVersion, ServiceRow};
 pub use deploy::{
@@ -20,8 +22,12 @@ pub use deploy::{
     StepView,
 };
 pub use health::{
-    EcsDeploymentView, EcsServiceView, EnvironmentHealth, HealthChange, HealthState, HealthSummary,
-    LatencyPoint, RunbookLink, ServiceHealthPage, TargetHealth, Uptime,
+    EcsDeploymentView, EcsServiceView, EnvironmentHealth, HealthChange, HealthNow, HealthState,
+    HealthSummary, LatencyPoint, RunbookLink, ServiceHealthPage, TargetHealth, Uptime,
 };
 pub use names::{EnvName, NameError, ServiceName};
+pub use runbooks::{
+    ExternalRunbook, RunbookEntry, RunbookList, RunbookPage, RunbookProblem, RunbookSummary,
+    SnippetPart, TocEntry,
+};
 pub use timestamp::Timestamp;

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use crate::{
     api::load_dashboard,
     components::{ErrorPanel, HealthBadge},
-    model::{Cell, Dashboard, EnvironmentColumn, ServiceRow, Timestamp},
+    model::{Cell, Dashboard, EnvironmentColumn, HealthState, ServiceRow, Timestamp},
     time_format,
 };
 
@@ -171,11 +171,12 @@ fn Row(
         name,
         description,
         owner,
+        runbooks_href,
         cells,
     } = service;
     let cells = cells
         .into_iter()
-        .map(|cell| view! { <CellView cell generated_at /> })
+        .map(|cell| view! { <CellView cell generated_at runbooks_href=runbooks_href.clone() /> })
         .collect_view();
 
     view! {
@@ -193,7 +194,7 @@ fn Row(
 }
 
 #[component]
-fn CellView(cell: Cell, generated_at: Timestamp) -> impl IntoView {
+fn CellView(cell: Cell, generated_at: Timestamp, runbooks_href: Option<String>) -> impl IntoView {
     let env = cell.environment.to_string();
     let Some(target) = cell.target else {
         return view! {
@@ -223,6 +224,14 @@ fn CellView(cell: Cell, generated_at: Timestamp) -> impl IntoView {
         None => view! { <span class="version unknown">"Version unknown"</span> }.into_any(),
     };
 
+    // The incident path: from a cell that is not healthy, one tap to what to do about it.
+    let in_trouble = cell
+        .health
+        .as_ref()
+        .is_some_and(|h| matches!(h.state, HealthState::Degraded | HealthState::Unhealthy));
+    let runbook = runbooks_href.filter(|_| in_trouble).map(|href| {
+        view! { <a class="runbook-link" href=href>"Runbook"</a> }
+    });
     let health = cell
         .health
         .map(|h| view! { <HealthBadge health=h now=generated_at /> });
@@ -239,6 +248,7 @@ fn CellView(cell: Cell, generated_at: Timestamp) -> impl IntoView {
     view! {
         <td data-env=env class="cell">
             {health}
+            {runbook}
             <div class="cell-version">{version} {differs} {deploying}</div>
             <dl class="cell-facts">
                 <dt>"Target"</dt>

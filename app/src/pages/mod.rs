@@ -8,6 +8,7 @@ pub mod deployment;
 pub mod login;
 pub mod not_found;
 pub mod promote;
+pub mod runbooks;
 pub mod service;
 pub mod tokens;
 pub mod users;

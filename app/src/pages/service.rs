@@ -9,7 +9,7 @@ use leptos_router::hooks::use_params_map;
 use crate::{
     api::{load_deploy_panels, load_service_health},
     components::{ErrorPanel, HealthBadge, Sparkline},
-    model::{EcsServiceView, EnvironmentHealth, ServiceHealthPage, Timestamp, Uptime},
+    model::{EcsServiceView, EnvironmentHealth, HealthState, ServiceHealthPage, Timestamp, Uptime},
     pages::deploy_panel::DeployPanels,
     time_format,
 };
@@ -59,26 +59,58 @@ fn Service(page: ServiceHealthPage) -> impl IntoView {
         owner,
         generated_at,
         environments,
+        runbook_pages,
         runbooks,
     } = page;
-    let runbooks = (!runbooks.is_empty()).then(|| {
-        let items = runbooks
+    // During an incident the runbooks are what this page is opened for: above the fold while
+    // the service is not healthy anywhere, below the environments otherwise.
+    let in_trouble = environments.iter().any(|e| {
+        matches!(
+            e.health.state,
+            HealthState::Degraded | HealthState::Unhealthy
+        )
+    });
+    let runbooks = (!runbooks.is_empty() || !runbook_pages.is_empty()).then(|| {
+        let written = runbook_pages
+            .into_iter()
+            .map(|r| {
+                view! {
+                    <li>
+                        <a href=format!("/runbooks/{}", r.slug)>{r.title}</a>
+                        {r.stale.then(|| view! { " " <span class="badge stale">"stale"</span> })}
+                    </li>
+                }
+            })
+            .collect_view();
+        let elsewhere = runbooks
             .into_iter()
             .map(|r| {
                 view! {
                     <li>
                         <a href=r.url rel="noopener noreferrer">{r.title}</a>
+                        " "
+                        <span class="muted">"(elsewhere)"</span>
                     </li>
                 }
             })
             .collect_view();
+        let class = if in_trouble {
+            "panel runbooks urgent"
+        } else {
+            "panel runbooks"
+        };
         view! {
-            <section class="panel" aria-labelledby="runbooks-heading">
+            <section class=class id="runbooks" aria-labelledby="runbooks-heading">
                 <h2 id="runbooks-heading">"Runbooks"</h2>
-                <ul>{items}</ul>
+                <ul>{written} {elsewhere}</ul>
             </section>
         }
     });
+    let (runbooks_first, runbooks_last) = if in_trouble {
+        (runbooks, None)
+    } else {
+        (None, runbooks)
+    };
     let sections = if environments.is_empty() {
         view! { <p class="panel">"This service runs in no environment yet."</p> }.into_any()
     } else {
@@ -104,8 +136,9 @@ fn Service(page: ServiceHealthPage) -> impl IntoView {
                     {time_format::utc(generated_at)}
                 </time>
             </p>
-            {runbooks}
+            {runbooks_first}
             {sections}
+            {runbooks_last}
         </article>
     }
 }

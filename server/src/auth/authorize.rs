@@ -67,6 +67,7 @@ mod tests {
             (Promote(Protected),       [false, false, true,  true]),
             (ManageUsers,              [false, false, false, true]),
             (ManageTokens,             [false, false, false, true]),
+            (ViewRunbookProblems,      [false, false, false, true]),
         ];
         assert_eq!(
             table.len(),

@@ -71,11 +71,7 @@ fn plain_text(events: &[Event<'_>]) -> String {
                 | TagEnd::CodeBlock
                 | TagEnd::TableCell
                 | TagEnd::BlockQuote(_),
-            ) => {
-                if !text.ends_with('\n') {
-                    text.push('\n');
-                }
-            }
+            ) if !text.ends_with('\n') => text.push('\n'),
             _ => {}
         }
     }

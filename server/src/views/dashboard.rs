@@ -31,13 +31,17 @@ impl Views {
             .into_iter()
             .map(|job| ((job.environment, job.service), job.id))
             .collect();
-        Ok(build(
+        let mut dashboard = build(
             &self.config,
             &versions,
             &health,
             &deploying,
             Timestamp::now(),
-        ))
+        );
+        for row in &mut dashboard.services {
+            row.runbooks_href = self.runbooks_href(&row.name, &self.runbooks_of(&row.name));
+        }
+        Ok(dashboard)
     }
 }
 
@@ -82,6 +86,8 @@ pub fn build(
             name: service.name.clone(),
             description: service.description.clone(),
             owner: service.owner.clone(),
+            // Filled in from the runbooks by `Views::dashboard`.
+            runbooks_href: None,
             cells: config
                 .environments
                 .iter()
@@ -124,9 +130,7 @@ pub fn build(
     Dashboard {
         title: config.console.title.clone(),
         generated_at: now,
-        refresh_seconds: u32::try_from(config.health.interval.as_secs())
-            .unwrap_or(u32::MAX)
-            .max(1),
+        refresh_seconds: super::refresh_seconds(config),
         environments,
         services,
     }

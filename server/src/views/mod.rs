@@ -7,6 +7,7 @@
 mod dashboard;
 mod deploys;
 mod promotion;
+mod runbooks;
 mod service;
 
 use std::{collections::HashMap, sync::Arc};
@@ -44,8 +45,15 @@ impl Views {
         }
     }
 
-    /// The runbooks as last read (the runbook pages are still to come).
-    pub fn runbooks(&self) -> &Catalog {
-        &self.runbooks
+    /// How often a page showing health is worth asking for again: one probe interval.
+    fn refresh_seconds(&self) -> u32 {
+        refresh_seconds(&self.config)
     }
+}
+
+/// One probe interval in whole seconds, at least one.
+fn refresh_seconds(config: &Config) -> u32 {
+    u32::try_from(config.health.interval.as_secs())
+        .unwrap_or(u32::MAX)
+        .max(1)
 }

@@ -29,14 +29,16 @@ impl Views {
                 "There is no service named “{service}” in the configuration."
             ))
         })?;
-        Ok(build(
+        let mut page = build(
             &self.config,
             found,
             &self.health,
             self.store.as_ref(),
             Timestamp::now(),
         )
-        .await?)
+        .await?;
+        page.runbook_pages = self.runbooks_of(&found.name);
+        Ok(page)
     }
 }
 
@@ -107,6 +109,8 @@ async fn build(
         owner: service.owner.clone(),
         generated_at: now,
         environments,
+        // Filled in from the runbooks by `Views::service_health`.
+        runbook_pages: Vec::new(),
         runbooks: service
             .runbooks
             .iter()

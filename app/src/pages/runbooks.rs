@@ -1,0 +1,374 @@
+//! Runbooks: the list (a plain GET form searches and filters it, so a result is a link and
+//! works before the wasm bundle loads), one runbook with its table of contents and its
+//! services' health, and the files' problems for admins.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::{
+    MeResource,
+    api::{load_runbook, load_runbook_problems, load_runbooks},
+    components::{ErrorPanel, LiveHealth},
+    model::{
+        Action, RunbookEntry, RunbookList, RunbookPage, RunbookSummary, TocEntry,
+        encode_query_value,
+    },
+};
+
+#[component]
+pub fn RunbooksPage() -> impl IntoView {
+    let query = use_query_map();
+    let field = move |key: &'static str| move || query.with(|q| q.get(key).unwrap_or_default());
+    let list = Resource::new(
+        move || (field("q")(), field("service")(), field("tag")()),
+        |(q, service, tag)| load_runbooks(q, service, tag),
+    );
+
+    view! {
+        <Title text="Runbooks" />
+        <section class="runbooks" aria-labelledby="runbooks-heading">
+            <h1 id="runbooks-heading">"Runbooks"</h1>
+            <Transition fallback=|| view! { <p class="muted">"Loading runbooks…"</p> }>
+                {move || Suspend::new(async move {
+                    match list.await {
+                        Ok(list) => view! { <List list /> }.into_any(),
+                        Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn List(list: RunbookList) -> impl IntoView {
+    let RunbookList {
+        query,
+        service,
+        tag,
+        entries,
+        external,
+        total,
+        services,
+        tags,
+        problems,
+    } = list;
+    let chosen_service = service
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let chosen_tag = tag.clone().unwrap_or_default();
+    let service_options = services
+        .into_iter()
+        .map(|s| {
+            let selected = s.as_str() == chosen_service;
+            view! { <option value=s.to_string() selected=selected>{s.to_string()}</option> }
+        })
+        .collect_view();
+    let tag_options = tags
+        .into_iter()
+        .map(|t| {
+            let selected = t == chosen_tag;
+            let value = t.clone();
+            view! { <option value=value selected=selected>{t}</option> }
+        })
+        .collect_view();
+    let searching = !query.is_empty();
+    let narrowed = searching || service.is_some() || tag.is_some();
+    let count = if narrowed {
+        format!(
+            "{} of {total} {}",
+            entries.len(),
+            if total == 1 { "runbook" } else { "runbooks" }
+        )
+    } else {
+        format!(
+            "{total} {}",
+            if total == 1 { "runbook" } else { "runbooks" }
+        )
+    };
+    let me = use_context::<MeResource>();
+    let problems_note = (problems > 0).then(|| {
+        let files = if problems == 1 { "problem" } else { "problems" };
+        view! {
+            <p class="panel warning" role="status">
+                {format!("The runbook files have {problems} {files}; the last good version of each is shown. ")}
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let admin = match me {
+                            Some(me) => me.await.ok().flatten().is_some_and(|m| m.may(Action::ViewRunbookProblems)),
+                            None => false,
+                        };
+                        admin.then(|| view! { <a href="/admin/runbooks">"See what is wrong"</a> })
+                    })}
+                </Transition>
+            </p>
+        }
+    });
+    let results = if entries.is_empty() {
+        let message = if searching {
+            format!("No runbook matches “{query}”.")
+        } else if narrowed {
+            "No runbook matches these filters.".to_owned()
+        } else {
+            "No runbooks yet. Add Markdown files to the directory [runbooks] dir names.".to_owned()
+        };
+        view! { <p class="panel">{message}</p> }.into_any()
+    } else {
+        let items = entries
+            .into_iter()
+            .map(|entry| view! { <Entry entry /> })
+            .collect_view();
+        view! { <ul class="runbook-list">{items}</ul> }.into_any()
+    };
+    let external = (!external.is_empty()).then(|| {
+        let items = external
+            .into_iter()
+            .map(|link| {
+                view! {
+                    <li>
+                        <a href=link.url rel="noopener noreferrer">{link.title}</a>
+                        " "
+                        <span class="muted">{format!("({})", link.service)}</span>
+                    </li>
+                }
+            })
+            .collect_view();
+        view! {
+            <section class="panel" aria-labelledby="external-heading">
+                <h2 id="external-heading">"Kept elsewhere"</h2>
+                <ul>{items}</ul>
+            </section>
+        }
+    });
+
+    view! {
+        <form method="get" action="/runbooks" class="filter-form" role="search">
+            <label>
+                "Search" <input name="q" type="search" value=query.clone() placeholder="restart, disk full…" />
+            </label>
+            <label>
+                "Service"
+                <select name="service">
+                    <option value="">"Any"</option>
+                    {service_options}
+                </select>
+            </label>
+            <label>
+                "Tag"
+                <select name="tag">
+                    <option value="">"Any"</option>
+                    {tag_options}
+                </select>
+            </label>
+            <button type="submit">"Show"</button>
+            {narrowed.then(|| view! { <a href="/runbooks" class="button-link">"Show all"</a> })}
+        </form>
+        <p class="muted" aria-live="polite">{count}</p>
+        {problems_note}
+        {results}
+        {external}
+    }
+}
+
+#[component]
+fn Entry(entry: RunbookEntry) -> impl IntoView {
+    let RunbookEntry { runbook, snippet } = entry;
+    let snippet = (!snippet.is_empty()).then(|| {
+        let parts = snippet
+            .into_iter()
+            .map(|part| {
+                if part.matched {
+                    view! { <mark>{part.text}</mark> }.into_any()
+                } else {
+                    part.text.into_any()
+                }
+            })
+            .collect_view();
+        view! { <p class="snippet">{parts}</p> }
+    });
+    view! {
+        <li>
+            <h2 class="runbook-title">
+                <a href=format!("/runbooks/{}", runbook.slug)>{runbook.title.clone()}</a>
+            </h2>
+            {snippet}
+            <Facts runbook />
+        </li>
+    }
+}
+
+/// Services, environments, tags, owner and review state: under a title in the list and at the
+/// top of a runbook.
+#[component]
+fn Facts(runbook: RunbookSummary) -> impl IntoView {
+    let RunbookSummary {
+        services,
+        environments,
+        tags,
+        owner,
+        reviewed,
+        stale,
+        ..
+    } = runbook;
+    let services = services
+        .into_iter()
+        .map(|s| view! { <a href=format!("/services/{s}")>{s.to_string()}</a> " " })
+        .collect_view();
+    let environments = if environments.is_empty() {
+        "all".to_owned()
+    } else {
+        environments
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let tags = (!tags.is_empty()).then(|| {
+        let links = tags
+            .into_iter()
+            .map(|t| {
+                let href = format!("/runbooks?tag={}", encode_query_value(&t));
+                view! { <a class="tag" href=href>{t}</a> " " }
+            })
+            .collect_view();
+        view! {
+            <dt>"Tags"</dt>
+            <dd>{links}</dd>
+        }
+    });
+    view! {
+        <dl class="runbook-facts">
+            <dt>"Services"</dt>
+            <dd>{services}</dd>
+            <dt>"Environments"</dt>
+            <dd>{environments}</dd>
+            {tags}
+            {owner.map(|o| view! { <dt>"Owner"</dt> <dd>{o}</dd> })}
+            <dt>"Reviewed"</dt>
+            <dd>
+                {reviewed.unwrap_or_else(|| "never".to_owned())}
+                {stale.then(|| view! { " " <span class="badge stale">"stale"</span> })}
+            </dd>
+        </dl>
+    }
+}
+
+#[component]
+pub fn RunbookPageView() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.with(|p| p.get("slug").unwrap_or_default());
+    let page = Resource::new(slug, load_runbook);
+
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading the runbook…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(page) => view! { <Runbook page /> }.into_any(),
+                    Err(e) => {
+                        view! {
+                            <Title text="Runbook" />
+                            <ErrorPanel error=e />
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Runbook(page: RunbookPage) -> impl IntoView {
+    let RunbookPage {
+        runbook,
+        html,
+        toc,
+        edit_url,
+        health,
+        refresh_seconds,
+    } = page;
+    let title = runbook.title.clone();
+    let services = runbook.services.clone();
+    let toc = (toc.len() > 1).then(|| view! { <Contents toc /> });
+    view! {
+        <Title text=title.clone() />
+        <article class="runbook" aria-labelledby="runbook-heading">
+            <p>
+                <a href="/runbooks">"← All runbooks"</a>
+            </p>
+            <h1 id="runbook-heading">{title}</h1>
+            <Facts runbook />
+            {edit_url
+                .map(|url| {
+                    view! {
+                        <p>
+                            <a class="button-link" href=url rel="noopener noreferrer">"Edit"</a>
+                        </p>
+                    }
+                })}
+            <section class="runbook-health" aria-label="Health now">
+                <LiveHealth services initial=health refresh_seconds />
+            </section>
+            <div class="runbook-layout">
+                {toc}
+                // Sanitized on the server: pulldown-cmark's HTML through ammonia.
+                <div class="runbook-body" inner_html=html></div>
+            </div>
+        </article>
+    }
+}
+
+#[component]
+fn Contents(toc: Vec<TocEntry>) -> impl IntoView {
+    let items = toc
+        .into_iter()
+        .map(|entry| {
+            view! {
+                <li class=format!("toc-level-{}", entry.level)>
+                    <a href=format!("#{}", entry.id)>{entry.text}</a>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <nav class="toc" aria-labelledby="toc-heading">
+            <h2 id="toc-heading">"Contents"</h2>
+            <ol>{items}</ol>
+        </nav>
+    }
+}
+
+/// `/admin/runbooks`: every runbook file that cannot be read now, and why.
+#[component]
+pub fn RunbookProblemsPage() -> impl IntoView {
+    let problems = Resource::new(|| (), |_| load_runbook_problems());
+    view! {
+        <Title text="Runbook problems" />
+        <section aria-labelledby="problems-heading">
+            <h1 id="problems-heading">"Runbook problems"</h1>
+            <p class="muted">
+                "Files that cannot be read now. Until each is fixed, its last good version (if it had one) is what readers see."
+            </p>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match problems.await {
+                        Ok(list) if list.is_empty() => {
+                            view! { <p class="panel success">"Every runbook file reads cleanly."</p> }
+                                .into_any()
+                        }
+                        Ok(list) => {
+                            let items = list
+                                .into_iter()
+                                .map(|p| view! { <li><code>{p.0}</code></li> })
+                                .collect_view();
+                            view! { <ul class="problems">{items}</ul> }.into_any()
+                        }
+                        Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}

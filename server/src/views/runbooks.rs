@@ -1,0 +1,224 @@
+//! The runbook pages: the list (all, by service or tag, or a search), one runbook with its
+//! services' health, and what is wrong with the files. Also the link from a red cell of the
+//! dashboard to the right runbook.
+
+use std::collections::BTreeSet;
+
+use flightdeck_app::model::{
+    ExternalRunbook, HealthNow, RunbookEntry, RunbookList, RunbookPage, RunbookProblem,
+    RunbookSummary, ServiceName, SnippetPart, TargetHealth, Timestamp, TocEntry,
+};
+
+use super::Views;
+use crate::{
+    error::AppError,
+    runbooks::{Runbook, edit_url, is_stale, search::Hit},
+};
+
+impl Views {
+    /// `/runbooks`, narrowed by a search (`query`), a service and a tag; empty strings narrow
+    /// nothing.
+    pub fn runbook_list(
+        &self,
+        query: &str,
+        service: &str,
+        tag: &str,
+    ) -> Result<RunbookList, AppError> {
+        let service = match service.trim() {
+            "" => None,
+            name => Some(
+                self.config
+                    .service(name)
+                    .ok_or_else(|| {
+                        AppError::NotFound(format!(
+                            "There is no service named “{name}” in the configuration."
+                        ))
+                    })?
+                    .name
+                    .clone(),
+            ),
+        };
+        let tag = Some(tag.trim().to_lowercase()).filter(|t| !t.is_empty());
+        let all = self.runbooks.runbooks();
+        let today = today();
+        let wanted = |r: &Runbook| {
+            service
+                .as_ref()
+                .is_none_or(|s| r.front.services.contains(s))
+                && tag.as_ref().is_none_or(|t| r.front.tags.contains(t))
+        };
+        let query = query.trim().to_owned();
+        let entries: Vec<RunbookEntry> = if query.is_empty() {
+            let mut listed: Vec<&Runbook> = all
+                .iter()
+                .map(AsRef::as_ref)
+                .filter(|r| wanted(r))
+                .collect();
+            listed.sort_by_key(|r| r.front.title.to_lowercase());
+            listed
+                .into_iter()
+                .map(|r| RunbookEntry {
+                    runbook: summary(r, today),
+                    snippet: Vec::new(),
+                })
+                .collect()
+        } else {
+            self.runbooks
+                .search(&query)
+                .into_iter()
+                .filter(|hit| wanted(&hit.runbook))
+                .map(|hit| entry(&hit, today))
+                .collect()
+        };
+        let external = if query.is_empty() && tag.is_none() {
+            self.config
+                .services
+                .iter()
+                .filter(|s| service.as_ref().is_none_or(|name| *name == s.name))
+                .flat_map(|s| {
+                    s.runbooks.iter().map(|link| ExternalRunbook {
+                        service: s.name.clone(),
+                        title: link.title.clone(),
+                        url: link.url.to_string(),
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let with_runbooks: BTreeSet<&ServiceName> =
+            all.iter().flat_map(|r| &r.front.services).collect();
+        let tags: BTreeSet<&String> = all.iter().flat_map(|r| &r.front.tags).collect();
+        Ok(RunbookList {
+            query,
+            service,
+            tag,
+            entries,
+            external,
+            total: all.len(),
+            // In the configuration's order, like the dashboard.
+            services: self
+                .config
+                .services
+                .iter()
+                .filter(|s| with_runbooks.contains(&s.name))
+                .map(|s| s.name.clone())
+                .collect(),
+            tags: tags.into_iter().cloned().collect(),
+            problems: self.runbooks.problems().len(),
+        })
+    }
+
+    /// `/runbooks/{slug}`; not found when no runbook has that address.
+    pub fn runbook_page(&self, slug: &str) -> Result<RunbookPage, AppError> {
+        let runbook = self.runbooks.runbook(slug).ok_or_else(|| {
+            AppError::NotFound(format!("There is no runbook at /runbooks/{slug}."))
+        })?;
+        let health: Vec<TargetHealth> = self
+            .health
+            .snapshot()
+            .into_iter()
+            .filter(|(_, service, _)| runbook.front.services.contains(service))
+            .map(|(environment, service, health)| TargetHealth {
+                environment,
+                service,
+                health,
+            })
+            .collect();
+        let health = HealthNow {
+            generated_at: Timestamp::now(),
+            targets: health,
+        };
+        Ok(RunbookPage {
+            runbook: summary(&runbook, today()),
+            html: runbook.html.clone(),
+            toc: runbook
+                .headings
+                .iter()
+                .map(|h| TocEntry {
+                    level: h.level,
+                    text: h.text.clone(),
+                    id: h.id.clone(),
+                })
+                .collect(),
+            edit_url: edit_url(&self.config, &runbook),
+            health,
+            refresh_seconds: self.refresh_seconds(),
+        })
+    }
+
+    /// Every file that cannot be read now, and why.
+    pub fn runbook_problems(&self) -> Vec<RunbookProblem> {
+        self.runbooks
+            .problems()
+            .into_iter()
+            .map(|p| RunbookProblem(p.to_string()))
+            .collect()
+    }
+
+    /// The runbooks of one service, by title, for its page.
+    pub(super) fn runbooks_of(&self, service: &ServiceName) -> Vec<RunbookSummary> {
+        let today = today();
+        let mut found: Vec<RunbookSummary> = self
+            .runbooks
+            .runbooks()
+            .iter()
+            .filter(|r| r.front.services.contains(service))
+            .map(|r| summary(r, today))
+            .collect();
+        found.sort_by_key(|r| r.title.to_lowercase());
+        found
+    }
+
+    /// Where a red cell of `service` links: its one runbook, the list of its runbooks, or its
+    /// page's links kept elsewhere; nothing when it has none.
+    pub(super) fn runbooks_href(
+        &self,
+        service: &ServiceName,
+        pages: &[RunbookSummary],
+    ) -> Option<String> {
+        match pages {
+            [one] => Some(format!("/runbooks/{}", one.slug)),
+            // Service names are URL-safe by their rules.
+            [_, _, ..] => Some(format!("/runbooks?service={service}")),
+            [] => self
+                .config
+                .service(service.as_str())
+                .filter(|s| !s.runbooks.is_empty())
+                .map(|_| format!("/services/{service}#runbooks")),
+        }
+    }
+}
+
+fn entry(hit: &Hit, today: time::Date) -> RunbookEntry {
+    RunbookEntry {
+        runbook: summary(&hit.runbook, today),
+        snippet: hit
+            .snippet
+            .iter()
+            .map(|f| SnippetPart {
+                text: f.text.clone(),
+                matched: f.matched,
+            })
+            .collect(),
+    }
+}
+
+fn summary(runbook: &Runbook, today: time::Date) -> RunbookSummary {
+    let front = &runbook.front;
+    RunbookSummary {
+        slug: runbook.slug.clone(),
+        title: front.title.clone(),
+        services: front.services.clone(),
+        environments: front.environments.clone(),
+        tags: front.tags.clone(),
+        owner: front.owner.clone(),
+        reviewed: front.reviewed.map(|d| d.to_string()),
+        stale: is_stale(front.reviewed, front.review_every, today),
+    }
+}
+
+/// The day in UTC, for the review state.
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
