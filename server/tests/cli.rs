@@ -70,7 +70,7 @@ fn write_config(dir: &Path, text: &str) -> PathBuf {
 }
 
 #[test]
-fn check_config_accepts_the_example_with_a_one_line_summary() {
+fn check_config_accepts_the_example_and_its_runbooks_with_a_one_line_summary() {
     let example = repo_root().join("flightdeck.example.toml");
     let (code, stdout, stderr) = run(&mut flightdeck(&[
         "check-config",
@@ -79,7 +79,7 @@ fn check_config_accepts_the_example_with_a_one_line_summary() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(
-        stdout.ends_with("OK: 3 environments (dev, staging, production), 3 services\n"),
+        stdout.ends_with("OK: 3 environments (dev, staging, production), 3 services, 3 runbooks\n"),
         "{stdout}"
     );
 }
