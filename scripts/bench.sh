@@ -13,9 +13,12 @@
 # and stopped again), the console's deploy of a demo container (switch plus health gate) against
 # the same steps done with the docker CLI, run after run; prints each run and the ratio.
 #
-#   scripts/bench.sh            # all three: 20 s per dashboard load level, 120 s of health,
-#                               # 5 deploys each way
-#   scripts/bench.sh dashboard  # or: scripts/bench.sh health, scripts/bench.sh deploy
+# Runbook search (scripts/bench/search.py): 1,000 generated runbooks of about 5 KB; prints
+# p50/p99 of GET /runbooks?q=... per kind of query and the memory the runbooks add to the console.
+#
+#   scripts/bench.sh            # all four: 20 s per dashboard load level, 120 s of health,
+#                               # 5 deploys each way, 2,000 searches
+#   scripts/bench.sh dashboard  # or: scripts/bench.sh health, deploy, search
 #   BENCH_SECONDS=60 HEALTH_BENCH_SECONDS=300 DEPLOY_BENCH_RUNS=10 scripts/bench.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/toolchain.sh"
@@ -27,8 +30,8 @@ SERVICES=50
 DEPLOY_RUNS="${DEPLOY_BENCH_RUNS:-5}"
 SCENARIO="${1:-all}"
 case "$SCENARIO" in
-  all | dashboard | health | deploy) ;;
-  *) die "unknown scenario '$SCENARIO': use dashboard, health, deploy, or nothing for all" ;;
+  all | dashboard | health | deploy | search) ;;
+  *) die "unknown scenario '$SCENARIO': use dashboard, health, deploy, search, or nothing for all" ;;
 esac
 
 ensure_build_tools
@@ -56,6 +59,18 @@ deploy_bench() {
 
 if [ "$SCENARIO" = deploy ]; then
   deploy_bench
+  exit 0
+fi
+
+search_bench() {
+  echo
+  say "Runbook search: 1,000 generated runbooks"
+  python3 "$REPO_ROOT/scripts/bench/search.py" "$REPO_ROOT/target/release/flightdeck" "$WORK" \
+    "${SEARCH_BENCH_REQUESTS:-2000}"
+}
+
+if [ "$SCENARIO" = search ]; then
+  search_bench
   exit 0
 fi
 
@@ -175,4 +190,5 @@ if [ "$SCENARIO" = all ]; then
   SERVER_PID=""
   health_bench
   deploy_bench
+  search_bench
 fi

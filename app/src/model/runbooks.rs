@@ -53,8 +53,10 @@ pub struct RunbookList {
     pub query: String,
     pub service: Option<ServiceName>,
     pub tag: Option<String>,
-    /// Best match first for a search, else by title.
+    /// Best match first for a search (the best 50 only), else by title.
     pub entries: Vec<RunbookEntry>,
+    /// How many matched, shown or not.
+    pub matched: usize,
     /// The links kept elsewhere, for the same service filter (none for a search).
     pub external: Vec<ExternalRunbook>,
     /// Every runbook, before filtering.

@@ -48,6 +48,7 @@ fn List(list: RunbookList) -> impl IntoView {
         service,
         tag,
         entries,
+        matched,
         external,
         total,
         services,

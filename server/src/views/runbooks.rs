@@ -15,6 +15,9 @@ use crate::{
     runbooks::{Runbook, edit_url, is_stale, search::Hit},
 };
 
+/// A search shows at most this many results: past them, a better query beats scrolling.
+const MOST_RESULTS: usize = 50;
+
 impl Views {
     /// `/runbooks`, narrowed by a search (`query`), a service and a tag; empty strings narrow
     /// nothing.
@@ -48,7 +51,7 @@ impl Views {
                 && tag.as_ref().is_none_or(|t| r.front.tags.contains(t))
         };
         let query = query.trim().to_owned();
-        let entries: Vec<RunbookEntry> = if query.is_empty() {
+        let mut entries: Vec<RunbookEntry> = if query.is_empty() {
             let mut listed: Vec<&Runbook> = all
                 .iter()
                 .map(AsRef::as_ref)
@@ -70,6 +73,10 @@ impl Views {
                 .map(|hit| entry(&hit, today))
                 .collect()
         };
+        let matched = entries.len();
+        if !query.is_empty() {
+            entries.truncate(MOST_RESULTS);
+        }
         let external = if query.is_empty() && tag.is_none() {
             self.config
                 .services
@@ -94,6 +101,7 @@ impl Views {
             service,
             tag,
             entries,
+            matched,
             external,
             total: all.len(),
             // In the configuration's order, like the dashboard.
