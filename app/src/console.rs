@@ -121,6 +121,9 @@ pub trait Console: Send + Sync + 'static {
     /// One runbook with its services' health now.
     async fn runbook(&self, caller: &Caller, slug: String) -> Result<RunbookPage, ConsoleError>;
 
+    /// Every runbook in one self-contained HTML file, to keep for when the console is down.
+    async fn runbook_export(&self, caller: &Caller) -> Result<String, ConsoleError>;
+
     /// What is wrong with the runbook files now.
     async fn runbook_problems(&self, caller: &Caller) -> Result<Vec<RunbookProblem>, ConsoleError>;
 

@@ -122,6 +122,11 @@ impl Console for ConsoleService {
         Ok(self.views.runbook_page(&slug)?)
     }
 
+    async fn runbook_export(&self, caller: &Caller) -> Result<String, ConsoleError> {
+        authorize(caller, Action::View)?;
+        Ok(self.views.runbook_export())
+    }
+
     async fn runbook_problems(&self, caller: &Caller) -> Result<Vec<RunbookProblem>, ConsoleError> {
         authorize(caller, Action::ViewRunbookProblems)?;
         Ok(self.views.runbook_problems())

@@ -134,7 +134,7 @@ targets.dev = { container = "api-dev", health_url = "javascript:alert(1)" }
 }
 
 #[test]
-fn check_config_checks_the_runbooks_with_the_same_messages() {
+fn check_config_and_the_export_read_the_runbooks_with_the_same_messages() {
     let dir = tempfile::tempdir().unwrap();
     let runbooks = dir.path().join("runbooks");
     std::fs::create_dir_all(&runbooks).unwrap();
@@ -167,6 +167,39 @@ fn check_config_checks_the_runbooks_with_the_same_messages() {
         .as_str()],
         "{stderr}"
     );
+
+    // The export needs no server and no database, and leaves out (naming it) what it cannot
+    // read rather than writing nothing.
+    let out = dir.path().join("keep/runbooks.html");
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
+    let (code, stdout, stderr) = run(&mut flightdeck(&[
+        "runbooks",
+        "export",
+        "--config",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, format!("Wrote 1 runbook to {}\n", out.display()));
+    assert!(stderr.contains("warning: left out: "), "{stderr}");
+    assert!(
+        stderr.contains("db.md:3:20: services: no service `db`"),
+        "{stderr}"
+    );
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains("<h1>Restart the API</h1>"), "{html}");
+    assert!(!html.contains("Database"), "{html}");
+
+    let bare = write_config(dir.path(), common::TEST_CONFIG);
+    let (code, _, stderr) = run(&mut flightdeck(&[
+        "runbooks",
+        "export",
+        "--config",
+        bare.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("there is no [runbooks] table"), "{stderr}");
 }
 
 #[test]

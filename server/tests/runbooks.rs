@@ -130,6 +130,26 @@ async fn runbooks_are_listed_searched_read_kept_current_and_linked_from_red_cell
     let (_, none) = page(&viewer, "/runbooks?q=zebra").await;
     assert_eq!(select(&none, ".panel"), ["No runbook matches “zebra”."]);
 
+    // Every runbook in one file to keep, for readers only.
+    let export = viewer.get("/runbooks/export.html").await;
+    assert_eq!(export.status(), 200);
+    let policy = export.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.starts_with("default-src 'none'"), "{policy}");
+    let file = export.text().await.unwrap();
+    assert!(
+        file.contains("<a href=\"#runbook-disk\">Disk &lt;full&gt;</a>"),
+        "{file}"
+    );
+    assert!(
+        file.contains("<section class=\"runbook\" id=\"runbook-restart\">"),
+        "{file}"
+    );
+    assert!(!file.contains("<script"), "{file}");
+    assert_eq!(app.get("/runbooks/export.html").await.status(), 303);
+
     // One runbook: contents, facts, Edit, its services' health, sanitized body.
     let (status, one) = page(&viewer, "/runbooks/restart").await;
     assert_eq!(status, 200);

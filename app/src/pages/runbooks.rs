@@ -77,17 +77,13 @@ fn List(list: RunbookList) -> impl IntoView {
         .collect_view();
     let searching = !query.is_empty();
     let narrowed = searching || service.is_some() || tag.is_some();
-    let count = if narrowed {
-        format!(
-            "{} of {total} {}",
-            entries.len(),
-            if total == 1 { "runbook" } else { "runbooks" }
-        )
-    } else {
-        format!(
-            "{total} {}",
-            if total == 1 { "runbook" } else { "runbooks" }
-        )
+    let runbooks = if total == 1 { "runbook" } else { "runbooks" };
+    let count = match (narrowed, entries.len()) {
+        (false, _) => format!("{total} {runbooks}"),
+        (true, shown) if shown < matched => {
+            format!("{matched} of {total} {runbooks} match; the best {shown} are shown")
+        }
+        (true, _) => format!("{matched} of {total} {runbooks}"),
     };
     let me = use_context::<MeResource>();
     let problems_note = (problems > 0).then(|| {
@@ -166,7 +162,13 @@ fn List(list: RunbookList) -> impl IntoView {
             <button type="submit">"Show"</button>
             {narrowed.then(|| view! { <a href="/runbooks" class="button-link">"Show all"</a> })}
         </form>
-        <p class="muted" aria-live="polite">{count}</p>
+        <p class="muted" aria-live="polite">
+            {count} " · "
+            <a href="/runbooks/export.html" download="runbooks.html">
+                "Download all as one HTML file"
+            </a>
+            " (to read when the console is down)"
+        </p>
         {problems_note}
         {results}
         {external}

@@ -52,6 +52,23 @@ pub enum Command {
     /// Manage API tokens from the console's machine.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Work with the runbooks without a running console.
+    #[command(subcommand)]
+    Runbooks(RunbooksCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunbooksCommand {
+    /// Write every runbook into one self-contained HTML file (contents, inline CSS, no
+    /// scripts) to keep for when the console is down. Needs no server and no database.
+    Export {
+        /// The configuration whose [runbooks] to export.
+        #[arg(long, env = "FLIGHTDECK_CONFIG", default_value = "flightdeck.toml")]
+        config: PathBuf,
+        /// Where to write the file.
+        #[arg(long, default_value = "runbooks.html")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,6 +143,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Demo { config, remove }) => demo(&config, remove),
         Some(Command::User(command)) => admin::run(admin::Task::User(command)),
         Some(Command::Token(command)) => admin::run(admin::Task::Token(command)),
+        Some(Command::Runbooks(RunbooksCommand::Export { config, out })) => {
+            export_runbooks(&config, &out)
+        }
         None => serve(cli.serve),
     }
 }
@@ -165,6 +185,44 @@ fn check_config(path: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Exports what can be read: during an incident a file with one runbook missing beats none, so
+/// a file with a problem is named as a warning and left out.
+fn export_runbooks(path: &std::path::Path, out: &std::path::Path) -> ExitCode {
+    let config = match Config::load(path) {
+        Ok(config) if config.runbooks.is_some() => std::sync::Arc::new(config),
+        Ok(_) => {
+            eprintln!(
+                "error: {}: there is no [runbooks] table, so there are no runbooks to export",
+                path.display()
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("error: {e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let catalog = crate::runbooks::Catalog::new(config.clone());
+    for problem in catalog.problems() {
+        eprintln!("warning: left out: {problem}");
+    }
+    let runbooks = catalog.runbooks();
+    let html = crate::runbooks::export::export_now(&config.console.title, &runbooks);
+    if let Err(e) = std::fs::write(out, html) {
+        eprintln!("error: cannot write {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "Wrote {} runbook{} to {}",
+        runbooks.len(),
+        if runbooks.len() == 1 { "" } else { "s" },
+        out.display()
+    );
+    ExitCode::SUCCESS
 }
 
 fn demo(path: &std::path::Path, remove: bool) -> ExitCode {

@@ -14,6 +14,7 @@ mod csrf;
 mod deploy_events;
 pub mod metrics;
 mod probes;
+mod runbook_export;
 mod security_headers;
 
 use std::{
@@ -102,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(metrics::render))
         .route("/audit.csv", get(audit_export::export))
+        .route("/runbooks/export.html", get(runbook_export::export))
         .route("/api/v1/health", get(api::health))
         .route("/api/v1/deployments", post(api::request_deploy))
         .route("/api/v1/deployments/{id}", get(api::deployment))

@@ -5,6 +5,7 @@
 //! like the configuration, and the others are still served.
 
 mod catalog;
+pub mod export;
 pub mod front_matter;
 pub mod render;
 pub mod search;

@@ -155,6 +155,11 @@ impl Views {
         })
     }
 
+    /// Every runbook in one self-contained HTML file (see [`crate::runbooks::export`]).
+    pub fn runbook_export(&self) -> String {
+        crate::runbooks::export::export_now(&self.config.console.title, &self.runbooks.runbooks())
+    }
+
     /// Every file that cannot be read now, and why.
     pub fn runbook_problems(&self) -> Vec<RunbookProblem> {
         self.runbooks
