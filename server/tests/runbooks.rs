@@ -54,7 +54,7 @@ tags = [\"recovery\"]\nowner = \"team-shop\"\nreviewed = 2020-01-01\n+++\n\
 const DISK: &str = "+++\ntitle = \"Disk <full>\"\nservices = [\"shop\", \"mail\"]\n+++\n\
 Delete old files, then restart the mail relay.\n";
 
-fn select<'a>(html: &'a Html, css: &str) -> Vec<String> {
+fn select(html: &Html, css: &str) -> Vec<String> {
     let selector = Selector::parse(css).unwrap();
     html.select(&selector)
         .map(|e| e.text().collect::<String>().trim().to_owned())
