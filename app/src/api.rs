@@ -2,6 +2,11 @@
 //! authenticated, calls one method of [`crate::console::Console`] (which authorizes it) and does
 //! nothing else. All of them are POST; the server refuses cross-site POSTs before they run.
 
+// One argument per form field: the forms post their fields flat, as plain HTML forms do (so
+// they work before the wasm bundle loads), and the deploy form has nine. Module-wide because
+// the `#[server]` macro's generated code does not carry an attribute on the function.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 
 use crate::{
@@ -76,7 +81,8 @@ pub async fn load_deployment(id: i64) -> Result<DeploymentView, ConsoleError> {
     )
 }
 
-/// Deploys a version, rolls back to one (`rollback`), or promotes what runs in `promote_from`;
+/// Deploys a version, rolls back to one (`rollback`), promotes what runs in `promote_from`, or
+/// starts what runs again (`restart`); `runbook` names the runbook whose action block asked;
 /// then goes to the deploy's page, where its steps appear as they happen.
 #[server(endpoint = "deploy")]
 pub async fn deploy(
@@ -87,6 +93,8 @@ pub async fn deploy(
     rollback: Option<String>,
     idempotency_key: String,
     reviewed: Option<String>,
+    restart: Option<String>,
+    runbook: Option<String>,
 ) -> Result<i64, ConsoleError> {
     answer(
         async move {
@@ -97,6 +105,8 @@ pub async fn deploy(
                 version: version.filter(|v| !v.trim().is_empty()),
                 promote_from: promote_from.filter(|p| !p.trim().is_empty()),
                 rollback: rollback.is_some_and(|r| r == "true"),
+                restart: restart.is_some_and(|r| r == "true"),
+                runbook: runbook.filter(|r| !r.trim().is_empty()),
                 idempotency_key,
                 reviewed: reviewed.filter(|r| !r.trim().is_empty()),
             };

@@ -119,7 +119,7 @@ impl Console for ConsoleService {
 
     async fn runbook(&self, caller: &Caller, slug: String) -> Result<RunbookPage, ConsoleError> {
         authorize(caller, Action::View)?;
-        Ok(self.views.runbook_page(&slug)?)
+        Ok(self.views.runbook_page(caller, &slug).await?)
     }
 
     async fn runbook_export(&self, caller: &Caller) -> Result<String, ConsoleError> {

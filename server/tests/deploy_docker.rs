@@ -226,6 +226,39 @@ async fn deploy_roll_back_automatically_and_by_hand() {
             (DeployKind::Deploy, "2", DeployState::Succeeded),
         ]
     );
+
+    // A restart starts the same release again, through the same gate.
+    let started = || async { w.backend.live(&w.target).await.unwrap().unwrap().started_at };
+    let before = started().await;
+    let (job, _) = w
+        .engine
+        .request(request(DeployKind::Restart, "1", "bob", "restart-1"))
+        .await
+        .unwrap();
+    let done = finished(&w.store, job.id).await;
+    assert_eq!(done.state, DeployState::Succeeded, "{}", done.reason);
+    assert_eq!(running_version(&w).await, "1");
+    assert_ne!(started().await, before, "the container was started again");
+
+    // One that does not come back healthy (3 fails its health check, put in place by hand)
+    // ends failed and says so: there is nothing to roll back to.
+    w.backend
+        .switch(&w.target, &release("3"), &|_| {})
+        .await
+        .unwrap();
+    let (job, _) = w
+        .engine
+        .request(request(DeployKind::Restart, "3", "bob", "restart-2"))
+        .await
+        .unwrap();
+    let done = finished(&w.store, job.id).await;
+    assert_eq!(done.state, DeployState::Failed);
+    assert!(
+        done.reason
+            .starts_with("3 did not come back healthy after the restart ("),
+        "{}",
+        done.reason
+    );
 }
 
 #[tokio::test]

@@ -297,6 +297,42 @@ async fn ecs_passes_the_backend_conformance_suite_as_far_as_moto_allows() {
         v1_pullable: Some(pinned(0)),
     })
     .await;
+
+    // moto starts no tasks, so what a restart did is read from the service: a new
+    // deployment of the same revision.
+    let deployments = || async {
+        let described = ecs
+            .describe_services()
+            .cluster(&cluster)
+            .services("shop")
+            .send()
+            .await
+            .unwrap();
+        described.services()[0]
+            .deployments()
+            .iter()
+            .map(|d| {
+                (
+                    d.id().unwrap_or_default().to_owned(),
+                    d.task_definition().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = deployments().await;
+    backend
+        .restart(
+            &TargetKind::EcsService {
+                service: "shop".into(),
+                container: None,
+            },
+            &|_| {},
+        )
+        .await
+        .unwrap();
+    let after = deployments().await;
+    assert_ne!(after[0].0, before[0].0, "a new deployment");
+    assert_eq!(after[0].1, before[0].1, "of the same revision");
 }
 
 #[tokio::test]

@@ -51,6 +51,11 @@ tags = [\"recovery\"]\nowner = \"team-shop\"\nreviewed = 2020-01-01\n+++\n\
 # When\n\nThe shop answers 500.\n\n## First checks\n\nLook at the <script>alert(1)</script> logs.\n\n\
 ## Restarting\n\nRun `systemctl restart shop`.\n";
 
+/// Health and an action, both for shop in prod.
+const BLOCKS: &str = "+++\ntitle = \"Shop actions\"\nservices = [\"mail\"]\n+++\n\
+Look first:\n\n```flightdeck-health\nservice = \"shop\"\n```\n\n\
+```flightdeck-action\naction = \"restart\"\nservice = \"shop\"\nenvironment = \"prod\"\n```\n";
+
 const DISK: &str = "+++\ntitle = \"Disk <full>\"\nservices = [\"shop\", \"mail\"]\n+++\n\
 Delete old files, then restart the mail relay.\n";
 
@@ -91,6 +96,63 @@ async fn runbooks_are_listed_searched_read_kept_current_and_linked_from_red_cell
     let app = TestApp::start_with(&db, config(dir.path()).await).await;
     let viewer = app.signed_in(&db, "vic", Role::Viewer).await;
     let admin = app.signed_in(&db, "ada", Role::Admin).await;
+
+    // Live and action blocks: the health of the block's service, and a button only for a
+    // role that may use it (the form is the service page's, tested with it).
+    write(dir.path(), "blocks.md", BLOCKS);
+    within(
+        "the runbook with blocks",
+        Duration::from_secs(2),
+        || async { (page(&viewer, "/runbooks/blocks").await.0 == 200).then_some(()) },
+    )
+    .await;
+    let (_, blocks) = page(&viewer, "/runbooks/blocks").await;
+    assert_eq!(
+        select(&blocks, ".health-block .service-name"),
+        ["shop"],
+        "the block's service"
+    );
+    assert_eq!(
+        select(&blocks, ".action-block.denied"),
+        ["Restart shop in prod: needs the deployer role."]
+    );
+    let (_, blocks) = page(&admin, "/runbooks/blocks").await;
+    assert_eq!(
+        select(&blocks, "details.action-block summary"),
+        ["Restart shop in prod…"]
+    );
+    assert_eq!(
+        select(&blocks, "details.action-block button"),
+        ["Confirm: restart"]
+    );
+    let fields = Selector::parse("details.action-block input[type=hidden]").unwrap();
+    let fields: Vec<(String, String)> = blocks
+        .select(&fields)
+        .map(|e| {
+            let v = e.value();
+            (
+                v.attr("name").unwrap().into(),
+                v.attr("value").unwrap().into(),
+            )
+        })
+        .filter(|(name, _)| name != "idempotency_key")
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("environment".into(), "prod".into()),
+            ("service".into(), "shop".into()),
+            ("runbook".into(), "blocks".into()),
+            ("restart".into(), "true".into()),
+        ]
+    );
+    std::fs::remove_file(dir.path().join("blocks.md")).unwrap();
+    within(
+        "the runbook with blocks to go",
+        Duration::from_secs(2),
+        || async { (page(&viewer, "/runbooks/blocks").await.0 == 404).then_some(()) },
+    )
+    .await;
 
     // Signed out: the sign-in page, not the runbook.
     let response = app.get("/runbooks/restart").await;

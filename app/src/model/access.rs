@@ -82,6 +82,8 @@ pub enum Action {
     Rollback(Protection),
     /// Copy what runs in one environment to another.
     Promote(Protection),
+    /// Start what runs in an environment again.
+    Restart(Protection),
     /// Add, disable, enable and reset accounts.
     ManageUsers,
     /// Create and revoke API tokens.
@@ -94,7 +96,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for tables and tests that must cover them all.
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 14] = [
         Action::View,
         Action::ViewAudit,
         Action::Deploy(Protection::Unprotected),
@@ -103,6 +105,8 @@ impl Action {
         Action::Rollback(Protection::Protected),
         Action::Promote(Protection::Unprotected),
         Action::Promote(Protection::Protected),
+        Action::Restart(Protection::Unprotected),
+        Action::Restart(Protection::Protected),
         Action::ManageUsers,
         Action::ManageTokens,
         Action::ManageOwnSessions,
@@ -116,10 +120,12 @@ impl Action {
             Action::View | Action::ViewAudit | Action::ManageOwnSessions => Role::Viewer,
             Action::Deploy(Unprotected)
             | Action::Rollback(Unprotected)
-            | Action::Promote(Unprotected) => Role::Deployer,
+            | Action::Promote(Unprotected)
+            | Action::Restart(Unprotected) => Role::Deployer,
             Action::Deploy(Protected)
             | Action::Rollback(Protected)
-            | Action::Promote(Protected) => Role::Releaser,
+            | Action::Promote(Protected)
+            | Action::Restart(Protected) => Role::Releaser,
             Action::ManageUsers | Action::ManageTokens | Action::ViewRunbookProblems => Role::Admin,
         }
     }
@@ -136,6 +142,8 @@ impl Action {
             Action::Rollback(Protected) => "roll back a protected environment",
             Action::Promote(Unprotected) => "promote",
             Action::Promote(Protected) => "promote to a protected environment",
+            Action::Restart(Unprotected) => "restart",
+            Action::Restart(Protected) => "restart in a protected environment",
             Action::ManageUsers => "manage users",
             Action::ManageTokens => "manage API tokens",
             Action::ManageOwnSessions => "manage your sessions",

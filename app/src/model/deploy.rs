@@ -16,6 +16,9 @@ pub enum DeployKind {
     Rollback,
     /// The exact image running in another environment.
     Promote,
+    /// The release that runs, started again (a stuck process, a leak): the same checks and
+    /// health gate as a deploy, with nothing to roll back to.
+    Restart,
 }
 
 impl DeployKind {
@@ -24,6 +27,7 @@ impl DeployKind {
             DeployKind::Deploy => "deploy",
             DeployKind::Rollback => "rollback",
             DeployKind::Promote => "promote",
+            DeployKind::Restart => "restart",
         }
     }
 
@@ -32,6 +36,7 @@ impl DeployKind {
             DeployKind::Deploy,
             DeployKind::Rollback,
             DeployKind::Promote,
+            DeployKind::Restart,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -126,6 +131,12 @@ pub struct DeployForm {
     /// The version is an earlier release being brought back.
     #[serde(default)]
     pub rollback: bool,
+    /// Start what runs again; no version.
+    #[serde(default)]
+    pub restart: bool,
+    /// The runbook (its address) whose action block asked for this, for the audit log.
+    #[serde(default)]
+    pub runbook: Option<String>,
     /// The same key from the same caller never deploys twice (a double click, a CI retry).
     pub idempotency_key: String,
     /// With `promote_from`: the digest (or image) the caller reviewed. The promotion is refused
@@ -199,7 +210,9 @@ pub struct RollbackOption {
     pub version: String,
     pub image: String,
     pub digest: Option<String>,
+    /// When it was deployed, or for a release that ran before a deploy, until when it ran.
     pub deployed_at: Timestamp,
+    /// Empty for a release that ran before a deploy (who deployed it is not known).
     pub deployed_by: String,
 }
 
@@ -213,6 +226,7 @@ pub struct DeployPanel {
     pub may_deploy: bool,
     pub may_rollback: bool,
     pub may_promote: bool,
+    pub may_restart: bool,
     /// A fresh key for the forms, so a double submit deploys once.
     pub form_key: String,
     /// The environment before this one in display order, to promote from.

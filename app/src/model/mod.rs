@@ -27,7 +27,7 @@ pub use health::{
 };
 pub use names::{EnvName, NameError, ServiceName};
 pub use runbooks::{
-    ExternalRunbook, RunbookEntry, RunbookList, RunbookPage, RunbookProblem, RunbookSummary,
-    SnippetPart, TocEntry,
+    ActionBlockView, ExternalRunbook, RunbookEntry, RunbookList, RunbookPage, RunbookPart,
+    RunbookProblem, RunbookSummary, SnippetPart, TocEntry,
 };
 pub use timestamp::Timestamp;

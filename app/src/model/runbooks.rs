@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{EnvName, HealthNow, ServiceName};
+use super::{DeployKind, EnvName, HealthNow, Role, ServiceName};
 
 /// What the list and the service page show of a runbook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,16 +77,50 @@ pub struct TocEntry {
     pub id: String,
 }
 
+/// A piece of a runbook's body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunbookPart {
+    /// Sanitized on the server (see the server's `runbooks::render`): safe to put in the page.
+    Html(String),
+    /// The service's health in every environment, live.
+    Health {
+        service: ServiceName,
+    },
+    Action(ActionBlockView),
+}
+
+/// A `flightdeck-action` block, for the caller: what it would change and whether they may.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionBlockView {
+    /// Deploy, rollback or restart.
+    pub kind: DeployKind,
+    pub service: ServiceName,
+    pub environment: EnvName,
+    pub protected: bool,
+    /// The caller's role allows it (the server checks again when it is used).
+    pub allowed: bool,
+    /// The least role that may.
+    pub needs: Role,
+    /// The version the console last saw running there.
+    pub now: Option<String>,
+    /// What will run after: the deploy's version, the release a rollback goes back to (none
+    /// when there is no earlier one), what runs for a restart.
+    pub to: Option<String>,
+    /// The idempotency key of this block's form.
+    pub form_key: String,
+    /// A deploy already under way there (it holds the lock).
+    pub in_progress: Option<i64>,
+}
+
 /// `/runbooks/{slug}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunbookPage {
     pub runbook: RunbookSummary,
-    /// Sanitized on the server (see the server's `runbooks::render`): safe to put in the page.
-    pub html: String,
+    pub parts: Vec<RunbookPart>,
     pub toc: Vec<TocEntry>,
     /// From `[runbooks] edit_url`.
     pub edit_url: Option<String>,
-    /// Its services' health now, in every environment they run in.
+    /// Its services' (and its blocks' services') health now, in every environment they run in.
     pub health: HealthNow,
     /// How often the health above is worth asking for again.
     pub refresh_seconds: u32,

@@ -27,6 +27,7 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
         may_deploy,
         may_rollback,
         may_promote,
+        may_restart,
         form_key,
         promote_from,
         rollback_to,
@@ -80,12 +81,12 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
             let fields = hidden(&environment, &service, &form_key, "rollback");
             let mut options = Vec::new();
             for r in rollback_to {
-                let label = format!(
-                    "{} · deployed {} by {}",
-                    r.version,
-                    time_format::ago(r.deployed_at, now),
-                    r.deployed_by
-                );
+                let ago = time_format::ago(r.deployed_at, now);
+                let label = if r.deployed_by.is_empty() {
+                    format!("{} · ran until {ago}", r.version)
+                } else {
+                    format!("{} · deployed {ago} by {}", r.version, r.deployed_by)
+                };
                 options.push(view! { <option value=r.version>{label}</option> });
             }
             Some(view! {
@@ -102,11 +103,24 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
         } else {
             None
         };
-        let nothing = !may_deploy && !may_rollback && !may_promote;
+        // Starts what runs again; the gate then watches it come back like any deploy.
+        let restart_form = may_restart.then(|| {
+            let fields = hidden(&environment, &service, &form_key, "restart");
+            let label = format!("Restart in {environment}");
+            view! {
+                <ActionForm action attr:class="inline-form restart-form">
+                    {fields}
+                    <input type="hidden" name="restart" value="true" />
+                    <button type="submit">{label}</button>
+                </ActionForm>
+            }
+        });
+        let nothing = !may_deploy && !may_rollback && !may_promote && !may_restart;
         view! {
             {deploy_form}
             {promote_link}
             {rollback_form}
+            {restart_form}
             {nothing
                 .then(|| {
                     view! {

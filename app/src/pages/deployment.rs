@@ -104,6 +104,7 @@ fn Deployment(job: DeploymentView) -> impl IntoView {
         DeployKind::Deploy => "Deploy",
         DeployKind::Rollback => "Rollback",
         DeployKind::Promote => "Promotion",
+        DeployKind::Restart => "Restart",
     };
     let heading = format!("{what} #{}: {} to {}", job.id, job.service, job.environment);
     let steps = job

@@ -8,12 +8,13 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::{
     MeResource,
-    api::{load_runbook, load_runbook_problems, load_runbooks},
-    components::{ErrorPanel, LiveHealth},
+    api::{Deploy, load_runbook, load_runbook_problems, load_runbooks},
+    components::{ErrorPanel, FormResult, LiveHealth},
     model::{
-        Action, RunbookEntry, RunbookList, RunbookPage, RunbookSummary, TocEntry,
-        encode_query_value,
+        Action, ActionBlockView, DeployKind, RunbookEntry, RunbookList, RunbookPage, RunbookPart,
+        RunbookSummary, TocEntry, encode_query_value,
     },
+    pages::deploy_panel::hidden,
 };
 
 #[component]
@@ -286,12 +287,32 @@ pub fn RunbookPageView() -> impl IntoView {
 fn Runbook(page: RunbookPage) -> impl IntoView {
     let RunbookPage {
         runbook,
-        html,
+        parts,
         toc,
         edit_url,
         health,
         refresh_seconds,
     } = page;
+    let slug = runbook.slug.clone();
+    let body = parts
+        .into_iter()
+        .map(|part| match part {
+            // Sanitized on the server: pulldown-cmark's HTML through ammonia.
+            RunbookPart::Html(html) => view! { <div inner_html=html></div> }.into_any(),
+            RunbookPart::Health { service } => {
+                let label = format!("Health of {service} now");
+                view! {
+                    <section class="health-block" aria-label=label>
+                        <LiveHealth services=vec![service] initial=health.clone() refresh_seconds />
+                    </section>
+                }
+                .into_any()
+            }
+            RunbookPart::Action(block) => {
+                view! { <ActionBlock block runbook=slug.clone() /> }.into_any()
+            }
+        })
+        .collect_view();
     let title = runbook.title.clone();
     let services = runbook.services.clone();
     let toc = (toc.len() > 1).then(|| view! { <Contents toc /> });
@@ -316,11 +337,116 @@ fn Runbook(page: RunbookPage) -> impl IntoView {
             </section>
             <div class="runbook-layout">
                 {toc}
-                // Sanitized on the server: pulldown-cmark's HTML through ammonia.
-                <div class="runbook-body" inner_html=html></div>
+                <div class="runbook-body">{body}</div>
             </div>
         </article>
     }
+}
+
+/// A button that deploys, rolls back or restarts, behind a confirmation that says what will
+/// change. It posts the service page's own form, so the server applies the same checks (role,
+/// protected environment, lock, health gate, audit), and names this runbook in the audit.
+#[component]
+fn ActionBlock(block: ActionBlockView, runbook: String) -> impl IntoView {
+    let ActionBlockView {
+        kind,
+        service,
+        environment,
+        protected,
+        allowed,
+        needs,
+        now,
+        to,
+        form_key,
+        in_progress,
+    } = block;
+    let what = match kind {
+        DeployKind::Rollback => format!("Roll back {service} in {environment}"),
+        DeployKind::Restart => format!("Restart {service} in {environment}"),
+        _ => format!(
+            "Deploy {service} {} to {environment}",
+            to.as_deref().unwrap_or_default()
+        ),
+    };
+    let protected_badge =
+        protected.then(|| view! { " " <span class="badge protected">"protected"</span> });
+    if !allowed {
+        return view! {
+            <p class="action-block denied">
+                <strong>{what}</strong>
+                {protected_badge}
+                {format!(": needs the {} role.", needs.as_str())}
+            </p>
+        }
+        .into_any();
+    }
+    if let Some(id) = in_progress {
+        return view! {
+            <p class="action-block busy">
+                <strong>{what}</strong>
+                ": "
+                <a href=format!("/deployments/{id}")>{format!("deploy #{id} is under way there")}</a>
+            </p>
+        }
+        .into_any();
+    }
+    let now_text = now
+        .clone()
+        .unwrap_or_else(|| "an unknown version".to_owned());
+    // A restart keeps what runs, known or not; only a rollback can have nowhere to go.
+    let to = if kind == DeployKind::Restart {
+        to.or_else(|| Some(now_text.clone()))
+    } else {
+        to
+    };
+    let Some(to) = to else {
+        return view! {
+            <p class="action-block">
+                <strong>{what}</strong>
+                {format!(": nothing to roll back to; no earlier release succeeded here (it runs {now_text}).")}
+            </p>
+        }
+        .into_any();
+    };
+    let change = match kind {
+        DeployKind::Restart => format!(
+            "{service} runs {now_text} in {environment}. It is started again with the same release; \
+             the health gate watches it come back, and a restart that does not come back healthy \
+             ends failed."
+        ),
+        _ => format!(
+            "{service} runs {now_text} in {environment}; after this it runs {to}. The health gate \
+             watches the new release and puts {now_text} back if it fails."
+        ),
+    };
+    let confirm = match kind {
+        DeployKind::Rollback => format!("Confirm: roll back to {to}"),
+        DeployKind::Restart => "Confirm: restart".to_owned(),
+        _ => format!("Confirm: deploy {to}"),
+    };
+    let action = ServerAction::<Deploy>::new();
+    let fields = hidden(environment.as_str(), service.as_str(), &form_key, "runbook");
+    let (rollback, restart) = (kind == DeployKind::Rollback, kind == DeployKind::Restart);
+    view! {
+        <details class="action-block">
+            <summary>
+                <strong>{what}</strong>
+                {protected_badge}
+                "…"
+            </summary>
+            <p>{change}</p>
+            <ActionForm action attr:class="inline-form">
+                {fields}
+                <input type="hidden" name="runbook" value=runbook />
+                {(!restart).then(|| view! { <input type="hidden" name="version" value=to.clone() /> })}
+                {rollback.then(|| view! { <input type="hidden" name="rollback" value="true" /> })}
+                {restart.then(|| view! { <input type="hidden" name="restart" value="true" /> })}
+                <button type="submit">{confirm}</button>
+            </ActionForm>
+            <FormResult value=action.value() success="Queued." />
+        </details>
+    }
+    .into_any()
 }
 
 #[component]

@@ -65,6 +65,8 @@ mod tests {
             (Deploy(Protected),        [false, false, true,  true]),
             (Rollback(Protected),      [false, false, true,  true]),
             (Promote(Protected),       [false, false, true,  true]),
+            (Restart(Unprotected),     [false, true,  true,  true]),
+            (Restart(Protected),       [false, false, true,  true]),
             (ManageUsers,              [false, false, false, true]),
             (ManageTokens,             [false, false, false, true]),
             (ViewRunbookProblems,      [false, false, false, true]),

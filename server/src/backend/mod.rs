@@ -151,6 +151,15 @@ pub trait Backend: Send + Sync {
         self.switch(target, to, progress).await
     }
 
+    /// Starts what runs again, the same release: Docker restarts the container (its own stop
+    /// timeout applies), ECS starts a new deployment of the same task definition. Returns the
+    /// release that runs. The caller's health gate decides whether it came back.
+    async fn restart(
+        &self,
+        target: &TargetKind,
+        progress: Progress<'_>,
+    ) -> Result<Release, BackendError>;
+
     /// Undoes a switch: the kept previous instance runs again and the new one is removed.
     async fn restore(
         &self,

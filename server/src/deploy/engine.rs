@@ -403,10 +403,15 @@ impl DeployEngine {
             .await;
             return;
         };
+        let verb = if job.kind == DeployKind::Restart {
+            "Restarting"
+        } else {
+            "Deploying"
+        };
         self.step(
             job,
             format!(
-                "Deploying {} to {} in {} on the {}",
+                "{verb} {} as {} in {} on the {}",
                 job.release.image,
                 job.service,
                 job.environment,
@@ -420,7 +425,45 @@ impl DeployEngine {
         let log = |line: String| {
             let _ = lines.send(line);
         };
+        let gate_settings = GateSettings {
+            bake: self.settings.bake,
+            deadline: self.settings.deadline,
+            failures_to_fail,
+        };
         let switching = match job.kind {
+            DeployKind::Restart => {
+                let restart = backend.restart(&target.kind, &log);
+                let restarted = self.while_logging(job, restart, &mut received).await;
+                if let Err(e) = restarted {
+                    self.finish(job, DeployState::Failed, &e.to_string()).await;
+                    return;
+                }
+                let _ = self
+                    .transition(job.id, &[DeployState::Running], DeployState::Verifying, "")
+                    .await;
+                let gate = gate::watch(
+                    backend.as_ref(),
+                    &target.kind,
+                    &job.release,
+                    target.health_url.as_ref(),
+                    &self.prober,
+                    gate_settings,
+                    &log,
+                );
+                // The same release: there is nothing to roll back to, so a restart that does
+                // not come back healthy ends failed and says so.
+                match self.while_logging(job, gate, &mut received).await {
+                    Ok(()) => self.finish(job, DeployState::Succeeded, "").await,
+                    Err(reason) => {
+                        let why = format!(
+                            "{} did not come back healthy after the restart ({reason})",
+                            job.release.version
+                        );
+                        self.finish(job, DeployState::Failed, &why).await;
+                    }
+                }
+                return;
+            }
             DeployKind::Rollback => backend.roll_back_to(&target.kind, &job.release, &log),
             DeployKind::Deploy | DeployKind::Promote => {
                 backend.switch(&target.kind, &job.release, &log)
@@ -451,18 +494,13 @@ impl DeployEngine {
             .transition(job.id, &[DeployState::Running], DeployState::Verifying, "")
             .await;
 
-        let settings = GateSettings {
-            bake: self.settings.bake,
-            deadline: self.settings.deadline,
-            failures_to_fail,
-        };
         let gate = gate::watch(
             backend.as_ref(),
             &target.kind,
             &job.release,
             target.health_url.as_ref(),
             &self.prober,
-            settings,
+            gate_settings,
             &log,
         );
         let verdict = self.while_logging(job, gate, &mut received).await;

@@ -220,6 +220,9 @@ mod tests {
         ) -> Result<(), BackendError> {
             unreachable!("the gate changes nothing")
         }
+        async fn restart(&self, _: &TargetKind, _: Progress<'_>) -> Result<Release, BackendError> {
+            unreachable!("the gate changes nothing")
+        }
         async fn repair(
             &self,
             _: &TargetKind,

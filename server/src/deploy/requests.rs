@@ -92,16 +92,35 @@ impl DeployService {
                 format!("give 1 to {MAX_KEY_LEN} printable characters, new for every deploy"),
             ));
         }
-        let kind = match (&form.promote_from, form.rollback) {
-            (Some(_), _) => DeployKind::Promote,
-            (None, true) => DeployKind::Rollback,
-            (None, false) => DeployKind::Deploy,
+        let kind = match (&form.promote_from, form.restart, form.rollback) {
+            (Some(_), false, _) => DeployKind::Promote,
+            (None, true, false) => DeployKind::Restart,
+            (None, false, true) => DeployKind::Rollback,
+            (None, false, false) => DeployKind::Deploy,
+            (_, true, _) => {
+                return Err(AppError::invalid(
+                    "restart",
+                    "a restart starts what runs again: no promotion or rollback with it",
+                ));
+            }
         };
         let protection = Protection::from_flag(protected);
         let action = match kind {
             DeployKind::Deploy => Action::Deploy(protection),
             DeployKind::Rollback => Action::Rollback(protection),
             DeployKind::Promote => Action::Promote(protection),
+            DeployKind::Restart => Action::Restart(protection),
+        };
+        let runbook = match form.runbook.as_deref().map(str::trim) {
+            Some(slug) if !slug.is_empty() => {
+                if slug.len() > MAX_KEY_LEN
+                    || !slug.chars().all(|c| c.is_alphanumeric() || c == '-')
+                {
+                    return Err(AppError::invalid("runbook", "not a runbook address"));
+                }
+                Some(slug.to_owned())
+            }
+            _ => None,
         };
         let audit_as = format!("deploy.{}", kind.as_str());
         self.auth
@@ -110,6 +129,7 @@ impl DeployService {
 
         let backend = self.backend(&env)?;
         let (release, promoted_from) = match &form.promote_from {
+            None if kind == DeployKind::Restart => (running(backend.as_ref(), target).await?, None),
             Some(source) => {
                 let (source, _) = self.environment("promote_from", source)?;
                 if source == env {
@@ -178,7 +198,13 @@ impl DeployService {
                     service.as_str(),
                     env.as_str(),
                     Outcome::Success,
-                    format!("#{}: {} ({})", job.id, release.version, release.image),
+                    match &runbook {
+                        Some(slug) => format!(
+                            "#{}: {} ({}), from runbook {slug}",
+                            job.id, release.version, release.image
+                        ),
+                        None => format!("#{}: {} ({})", job.id, release.version, release.image),
+                    },
                 )
                 .await?;
         }
@@ -202,6 +228,18 @@ impl DeployService {
             ))),
             Err(e) => Err(AppError::Unavailable(e.to_string())),
         }
+    }
+}
+
+/// What runs now, for a restart; refused when nothing does.
+async fn running(backend: &dyn Backend, target: &Target) -> Result<Release, AppError> {
+    match backend.live(&target.kind).await {
+        Ok(Some(live)) => Ok(live.release),
+        Ok(None) => Err(AppError::invalid(
+            "service",
+            format!("{} does not exist on the backend", target.kind.label()),
+        )),
+        Err(e) => Err(AppError::Unavailable(e.to_string())),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::{fmt::Write as _, sync::Arc};
 
-use super::Runbook;
+use super::{Runbook, escape as text};
 
 /// Inline, since the file must read without the console. Light and dark like the console.
 const STYLE: &str = "
@@ -79,27 +79,10 @@ pub fn export(title: &str, runbooks: &[Arc<Runbook>], made_at: &str, today: time
             title = text(&front.title),
             services = text(&services.join(", ")),
             owner = text(front.owner.as_deref().unwrap_or("nobody named")),
-            body = own_ids(&r.html, &r.slug),
+            body = own_ids(&r.static_html(), &r.slug),
         );
     }
     out.push_str("</body>\n</html>\n");
-    out
-}
-
-/// Text for HTML, in an element or a quoted attribute: what could start markup, an entity or
-/// end the attribute is escaped.
-fn text(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
     out
 }
 

@@ -38,12 +38,12 @@ pub struct FrontMatter {
 }
 
 /// Splits `text` into its front matter and its Markdown body, and reads the front matter.
-/// `file` names the file in messages.
+/// `file` names the file in messages. Returns where the body starts in `text`.
 pub fn parse(
     file: &Path,
     text: &str,
     config: &Config,
-) -> Result<(FrontMatter, String), ConfigErrors> {
+) -> Result<(FrontMatter, usize), ConfigErrors> {
     let mut r = Reader::new(file, text);
     let Some((toml, body)) = split(text) else {
         r.error(
@@ -155,7 +155,7 @@ pub fn parse(
         reviewed,
         review_every,
     };
-    Ok((front, body.to_owned()))
+    Ok((front, text.len() - body.len()))
 }
 
 /// The byte range of the TOML between the fences, and the body after the closing one.
@@ -257,6 +257,7 @@ targets.production = { container = "orders" }
                     owner = \"team-orders\"\nreviewed = 2026-11-01\nreview_every = \"30d\"\n+++\n\
                     # First checks\n";
         let (front, body) = parse(Path::new("db.md"), text, &config()).unwrap();
+        let body = &text[body..];
         assert_eq!(front.title, "Orders database is slow");
         assert_eq!(front.services[0].as_str(), "orders-api");
         assert_eq!(front.environments[0].as_str(), "production");

@@ -4,6 +4,7 @@
 //! it. A file that cannot be read is reported as `file:line:column: key: message`,
 //! like the configuration, and the others are still served.
 
+pub mod blocks;
 mod catalog;
 pub mod export;
 pub mod front_matter;
@@ -12,9 +13,12 @@ pub mod search;
 
 use std::path::{Path, PathBuf};
 
+pub use blocks::{ActionBlock, Block};
 pub use catalog::Catalog;
 pub use front_matter::{FrontMatter, is_stale};
 pub use render::{Heading, slug};
+
+use flightdeck_app::model::ServiceName;
 
 use crate::config::{Config, ConfigError, ConfigErrors};
 
@@ -32,11 +36,52 @@ pub struct Runbook {
     pub path: String,
     /// Title, services, tags, owner and review, as the file's front matter says.
     pub front: FrontMatter,
-    /// The body as sanitized HTML.
-    pub html: String,
+    /// The body: sanitized HTML, and the console's live and action blocks between it.
+    pub sections: Vec<Section>,
     pub headings: Vec<Heading>,
     /// The body as plain text, for search.
     pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Section {
+    Html(String),
+    Block(Block),
+}
+
+impl Runbook {
+    /// The body as one piece of HTML for a file that runs nothing: each block is said in
+    /// words.
+    pub fn static_html(&self) -> String {
+        let mut html = String::new();
+        for section in &self.sections {
+            match section {
+                Section::Html(piece) => html.push_str(piece),
+                Section::Block(block) => {
+                    html.push_str("<p class=\"block\"><em>");
+                    html.push_str(&escape(&block.describe()));
+                    html.push_str("</em></p>\n");
+                }
+            }
+        }
+        html
+    }
+
+    /// The services whose health the runbook shows: its own, then those of its blocks.
+    pub fn health_services(&self) -> Vec<ServiceName> {
+        let mut services = self.front.services.clone();
+        for section in &self.sections {
+            let named = match section {
+                Section::Block(Block::Health { service }) => service,
+                Section::Block(Block::Action(a)) => &a.service,
+                Section::Html(_) => continue,
+            };
+            if !services.contains(named) {
+                services.push(named.clone());
+            }
+        }
+        services
+    }
 }
 
 /// Reads, checks and renders one file.
@@ -70,17 +115,49 @@ pub fn parse(
     text: &str,
     config: &Config,
 ) -> Result<Runbook, ConfigErrors> {
-    let (front, markdown) = front_matter::parse(file, text, config)?;
+    let (front, body) = front_matter::parse(file, text, config)?;
+    let markdown = &text[body..];
     let stem = Path::new(relative)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let rendered = render::render(&markdown);
+    let rendered = render::render(markdown);
+    let mut problems = Vec::new();
+    for &at in &rendered.nested_blocks {
+        problems.push(ConfigError {
+            file: file.display().to_string(),
+            line: text[..body + at].matches('\n').count() + 1,
+            column: 1,
+            key: String::new(),
+            message: "a flightdeck- block stands on its own: not inside a list, quote or table"
+                .to_owned(),
+        });
+    }
+    let mut sections = Vec::new();
+    for part in rendered.parts {
+        match part {
+            render::Part::Html(html) => sections.push(Section::Html(html)),
+            render::Part::Block {
+                kind,
+                content,
+                fence,
+            } => {
+                let content = body + content.start..body + content.end;
+                match blocks::read(file, text, &kind, content, body + fence, config) {
+                    Ok(block) => sections.push(Section::Block(block)),
+                    Err(errors) => problems.extend(errors.0),
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ConfigErrors(problems));
+    }
     Ok(Runbook {
         slug: slug(&stem),
         path: relative.to_owned(),
         front,
-        html: rendered.html,
+        sections,
         headings: rendered.headings,
         text: rendered.text,
     })
@@ -111,6 +188,23 @@ fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Text for HTML, in an element or a quoted attribute: what could start markup, an entity or
+/// end the attribute is escaped.
+pub fn escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A problem with a whole file (not a line of it).
@@ -179,6 +273,49 @@ mod tests {
         assert_eq!(
             edit_url(&config, &runbooks[0]).as_deref(),
             Some("https://git.example/ops/edit/main/db/Slow+Queries.md")
+        );
+    }
+
+    #[test]
+    fn blocks_split_the_body_and_a_broken_or_nested_block_is_a_problem_of_the_file() {
+        let config = config_with_dir(Path::new("runbooks"));
+        let file = Path::new("runbooks/shop.md");
+        let front = "+++\ntitle = \"Shop\"\nservices = [\"shop\"]\n+++\n";
+        let good = format!(
+            "{front}# Before\n\n```flightdeck-health\nservice = \"shop\"\n```\n\nMiddle\n\n\
+             ```flightdeck-action\naction = \"restart\"\nservice = \"shop\"\nenvironment = \"dev\"\n```\n"
+        );
+        let runbook = parse(file, "shop.md", &good, &config).unwrap();
+        let kinds: Vec<&str> = runbook
+            .sections
+            .iter()
+            .map(|s| match s {
+                Section::Html(_) => "html",
+                Section::Block(Block::Health { .. }) => "health",
+                Section::Block(Block::Action(_)) => "action",
+            })
+            .collect();
+        assert_eq!(kinds, ["html", "health", "html", "action"]);
+        let exported = runbook.static_html();
+        assert!(exported.contains("Live health of shop: open this runbook in the console."));
+        assert!(exported.contains("Restart shop in dev: a button in the console."));
+
+        let broken = format!(
+            "{front}- a step\n\n  ```flightdeck-health\n  service = \"shop\"\n  ```\n\n\
+             ```flightdeck-health\nservice = \"nope\"\n```\n"
+        );
+        let problems: Vec<String> = parse(file, "shop.md", &broken, &config)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                "runbooks/shop.md:7:1: a flightdeck- block stands on its own: not inside a list, quote or table",
+                "runbooks/shop.md:12:11: service: no service `nope` in the configuration",
+            ]
         );
     }
 

@@ -6,13 +6,18 @@
 
 use std::collections::{HashMap, HashSet};
 
-use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd};
+use std::ops::Range;
+
+use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd};
 
 /// A runbook's body, ready for a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
-    /// Sanitized HTML.
-    pub html: String,
+    /// Sanitized HTML, and the console's own blocks between the pieces of it.
+    pub parts: Vec<Part>,
+    /// `flightdeck-…` blocks inside a list, quote or table (byte offsets of their fences):
+    /// they would split the HTML around them, so they are refused.
+    pub nested_blocks: Vec<usize>,
     /// Every heading, in order, for the table of contents.
     pub headings: Vec<Heading>,
     /// The words a reader sees, one block to a line, for search and its snippets.
@@ -27,6 +32,34 @@ pub struct Heading {
     pub id: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Html(String),
+    /// A fenced block whose language is `flightdeck-{kind}` at the top level: `content` is
+    /// the byte range of its text in the Markdown, `fence` where the block starts.
+    Block {
+        kind: String,
+        content: Range<usize>,
+        fence: usize,
+    },
+}
+
+/// The language of a fenced block the console renders itself.
+const BLOCK_PREFIX: &str = "flightdeck-";
+
+impl Rendered {
+    /// The HTML pieces together, without the console's blocks.
+    pub fn html(&self) -> String {
+        self.parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Html(html) => Some(html.as_str()),
+                Part::Block { .. } => None,
+            })
+            .collect()
+    }
+}
+
 /// Every id in runbook HTML starts with this (the sanitizer sees to it, for raw HTML too): ids
 /// cannot clash with the page's own, and (having a hyphen) never name a JavaScript global.
 const ID_PREFIX: &str = "rb-";
@@ -36,7 +69,10 @@ pub fn render(markdown: &str) -> Rendered {
         | Options::ENABLE_TASKLISTS
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_STRIKETHROUGH;
-    let mut events: Vec<Event<'_>> = Parser::new_ext(markdown, options).collect();
+    let (mut events, ranges): (Vec<Event<'_>>, Vec<Range<usize>>) =
+        Parser::new_ext(markdown, options)
+            .into_offset_iter()
+            .unzip();
     let headings = name_headings(&mut events);
     number_footnotes(&mut events);
     for event in &mut events {
@@ -47,13 +83,70 @@ pub fn render(markdown: &str) -> Rendered {
         }
     }
     let text = plain_text(&events);
-    let mut html = String::new();
-    pulldown_cmark::html::push_html(&mut html, events.into_iter());
+    let (parts, nested_blocks) = split_at_blocks(events, &ranges);
     Rendered {
-        html: sanitize(&html),
+        parts,
+        nested_blocks,
         headings,
         text,
     }
+}
+
+/// HTML for everything between the console's own blocks, each piece sanitized on its own
+/// (each is whole top-level elements, so each is well formed).
+fn split_at_blocks(events: Vec<Event<'_>>, ranges: &[Range<usize>]) -> (Vec<Part>, Vec<usize>) {
+    let mut parts = Vec::new();
+    let mut nested = Vec::new();
+    let mut chunk: Vec<Event<'_>> = Vec::new();
+    let mut depth = 0_usize;
+    let mut block: Option<(String, usize, Option<Range<usize>>)> = None;
+    let flush = |chunk: &mut Vec<Event<'_>>, parts: &mut Vec<Part>| {
+        if !chunk.is_empty() {
+            let mut html = String::new();
+            pulldown_cmark::html::push_html(&mut html, chunk.drain(..));
+            parts.push(Part::Html(sanitize(&html)));
+        }
+    };
+    for (event, range) in events.into_iter().zip(ranges) {
+        if let Some((kind, fence, content)) = &mut block {
+            match event {
+                Event::Text(_) => {
+                    let start = content.as_ref().map_or(range.start, |c| c.start);
+                    *content = Some(start..range.end);
+                }
+                Event::End(TagEnd::CodeBlock) => {
+                    let fence = *fence;
+                    let content = content.take().unwrap_or(fence..fence);
+                    parts.push(Part::Block {
+                        kind: std::mem::take(kind),
+                        content,
+                        fence,
+                    });
+                    block = None;
+                }
+                _ => {}
+            }
+            continue;
+        }
+        if let Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) = &event
+            && let Some(kind) = info.trim().strip_prefix(BLOCK_PREFIX)
+        {
+            if depth == 0 {
+                flush(&mut chunk, &mut parts);
+                block = Some((kind.to_owned(), range.start, None));
+                continue;
+            }
+            nested.push(range.start);
+        }
+        match &event {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        chunk.push(event);
+    }
+    flush(&mut chunk, &mut parts);
+    (parts, nested)
 }
 
 /// The text of the rendered body without markup: raw HTML is left out (it is not what a reader
@@ -220,7 +313,7 @@ mod tests {
             r##"<a href="#rb-fn-why" rel="noopener noreferrer">1</a>"##,
             r#"<div class="footnote-definition" id="rb-fn-why">"#,
         ] {
-            assert!(r.html.contains(expected), "{expected} in {}", r.html);
+            assert!(r.html().contains(expected), "{expected} in {}", r.html());
         }
     }
 
@@ -231,21 +324,21 @@ mod tests {
              [other](other-runbook) [ftp](ftp://files.example/x)",
         );
         assert!(
-            r.html.contains(r#"href="https://wiki.example/orders""#),
+            r.html().contains(r#"href="https://wiki.example/orders""#),
             "{}",
-            r.html
+            r.html()
         );
         assert!(
-            r.html.contains(r#"href="mailto:ops@example.com""#),
+            r.html().contains(r#"href="mailto:ops@example.com""#),
             "{}",
-            r.html
+            r.html()
         );
-        assert!(r.html.contains(r#"href="other-runbook""#), "{}", r.html);
-        assert!(!r.html.contains("ftp://"), "{}", r.html);
+        assert!(r.html().contains(r#"href="other-runbook""#), "{}", r.html());
+        assert!(!r.html().contains("ftp://"), "{}", r.html());
         assert!(
-            r.html.contains(r#"rel="noopener noreferrer""#),
+            r.html().contains(r#"rel="noopener noreferrer""#),
             "{}",
-            r.html
+            r.html()
         );
     }
 
@@ -315,7 +408,7 @@ mod tests {
             "<mtext",
         ];
         for payload in payloads {
-            let html = render(&format!("Before\n\n{payload}\n\nafter")).html;
+            let html = render(&format!("Before\n\n{payload}\n\nafter")).html();
             for tag in tags(&html) {
                 for bad in forbidden_tags {
                     assert!(!tag.starts_with(bad), "{payload:?} gave {html}");

@@ -22,9 +22,44 @@ use crate::{
 };
 
 /// Deploys listed per environment on the service page.
-const HISTORY_SHOWN: u32 = 20;
+pub(super) const HISTORY_SHOWN: u32 = 20;
 
 /// A random key for one rendering of a deploy form.
+/// The releases a rollback may go back to, newest first: every image that deployed
+/// successfully and what each of those replaced (so the release that ran before the console's
+/// first deploy is one too), once each, except the newest, which is what runs.
+pub(super) fn rollback_options(jobs: &[DeploymentRecord]) -> Vec<RollbackOption> {
+    let succeeded: Vec<&DeploymentRecord> = jobs
+        .iter()
+        .filter(|j| j.state == DeployState::Succeeded)
+        .collect();
+    let deployed = succeeded.iter().map(|j| {
+        let at = j.finished_at.unwrap_or(j.created_at);
+        (&j.release, at, j.requested_by.as_str())
+    });
+    // Who deployed a replaced release is not known here: it ran until that job.
+    let replaced = succeeded
+        .iter()
+        .filter_map(|j| j.previous.as_ref().map(|p| (p, j.created_at, "")));
+    let mut options: Vec<RollbackOption> = Vec::new();
+    for (release, at, by) in deployed.chain(replaced) {
+        if !options.iter().any(|r| r.image == release.image) {
+            options.push(RollbackOption {
+                version: release.version.clone(),
+                image: release.image.clone(),
+                digest: release.digest.clone(),
+                deployed_at: at,
+                deployed_by: by.to_owned(),
+            });
+        }
+    }
+    if !options.is_empty() {
+        options.remove(0);
+    }
+    options.sort_by_key(|r| std::cmp::Reverse(r.deployed_at));
+    options
+}
+
 pub(super) fn fresh_key() -> String {
     // Without randomness the form still works; only a double submit could deploy twice.
     crate::random_id::random_hex(16).unwrap_or_else(|| {
@@ -99,28 +134,14 @@ impl Views {
                 .store
                 .deployments_of(&env.name, &found.name, HISTORY_SHOWN)
                 .await?;
-            let mut rollback_to: Vec<RollbackOption> = Vec::new();
-            for job in jobs.iter().filter(|j| j.state == DeployState::Succeeded) {
-                if !rollback_to.iter().any(|r| r.image == job.release.image) {
-                    rollback_to.push(RollbackOption {
-                        version: job.release.version.clone(),
-                        image: job.release.image.clone(),
-                        digest: job.release.digest.clone(),
-                        deployed_at: job.finished_at.unwrap_or(job.created_at),
-                        deployed_by: job.requested_by.clone(),
-                    });
-                }
-            }
-            // The newest success is what runs: it is not a rollback target.
-            if !rollback_to.is_empty() {
-                rollback_to.remove(0);
-            }
+            let rollback_to = rollback_options(&jobs);
             panels.push(DeployPanel {
                 environment: env.name.to_string(),
                 protected: env.protected,
                 may_deploy: permits(caller.role, Action::Deploy(protection)),
                 may_rollback: permits(caller.role, Action::Rollback(protection)),
                 may_promote: permits(caller.role, Action::Promote(protection)),
+                may_restart: permits(caller.role, Action::Restart(protection)),
                 form_key: fresh_key(),
                 promote_from: self
                     .config
@@ -203,5 +224,72 @@ impl Views {
             });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use flightdeck_app::model::{DeployKind, EnvName, Timestamp};
+
+    use super::*;
+    use crate::store::Release;
+
+    fn release(version: &str) -> Release {
+        Release {
+            version: version.into(),
+            image: format!("shop:{version}"),
+            digest: None,
+        }
+    }
+
+    fn job(id: i64, version: &str, previous: Option<&str>, state: DeployState) -> DeploymentRecord {
+        DeploymentRecord {
+            id,
+            environment: EnvName::parse("dev").unwrap(),
+            service: ServiceName::parse("shop").unwrap(),
+            kind: DeployKind::Deploy,
+            release: release(version),
+            promoted_from: None,
+            previous: previous.map(release),
+            state,
+            reason: String::new(),
+            requested_by: "ada".into(),
+            idempotency_key: id.to_string(),
+            created_at: Timestamp::from_unix_millis(id * 1000),
+            started_at: None,
+            finished_at: Some(Timestamp::from_unix_millis(id * 1000 + 500)),
+            heartbeat_at: None,
+        }
+    }
+
+    #[test]
+    fn a_rollback_may_go_to_any_earlier_success_or_what_a_success_replaced_but_not_what_runs() {
+        let versions = |jobs: &[DeploymentRecord]| -> Vec<(String, String)> {
+            rollback_options(jobs)
+                .into_iter()
+                .map(|r| (r.version, r.deployed_by))
+                .collect()
+        };
+        // Newest first, as the store lists them.
+        let jobs = [
+            job(4, "3", Some("2"), DeployState::Succeeded),
+            job(3, "9", Some("2"), DeployState::RolledBack),
+            job(2, "2", Some("1"), DeployState::Succeeded),
+            job(1, "1", Some("0"), DeployState::Succeeded),
+        ];
+        assert_eq!(
+            versions(&jobs),
+            [
+                ("2".into(), "ada".into()),
+                ("1".into(), "ada".into()),
+                ("0".into(), String::new()),
+            ]
+        );
+        // The first deploy the console made: what it replaced is the one way back.
+        assert_eq!(
+            versions(&[job(1, "1", Some("0"), DeployState::Succeeded)]),
+            [("0".into(), String::new())]
+        );
+        assert!(versions(&[job(1, "1", None, DeployState::Failed)]).is_empty());
     }
 }

@@ -4,15 +4,22 @@
 
 use std::collections::BTreeSet;
 
-use flightdeck_app::model::{
-    ExternalRunbook, HealthNow, RunbookEntry, RunbookList, RunbookPage, RunbookProblem,
-    RunbookSummary, ServiceName, SnippetPart, TargetHealth, Timestamp, TocEntry,
+use flightdeck_app::{
+    console::Caller,
+    model::{
+        Action, ActionBlockView, DeployKind, ExternalRunbook, HealthNow, Protection, RunbookEntry,
+        RunbookList, RunbookPage, RunbookPart, RunbookProblem, RunbookSummary, ServiceName,
+        SnippetPart, TargetHealth, Timestamp, TocEntry, permits,
+    },
 };
 
-use super::Views;
+use super::{
+    Views,
+    deploys::{HISTORY_SHOWN, fresh_key, rollback_options},
+};
 use crate::{
     error::AppError,
-    runbooks::{Runbook, edit_url, is_stale, search::Hit},
+    runbooks::{ActionBlock, Block, Runbook, Section, edit_url, is_stale, search::Hit},
 };
 
 /// A search shows at most this many results: past them, a better query beats scrolling.
@@ -117,16 +124,18 @@ impl Views {
         })
     }
 
-    /// `/runbooks/{slug}`; not found when no runbook has that address.
-    pub fn runbook_page(&self, slug: &str) -> Result<RunbookPage, AppError> {
+    /// `/runbooks/{slug}` for `caller` (whose role decides which action blocks are buttons);
+    /// not found when no runbook has that address.
+    pub async fn runbook_page(&self, caller: &Caller, slug: &str) -> Result<RunbookPage, AppError> {
         let runbook = self.runbooks.runbook(slug).ok_or_else(|| {
             AppError::NotFound(format!("There is no runbook at /runbooks/{slug}."))
         })?;
+        let shown = runbook.health_services();
         let health: Vec<TargetHealth> = self
             .health
             .snapshot()
             .into_iter()
-            .filter(|(_, service, _)| runbook.front.services.contains(service))
+            .filter(|(_, service, _)| shown.contains(service))
             .map(|(environment, service, health)| TargetHealth {
                 environment,
                 service,
@@ -137,9 +146,21 @@ impl Views {
             generated_at: Timestamp::now(),
             targets: health,
         };
+        let mut parts = Vec::new();
+        for section in &runbook.sections {
+            parts.push(match section {
+                Section::Html(html) => RunbookPart::Html(html.clone()),
+                Section::Block(Block::Health { service }) => RunbookPart::Health {
+                    service: service.clone(),
+                },
+                Section::Block(Block::Action(block)) => {
+                    RunbookPart::Action(self.action_view(caller, block).await?)
+                }
+            });
+        }
         Ok(RunbookPage {
             runbook: summary(&runbook, today()),
-            html: runbook.html.clone(),
+            parts,
             toc: runbook
                 .headings
                 .iter()
@@ -152,6 +173,55 @@ impl Views {
             edit_url: edit_url(&self.config, &runbook),
             health,
             refresh_seconds: self.refresh_seconds(),
+        })
+    }
+
+    /// An action block as `caller` sees it: what it would change, and whether they may.
+    async fn action_view(
+        &self,
+        caller: &Caller,
+        block: &ActionBlock,
+    ) -> Result<ActionBlockView, AppError> {
+        let protected = self
+            .config
+            .environment(&block.environment)
+            .is_some_and(|e| e.protected);
+        let protection = Protection::from_flag(protected);
+        let action = match block.action {
+            DeployKind::Rollback => Action::Rollback(protection),
+            DeployKind::Restart => Action::Restart(protection),
+            DeployKind::Deploy | DeployKind::Promote => Action::Deploy(protection),
+        };
+        let jobs = self
+            .store
+            .deployments_of(&block.environment, &block.service, HISTORY_SHOWN)
+            .await?;
+        let now = self
+            .store
+            .current_versions()
+            .await?
+            .into_iter()
+            .find(|v| v.environment == block.environment && v.service == block.service)
+            .map(|v| v.version);
+        let to = match block.action {
+            DeployKind::Rollback => rollback_options(&jobs)
+                .into_iter()
+                .next()
+                .map(|r| r.version),
+            DeployKind::Restart => now.clone(),
+            DeployKind::Deploy | DeployKind::Promote => block.version.clone(),
+        };
+        Ok(ActionBlockView {
+            kind: block.action,
+            service: block.service.clone(),
+            environment: block.environment.clone(),
+            protected,
+            allowed: permits(caller.role, action),
+            needs: action.required_role(),
+            now,
+            to,
+            form_key: fresh_key(),
+            in_progress: jobs.iter().find(|j| !j.state.is_final()).map(|j| j.id),
         })
     }
 

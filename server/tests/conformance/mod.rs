@@ -39,6 +39,7 @@ pub async fn run(f: &Fixture<'_>) {
     releases_list_what_can_run(f).await;
     settings_are_read_without_values(f).await;
     switch_and_restore(f).await;
+    a_restart_starts_the_same_release_again(f).await;
     if f.checks_images {
         an_unavailable_release_changes_nothing(f).await;
     }
@@ -156,6 +157,25 @@ async fn switch_and_restore(f: &Fixture<'_>) {
         "restore brings back what ran"
     );
     assert!(live.running || !f.runs_tasks);
+}
+
+/// A restart runs what ran before, started anew; a missing target is named.
+async fn a_restart_starts_the_same_release_again(f: &Fixture<'_>) {
+    let before = f.backend.live(&f.target).await.unwrap().unwrap();
+    let steps = std::sync::Mutex::new(Vec::new());
+    let record = |s: String| steps.lock().unwrap().push(s);
+    let restarted = f.backend.restart(&f.target, &record).await.unwrap();
+    assert_eq!(restarted.version, f.v1.version);
+    assert_eq!(restarted.image, before.release.image);
+    assert!(!steps.lock().unwrap().is_empty(), "progress is reported");
+    let after = f.backend.live(&f.target).await.unwrap().unwrap();
+    assert_eq!(after.release, before.release, "the same release runs");
+    if f.runs_tasks {
+        assert!(after.running);
+        assert_ne!(after.started_at, before.started_at, "it was started again");
+    }
+    let refused = f.backend.restart(&f.missing, &quiet).await.unwrap_err();
+    assert!(matches!(refused, BackendError::NotFound(_)), "{refused:?}");
 }
 
 async fn an_unavailable_release_changes_nothing(f: &Fixture<'_>) {

@@ -367,6 +367,38 @@ impl Backend for DockerBackend {
         Ok(Switched { previous, kept })
     }
 
+    async fn restart(
+        &self,
+        target: &TargetKind,
+        progress: Progress<'_>,
+    ) -> Result<Release, BackendError> {
+        let name = container_name(target)?;
+        let client = self.client().await?;
+        let Some(current) = docker::inspect(&client, &self.host, name)
+            .await
+            .map_err(from_docker)?
+        else {
+            return Err(BackendError::NotFound(format!(
+                "container {name} does not exist on the {}",
+                self.describe()
+            )));
+        };
+        let release = Release {
+            version: current.version,
+            image: current.image,
+            digest: Some(current.image_id).filter(|d| !d.is_empty()),
+        };
+        progress(format!("Restarting {name} ({})", release.image));
+        // No timeout given: the engine uses the container's own stop timeout, as `docker
+        // restart` does.
+        client
+            .restart_container(name, None)
+            .await
+            .map_err(|e| self.failed(&format!("cannot restart {name}"), &e))?;
+        progress(format!("{name} started again"));
+        Ok(release)
+    }
+
     async fn restore(
         &self,
         target: &TargetKind,

@@ -429,6 +429,30 @@ impl Backend for EcsBackend {
         Ok(switched_from(current))
     }
 
+    /// A new deployment of the revision the service runs (`forceNewDeployment`): ECS starts
+    /// new tasks and stops the old ones as it does for any rollout, which the gate watches.
+    async fn restart(
+        &self,
+        target: &TargetKind,
+        progress: Progress<'_>,
+    ) -> Result<Release, BackendError> {
+        let (service, _) = ecs_target(target)?;
+        let current = self.existing(target).await?;
+        progress(format!(
+            "Starting a new deployment of service {service} with {}, the revision it runs",
+            revision_name(&current.task_definition_arn)
+        ));
+        self.client
+            .update_service()
+            .cluster(&self.settings.cluster)
+            .service(service)
+            .force_new_deployment(true)
+            .send()
+            .await
+            .map_err(|e| ecs::api_error(&self.environment, "cannot restart the service", &e))?;
+        Ok(release_of(&current.image))
+    }
+
     async fn restore(
         &self,
         target: &TargetKind,
