@@ -318,13 +318,22 @@ async fn switchable_health() -> (String, std::sync::Arc<std::sync::atomic::Atomi
 }
 
 #[tokio::test]
-async fn a_health_change_reaches_an_open_dashboard_without_a_reload() {
+async fn a_health_change_reaches_an_open_dashboard_and_a_red_cell_leads_to_the_runbook() {
     let (url, failing) = switchable_health().await;
+    let runbooks = tempfile::tempdir().unwrap();
+    std::fs::write(
+        runbooks.path().join("shop-restart.md"),
+        "+++\ntitle = \"Shop answers 503\"\nservices = [\"shop\"]\n+++\n\
+         ## First checks\n\nLook at the graphs, then restart the shop.\n",
+    )
+    .unwrap();
     let console = Console::start_with(&format!(
         "[health]\ninterval = \"1s\"\ntimeout = \"500ms\"\nslow_after = \"300ms\"\n\n\
+         [runbooks]\ndir = \"{}\"\n\n\
          [[environment]]\nname = \"dev\"\necs = {{ region = \"eu-west-1\", cluster = \"dev\", endpoint_url = \"http://127.0.0.1:1\" }}\n\n\
          [[service]]\nname = \"shop\"\n\
-         targets.dev = {{ service = \"shop\", health_url = \"{url}\" }}\n"
+         targets.dev = {{ service = \"shop\", health_url = \"{url}\" }}\n",
+        runbooks.path().display()
     ));
     let browser = Browser::start(Screen::Desktop).await;
     let c = &browser.client;
@@ -370,6 +379,68 @@ async fn a_health_change_reaches_an_open_dashboard_without_a_reload() {
         "{text}"
     );
     assert!(same, "the page changed without a reload");
+
+    // One tap from the red cell to the service's runbook.
+    eventually(
+        "the red cell's runbook link",
+        Duration::from_secs(20),
+        || async {
+            c.find(Locator::Css(
+                "tr[data-service=shop] td[data-env=dev] a.runbook-link",
+            ))
+            .await
+            .ok()?
+            .click()
+            .await
+            .ok()
+        },
+    )
+    .await;
+    eventually("the runbook", Duration::from_secs(20), || async {
+        let title = c.title().await.ok()?;
+        (title == "Shop answers 503 · Flightdeck").then_some(())
+    })
+    .await;
+
+    // `/` goes to the search box from anywhere; the words found are marked.
+    eventually(
+        "/ to focus the search box",
+        Duration::from_secs(20),
+        || async {
+            c.find(Locator::Css("body"))
+                .await
+                .ok()?
+                .send_keys("/")
+                .await
+                .ok()?;
+            let focused = c
+                .execute("return document.activeElement.id;", vec![])
+                .await
+                .ok()?;
+            (focused == "site-search").then_some(())
+        },
+    )
+    .await;
+    c.find(Locator::Id("site-search"))
+        .await
+        .unwrap()
+        .send_keys(&format!("restar{}", Key::Enter))
+        .await
+        .unwrap();
+    let marked = eventually("the search results", Duration::from_secs(20), || async {
+        let mark = c
+            .find(Locator::Css(".runbook-list .snippet mark"))
+            .await
+            .ok()?;
+        mark.text().await.ok()
+    })
+    .await;
+    assert_eq!(marked, "restart");
+    assert_eq!(
+        c.current_url().await.unwrap().query(),
+        Some("q=restar"),
+        "a search is a link"
+    );
     browser.close().await;
 }
 
@@ -463,19 +534,32 @@ async fn click_and_watch(browser: &Browser, button: &str, outcome: &str) -> Stri
 }
 
 #[tokio::test]
-async fn deploy_and_promote_in_the_browser_with_live_steps() {
+async fn deploy_promote_and_roll_back_from_a_runbook_in_the_browser_with_live_steps() {
     let service = format!("e2e-shop-{}", std::process::id());
     let (dev, production) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let runbooks = dir.path().join("runbooks");
+    std::fs::create_dir_all(&runbooks).unwrap();
+    std::fs::write(
+        runbooks.join("shop-down.md"),
+        format!(
+            "+++\ntitle = \"Shop is down\"\nservices = [\"{service}\"]\n+++\n\
+             Roll back first.\n\n```flightdeck-action\naction = \"rollback\"\n\
+             service = \"{service}\"\nenvironment = \"production\"\n```\n"
+        ),
+    )
+    .unwrap();
     let config = format!(
         "[health]\ninterval = \"1s\"\ntimeout = \"500ms\"\nslow_after = \"300ms\"\n\n\
          [deploy]\nbake = \"3s\"\ndeadline = \"30s\"\n\n\
+         [runbooks]\ndir = \"{runbooks}\"\n\n\
          [[environment]]\nname = \"dev\"\norder = 1\ndocker = {{}}\n\n\
          [[environment]]\nname = \"production\"\norder = 2\nprotected = true\ndocker = {{}}\n\n\
          [[service]]\nname = \"{service}\"\n\
          targets.dev = {{ container = \"{service}-dev\", health_url = \"http://127.0.0.1:{dev}/health\" }}\n\
-         targets.production = {{ container = \"{service}-production\", health_url = \"http://127.0.0.1:{production}/health\" }}\n"
+         targets.production = {{ container = \"{service}-production\", health_url = \"http://127.0.0.1:{production}/health\" }}\n",
+        runbooks = runbooks.display()
     );
-    let dir = tempfile::tempdir().unwrap();
     let _demo = Demo::set_up(&config, dir.path());
     let console = Console::start_with(&config);
     let browser = Browser::start(Screen::Desktop).await;
@@ -554,5 +638,56 @@ async fn deploy_and_promote_in_the_browser_with_live_steps() {
         .await
         .unwrap();
     assert_eq!(version, "1.1.0");
+
+    // From the runbook: production goes back to 1.0.0, the release the promotion replaced,
+    // after a confirmation that says so, through the same engine and gate.
+    c.goto(&format!("{}/runbooks/shop-down", console.url))
+        .await
+        .unwrap();
+    let block = eventually(
+        "the action block to open",
+        Duration::from_secs(20),
+        || async {
+            c.find(Locator::Css("details.action-block summary"))
+                .await
+                .ok()?
+                .click()
+                .await
+                .ok()?;
+            let text = c
+                .find(Locator::Css("details.action-block[open]"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            text.contains("Confirm").then_some(text)
+        },
+    )
+    .await;
+    assert!(
+        block.contains(&format!(
+            "{service} runs 1.1.0 in production; after this it runs 1.0.0"
+        )),
+        "{block}"
+    );
+    let text = click_and_watch(
+        &browser,
+        "details.action-block button[type=submit]",
+        "succeeded",
+    )
+    .await;
+    assert!(text.contains("Succeeded"), "{text}");
+    c.goto(&format!("{}/audit?action=deploy.rollback", console.url))
+        .await
+        .unwrap();
+    let audit = c
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(audit.contains("from runbook shop-down"), "{audit}");
     browser.close().await;
 }

@@ -23,7 +23,7 @@ import urllib.parse
 RUNBOOKS = 1000
 TARGET_BYTES = 5000
 SERVICES = 20
-PASSWORD = "search-bench-passphrase-1"
+PASSWORD = "runbook-query-passphrase-1"
 
 
 def vocabulary(rng):

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Runbook, markdown_files, problem, read_one,
-    search::{Hit, Index},
+    search::{Found, Index},
 };
 use crate::config::{Config, ConfigError};
 
@@ -141,9 +141,9 @@ impl Catalog {
     }
 
     /// The runbooks that match every word of `query`, best first (see [`super::search`]).
-    pub fn search(&self, query: &str) -> Vec<Hit> {
+    pub fn search(&self, query: &str, limit: usize, keep: impl Fn(&Runbook) -> bool) -> Found {
         let index = self.read().index.clone();
-        index.search(query)
+        index.search(query, limit, keep)
     }
 
     /// What is wrong now: the directory, each file that cannot be read (whose last good

@@ -46,6 +46,13 @@ pub struct Hit {
     pub snippet: Vec<Fragment>,
 }
 
+/// What a search found: how many matched, and the best of them with their snippets.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub matched: usize,
+    pub hits: Vec<Hit>,
+}
+
 #[derive(Default)]
 pub struct Index {
     docs: Vec<Arc<Runbook>>,
@@ -82,12 +89,13 @@ impl Index {
         Self { docs, words }
     }
 
-    /// The runbooks that match every word of `query`, best first; nothing for a query with no
-    /// words.
-    pub fn search(&self, query: &str) -> Vec<Hit> {
+    /// The runbooks that match every word of `query` and that `keep` keeps: how many, and the
+    /// best `limit` of them with snippets (made only for those: a snippet reads the whole
+    /// body). Nothing for a query with no words.
+    pub fn search(&self, query: &str, limit: usize, keep: impl Fn(&Runbook) -> bool) -> Found {
         let terms = query_terms(query);
         if terms.is_empty() {
-            return Vec::new();
+            return Found::default();
         }
         let mut total = vec![0_u64; self.docs.len()];
         let mut matched_all = vec![true; self.docs.len()];
@@ -113,21 +121,24 @@ impl Index {
         let mut ranked: Vec<(u64, usize)> = total
             .into_iter()
             .enumerate()
-            .filter(|&(doc, _)| matched_all[doc])
+            .filter(|&(doc, _)| matched_all[doc] && keep(&self.docs[doc]))
             .map(|(doc, score)| (score, doc))
             .collect();
+        let matched = ranked.len();
         ranked.sort_by(|a, b| {
             b.0.cmp(&a.0)
                 .then_with(|| self.docs[a.1].front.title.cmp(&self.docs[b.1].front.title))
         });
-        ranked
+        let hits = ranked
             .into_iter()
+            .take(limit)
             .map(|(_, doc)| {
                 let runbook = self.docs[doc].clone();
                 let snippet = snippet(&runbook.text, &terms);
                 Hit { runbook, snippet }
             })
-            .collect()
+            .collect();
+        Found { matched, hits }
     }
 }
 
@@ -269,10 +280,16 @@ mod tests {
         )
     }
 
-    fn titles(hits: &[Hit]) -> Vec<&str> {
-        hits.iter()
+    fn titles(found: &Found) -> Vec<&str> {
+        found
+            .hits
+            .iter()
             .map(|h| h.runbook.front.title.as_str())
             .collect()
+    }
+
+    fn search(index: &Index, query: &str) -> Found {
+        index.search(query, 50, |_| true)
     }
 
     fn marked(hit: &Hit) -> String {
@@ -299,14 +316,14 @@ mod tests {
             runbook("Queue stuck", "## Restart the worker\n\nThen wait."),
             runbook("Certificates", "Renew them."),
         ]);
-        let hits = index.search("restar");
+        let hits = search(&index, "restar");
         assert_eq!(
             titles(&hits),
             ["Restarting the API", "Queue stuck", "Disk full"]
         );
-        assert!(index.search("").is_empty());
-        assert!(index.search("  ,, ").is_empty());
-        assert!(index.search("nomatch").is_empty());
+        assert!(search(&index, "").hits.is_empty());
+        assert!(search(&index, "  ,, ").hits.is_empty());
+        assert!(search(&index, "nomatch").hits.is_empty());
     }
 
     #[test]
@@ -315,8 +332,13 @@ mod tests {
             runbook("Orders slow", "Check the DATABASE pool."),
             runbook("Orders down", "Check the load balancer."),
         ]);
-        assert_eq!(titles(&index.search("ORDERS data")), ["Orders slow"]);
-        assert_eq!(titles(&index.search("orders")).len(), 2);
+        assert_eq!(titles(&search(&index, "ORDERS data")), ["Orders slow"]);
+        assert_eq!(search(&index, "orders").matched, 2);
+        // The limit cuts the hits, not the count; the filter cuts both.
+        let limited = index.search("orders", 1, |_| true);
+        assert_eq!((limited.matched, limited.hits.len()), (2, 1));
+        let kept = index.search("orders", 50, |r| r.front.title.ends_with("down"));
+        assert_eq!((kept.matched, titles(&kept)), (1, vec!["Orders down"]));
     }
 
     #[test]
@@ -326,8 +348,8 @@ mod tests {
             "Payments",
             &format!("{filler}then restart the payments worker and Restarting again. {filler}"),
         )]);
-        let hits = index.search("restart");
-        let snippet = marked(&hits[0]);
+        let hits = search(&index, "restart");
+        let snippet = marked(&hits.hits[0]);
         assert!(snippet.starts_with("… word"), "{snippet}");
         assert!(
             snippet.contains("then [restart] the payments worker and [Restarting] again."),
@@ -340,8 +362,8 @@ mod tests {
     #[test]
     fn a_title_only_match_shows_the_start_of_the_body() {
         let index = Index::new(vec![runbook("Restart", "First, look at the graphs.")]);
-        let hits = index.search("restart");
-        assert_eq!(marked(&hits[0]), "First, look at the graphs.");
+        let hits = search(&index, "restart");
+        assert_eq!(marked(&hits.hits[0]), "First, look at the graphs.");
     }
 
     #[test]
@@ -350,11 +372,11 @@ mod tests {
             "Überlastung",
             &format!("Prüfen Sie den Speicher. {}", "a".repeat(100)),
         )]);
-        assert_eq!(index.search("über").len(), 1);
-        assert_eq!(index.search("SPEICH").len(), 1);
+        assert_eq!(search(&index, "über").matched, 1);
+        assert_eq!(search(&index, "SPEICH").matched, 1);
         // Both sides are cut to the same length, so a long word is found by its start.
-        assert_eq!(index.search(&"a".repeat(60)).len(), 1);
-        assert_eq!(index.search(&"a".repeat(30)).len(), 1);
-        assert_eq!(index.search("ab").len(), 0);
+        assert_eq!(search(&index, &"a".repeat(60)).matched, 1);
+        assert_eq!(search(&index, &"a".repeat(30)).matched, 1);
+        assert_eq!(search(&index, "ab").matched, 0);
     }
 }

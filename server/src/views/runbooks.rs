@@ -24,6 +24,9 @@ use crate::{
 
 /// A search shows at most this many results: past them, a better query beats scrolling.
 const MOST_RESULTS: usize = 50;
+/// The tag filter offers the most used tags, at most this many (a list to choose from, not
+/// an index of every word someone once used).
+const MOST_TAGS: usize = 40;
 
 impl Views {
     /// `/runbooks`, narrowed by a search (`query`), a service and a tag; empty strings narrow
@@ -58,32 +61,27 @@ impl Views {
                 && tag.as_ref().is_none_or(|t| r.front.tags.contains(t))
         };
         let query = query.trim().to_owned();
-        let mut entries: Vec<RunbookEntry> = if query.is_empty() {
+        let (entries, matched): (Vec<RunbookEntry>, usize) = if query.is_empty() {
             let mut listed: Vec<&Runbook> = all
                 .iter()
                 .map(AsRef::as_ref)
                 .filter(|r| wanted(r))
                 .collect();
             listed.sort_by_key(|r| r.front.title.to_lowercase());
-            listed
+            let entries: Vec<RunbookEntry> = listed
                 .into_iter()
                 .map(|r| RunbookEntry {
                     runbook: summary(r, today),
                     snippet: Vec::new(),
                 })
-                .collect()
+                .collect();
+            let matched = entries.len();
+            (entries, matched)
         } else {
-            self.runbooks
-                .search(&query)
-                .into_iter()
-                .filter(|hit| wanted(&hit.runbook))
-                .map(|hit| entry(&hit, today))
-                .collect()
+            let found = self.runbooks.search(&query, MOST_RESULTS, wanted);
+            let entries = found.hits.iter().map(|hit| entry(hit, today)).collect();
+            (entries, found.matched)
         };
-        let matched = entries.len();
-        if !query.is_empty() {
-            entries.truncate(MOST_RESULTS);
-        }
         let external = if query.is_empty() && tag.is_none() {
             self.config
                 .services
@@ -102,7 +100,7 @@ impl Views {
         };
         let with_runbooks: BTreeSet<&ServiceName> =
             all.iter().flat_map(|r| &r.front.services).collect();
-        let tags: BTreeSet<&String> = all.iter().flat_map(|r| &r.front.tags).collect();
+        let tags = tag_choices(&all, tag.as_deref());
         Ok(RunbookList {
             query,
             service,
@@ -119,7 +117,7 @@ impl Views {
                 .filter(|s| with_runbooks.contains(&s.name))
                 .map(|s| s.name.clone())
                 .collect(),
-            tags: tags.into_iter().cloned().collect(),
+            tags,
             problems: self.runbooks.problems().len(),
         })
     }
@@ -271,6 +269,19 @@ impl Views {
                 .map(|_| format!("/services/{service}#runbooks")),
         }
     }
+}
+
+/// The tags to offer, by name: the most used (ties by name), and `chosen` whatever its use.
+fn tag_choices(runbooks: &[std::sync::Arc<Runbook>], chosen: Option<&str>) -> Vec<String> {
+    let mut uses: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for tag in runbooks.iter().flat_map(|r| &r.front.tags) {
+        *uses.entry(tag).or_insert(0) += 1;
+    }
+    let mut by_use: Vec<(&str, usize)> = uses.into_iter().collect();
+    by_use.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut offered: BTreeSet<&str> = by_use.iter().take(MOST_TAGS).map(|(t, _)| *t).collect();
+    offered.extend(chosen);
+    offered.into_iter().map(str::to_owned).collect()
 }
 
 fn entry(hit: &Hit, today: time::Date) -> RunbookEntry {
