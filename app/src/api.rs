@@ -169,6 +169,12 @@ pub async fn logout() -> Result<(), ConsoleError> {
             let (_, client) = crate::console::client()?;
             let cookie = console.logout(&caller, &client).await?;
             set_cookie(cookie)?;
+            // The runbook pages the service worker kept hold what this account could read:
+            // the browser forgets them (and the worker) on sign-out.
+            expect_context::<leptos_axum::ResponseOptions>().insert_header(
+                http::HeaderName::from_static("clear-site-data"),
+                http::HeaderValue::from_static("\"cache\", \"storage\""),
+            );
             leptos_axum::redirect("/login");
             Ok(())
         }

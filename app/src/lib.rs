@@ -40,6 +40,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 // Both schemes are supported; the stylesheet follows the system setting.
                 <meta name="color-scheme" content="light dark" />
+                // Keeps runbooks readable offline where the browser allows a service worker.
+                <script src="/sw-register.js" defer></script>
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />

@@ -691,3 +691,126 @@ async fn deploy_promote_and_roll_back_from_a_runbook_in_the_browser_with_live_st
     assert!(audit.contains("from runbook shop-down"), "{audit}");
     browser.close().await;
 }
+
+/// What the service worker keeps, by URL path.
+async fn kept_pages(browser: &Browser) -> Option<Vec<String>> {
+    let value = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             caches.keys()
+               .then(names => Promise.all(names.map(n => caches.open(n).then(c => c.keys()))))
+               .then(lists => done(lists.flat().map(r => new URL(r.url).pathname)))
+               .catch(() => done(null));",
+            vec![],
+        )
+        .await
+        .ok()?;
+    serde_json::from_value(value).ok()
+}
+
+#[tokio::test]
+async fn runbooks_read_once_stay_readable_offline_until_sign_out() {
+    let runbooks = tempfile::tempdir().unwrap();
+    for (file, title) in [
+        ("web-down.md", "Storefront is down"),
+        ("slow.md", "Storefront is slow"),
+    ] {
+        std::fs::write(
+            runbooks.path().join(file),
+            format!(
+                "+++\ntitle = \"{title}\"\nservices = [\"shop-web\"]\n+++\n## Steps\n\nLook.\n"
+            ),
+        )
+        .unwrap();
+    }
+    let mut console = Console::start_with(&format!(
+        "{}\n[runbooks]\ndir = \"{}\"\n",
+        support::CONFIG,
+        runbooks.path().display()
+    ));
+    let browser = Browser::start(Screen::Desktop).await;
+    let c = &browser.client;
+    browser.sign_in(&console, "vic").await;
+
+    // The worker registers on the first page; once it controls the page, reads are kept.
+    eventually(
+        "the service worker to take over",
+        Duration::from_secs(30),
+        || async {
+            c.goto(&format!("{}/runbooks", console.url)).await.ok()?;
+            let controlled = c
+                .execute("return !!navigator.serviceWorker.controller;", vec![])
+                .await
+                .ok()?;
+            (controlled == true).then_some(())
+        },
+    )
+    .await;
+    for slug in ["web-down", "slow"] {
+        c.goto(&format!("{}/runbooks/{slug}", console.url))
+            .await
+            .unwrap();
+    }
+    let kept = eventually(
+        "both runbooks to be kept",
+        Duration::from_secs(20),
+        || async {
+            let kept = kept_pages(&browser).await?;
+            (kept.contains(&"/runbooks/web-down".to_owned())
+                && kept.contains(&"/runbooks/slow".to_owned()))
+            .then_some(kept)
+        },
+    )
+    .await;
+    assert!(
+        kept.iter().any(|p| p == "/pkg/flightdeck.css"),
+        "the stylesheet is kept too: {kept:?}"
+    );
+
+    // The console goes away; the runbook still reads, and says it is a copy.
+    console.stop();
+    c.goto(&format!("{}/runbooks/web-down", console.url))
+        .await
+        .unwrap();
+    let banner = c
+        .find(Locator::Css(".offline-banner"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(banner.starts_with("Offline copy from "), "{banner}");
+    assert_eq!(
+        c.find(Locator::Id("runbook-heading"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "Storefront is down"
+    );
+
+    // Back, signed in again, then out: what was kept is gone.
+    console.restart();
+    browser.sign_in(&console, "vic").await;
+    c.find(Locator::Css("form.inline-form button.link-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually(
+        "the sign-in page after signing out",
+        Duration::from_secs(20),
+        || async { (c.current_url().await.ok()?.path() == "/login").then_some(()) },
+    )
+    .await;
+    eventually(
+        "the kept pages to be gone",
+        Duration::from_secs(20),
+        || async { kept_pages(&browser).await?.is_empty().then_some(()) },
+    )
+    .await;
+    browser.close().await;
+}

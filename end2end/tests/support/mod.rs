@@ -88,7 +88,9 @@ impl Drop for Guard {
 /// The console, started from the built binary on a free port with its own SQLite file.
 pub struct Console {
     pub url: String,
-    _process: Guard,
+    process: Option<Guard>,
+    config: PathBuf,
+    database_url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -143,11 +145,39 @@ impl Console {
             root.join("target/site/pkg/flightdeck.wasm").exists(),
             "target/site has no wasm bundle: run `cargo leptos build` first"
         );
+        let (process, addr) = serve(&config, &database_url, "127.0.0.1:0");
+        Self {
+            url: format!("http://{addr}"),
+            process: Some(process),
+            config,
+            database_url,
+            _dir: dir,
+        }
+    }
+
+    /// Stops the console (as a crash or a pulled plug would: killed).
+    pub fn stop(&mut self) {
+        self.process = None;
+    }
+
+    /// Starts it again on the same address and database.
+    pub fn restart(&mut self) {
+        self.stop();
+        let addr = self.url.trim_start_matches("http://").to_owned();
+        let (process, _) = serve(&self.config, &self.database_url, &addr);
+        self.process = Some(process);
+    }
+}
+
+/// `flightdeck serve` on `addr`; the address it listens on.
+fn serve(config: &Path, database_url: &str, addr: &str) -> (Guard, String) {
+    let root = workspace_root();
+    {
         let mut child = Command::new(binary())
-            .args(["serve", "--addr", "127.0.0.1:0", "--config"])
-            .arg(&config)
+            .args(["serve", "--addr", addr, "--config"])
+            .arg(config)
             .arg("--database-url")
-            .arg(&database_url)
+            .arg(database_url)
             // The site (wasm, CSS) is found relative to the working directory (Leptos.toml).
             .current_dir(&root)
             .env("FLIGHTDECK_LOG", "info")
@@ -170,11 +200,7 @@ impl Console {
         };
         // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in log.lines() {});
-        Self {
-            url: format!("http://{addr}"),
-            _process: Guard(child),
-            _dir: dir,
-        }
+        (Guard(child), addr)
     }
 }
 

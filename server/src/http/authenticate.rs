@@ -23,8 +23,12 @@ fn is_public(method: &Method, path: &str) -> bool {
     match *method {
         Method::POST => matches!(path, "/api/login" | "/api/me"),
         Method::GET | Method::HEAD => {
-            matches!(path, "/login" | "/healthz" | "/readyz" | "/favicon.svg")
-                || path.starts_with("/pkg/")
+            // The service worker and its registration are static files; what the worker
+            // keeps is only what a signed-in reader fetched.
+            matches!(
+                path,
+                "/login" | "/healthz" | "/readyz" | "/favicon.svg" | "/sw.js" | "/sw-register.js"
+            ) || path.starts_with("/pkg/")
         }
         _ => false,
     }
@@ -196,6 +200,8 @@ mod tests {
         assert!(is_public(&Method::GET, "/login"));
         assert!(is_public(&Method::POST, "/api/login"));
         assert!(is_public(&Method::GET, "/pkg/flightdeck.wasm"));
+        assert!(is_public(&Method::GET, "/sw.js"));
+        assert!(!is_public(&Method::GET, "/runbooks/export.html"));
         assert!(!is_public(&Method::GET, "/"));
         assert!(!is_public(&Method::GET, "/metrics"));
         assert!(!is_public(&Method::POST, "/api/dashboard"));
