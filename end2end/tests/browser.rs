@@ -116,7 +116,7 @@ async fn assert_no_horizontal_scroll(browser: &Browser, page: &str) {
 }
 
 #[tokio::test]
-async fn the_account_admin_and_service_pages_fit_a_360_px_phone() {
+async fn the_account_admin_service_and_runbook_pages_fit_a_360_px_phone() {
     let console = Console::start();
     let browser = Browser::start(Screen::Phone).await;
     browser.sign_in(&console, "ada").await;
@@ -126,6 +126,9 @@ async fn the_account_admin_and_service_pages_fit_a_360_px_phone() {
         ("/audit", "Audit log"),
         ("/account", "Your sessions"),
         ("/services/shop-web", "shop-web"),
+        ("/runbooks", "Runbooks"),
+        ("/runbooks/shop-web-down", "Storefront is slow or down"),
+        ("/runbooks?q=rollback", "Runbooks"),
     ] {
         browser
             .client

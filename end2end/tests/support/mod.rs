@@ -127,9 +127,12 @@ fn add_account(database_url: &str, name: &str, role: &str) {
 }
 
 impl Console {
-    /// The console on the example configuration.
+    /// The console on the test configuration, with the repository's example runbooks.
     pub fn start() -> Self {
-        Self::start_with(CONFIG)
+        Self::start_with(&format!(
+            "{CONFIG}\n[runbooks]\ndir = \"{}\"\n",
+            workspace_root().join("examples/runbooks").display()
+        ))
     }
 
     pub fn start_with(config_text: &str) -> Self {
