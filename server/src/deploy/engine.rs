@@ -430,6 +430,18 @@ impl DeployEngine {
             deadline: self.settings.deadline,
             failures_to_fail,
         };
+        // The health gate on the job's release, the same for every kind of job.
+        let watch = || {
+            gate::watch(
+                backend.as_ref(),
+                &target.kind,
+                &job.release,
+                target.health_url.as_ref(),
+                &self.prober,
+                gate_settings,
+                &log,
+            )
+        };
         let switching = match job.kind {
             DeployKind::Restart => {
                 let restart = backend.restart(&target.kind, &log);
@@ -441,15 +453,7 @@ impl DeployEngine {
                 let _ = self
                     .transition(job.id, &[DeployState::Running], DeployState::Verifying, "")
                     .await;
-                let gate = gate::watch(
-                    backend.as_ref(),
-                    &target.kind,
-                    &job.release,
-                    target.health_url.as_ref(),
-                    &self.prober,
-                    gate_settings,
-                    &log,
-                );
+                let gate = watch();
                 // The same release: there is nothing to roll back to, so a restart that does
                 // not come back healthy ends failed and says so.
                 match self.while_logging(job, gate, &mut received).await {
@@ -494,15 +498,7 @@ impl DeployEngine {
             .transition(job.id, &[DeployState::Running], DeployState::Verifying, "")
             .await;
 
-        let gate = gate::watch(
-            backend.as_ref(),
-            &target.kind,
-            &job.release,
-            target.health_url.as_ref(),
-            &self.prober,
-            gate_settings,
-            &log,
-        );
+        let gate = watch();
         let verdict = self.while_logging(job, gate, &mut received).await;
         match verdict {
             Ok(()) => {

@@ -65,6 +65,23 @@ impl DockerBackend {
     }
 
     /// The engine's error, worded for a deploy log.
+    /// The container `name`, which must exist.
+    async fn existing(
+        &self,
+        client: &Docker,
+        name: &str,
+    ) -> Result<docker::ContainerStatus, BackendError> {
+        docker::inspect(client, &self.host, name)
+            .await
+            .map_err(from_docker)?
+            .ok_or_else(|| {
+                BackendError::NotFound(format!(
+                    "container {name} does not exist on the {}",
+                    self.describe()
+                ))
+            })
+    }
+
     fn failed(&self, what: &str, e: &bollard::errors::Error) -> BackendError {
         match e {
             bollard::errors::Error::DockerResponseServerError { message, .. } => {
@@ -242,15 +259,7 @@ impl Backend for DockerBackend {
     async fn releases(&self, target: &TargetKind) -> Result<Vec<Release>, BackendError> {
         let name = container_name(target)?;
         let client = self.client().await?;
-        let Some(current) = docker::inspect(&client, &self.host, name)
-            .await
-            .map_err(from_docker)?
-        else {
-            return Err(BackendError::NotFound(format!(
-                "container {name} does not exist on the {}",
-                self.describe()
-            )));
-        };
+        let current = self.existing(&client, name).await?;
         let repo = repository(&current.image).to_owned();
         let filters = HashMap::from([("reference".to_owned(), vec![format!("{repo}:*")])]);
         let mut images = client
@@ -374,15 +383,7 @@ impl Backend for DockerBackend {
     ) -> Result<Release, BackendError> {
         let name = container_name(target)?;
         let client = self.client().await?;
-        let Some(current) = docker::inspect(&client, &self.host, name)
-            .await
-            .map_err(from_docker)?
-        else {
-            return Err(BackendError::NotFound(format!(
-                "container {name} does not exist on the {}",
-                self.describe()
-            )));
-        };
+        let current = self.existing(&client, name).await?;
         let release = Release {
             version: current.version,
             image: current.image,
