@@ -57,6 +57,8 @@ pub struct RunbookList {
     pub entries: Vec<RunbookEntry>,
     /// How many matched, shown or not.
     pub matched: usize,
+    /// How long the search took on the server, in microseconds (shown, as search engines do).
+    pub search_micros: Option<u64>,
     /// The links kept elsewhere, for the same service filter (none for a search).
     pub external: Vec<ExternalRunbook>,
     /// Every runbook, before filtering.

@@ -50,6 +50,7 @@ fn List(list: RunbookList) -> impl IntoView {
         tag,
         entries,
         matched,
+        search_micros,
         external,
         total,
         services,
@@ -86,6 +87,8 @@ fn List(list: RunbookList) -> impl IntoView {
         }
         (true, _) => format!("{matched} of {total} {runbooks}"),
     };
+    #[allow(clippy::cast_precision_loss)] // microseconds, shown to two decimals of a millisecond
+    let took = search_micros.map(|us| format!(" (search: {:.2} ms)", us as f64 / 1000.0));
     let me = use_context::<MeResource>();
     let problems_note = (problems > 0).then(|| {
         let files = if problems == 1 { "problem" } else { "problems" };
@@ -163,8 +166,10 @@ fn List(list: RunbookList) -> impl IntoView {
             <button type="submit">"Show"</button>
             {narrowed.then(|| view! { <a href="/runbooks" class="button-link">"Show all"</a> })}
         </form>
-        <p class="muted" aria-live="polite">
-            {count} " · "
+        <p class="muted" aria-live="polite" data-search-us=search_micros.map(|us| us.to_string())>
+            {count}
+            {took}
+            " · "
             <a href="/runbooks/export.html" download="runbooks.html">
                 "Download all as one HTML file"
             </a>

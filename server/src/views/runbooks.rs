@@ -61,13 +61,14 @@ impl Views {
                 && tag.as_ref().is_none_or(|t| r.front.tags.contains(t))
         };
         let query = query.trim().to_owned();
+        let mut took = None;
         let (entries, matched): (Vec<RunbookEntry>, usize) = if query.is_empty() {
             let mut listed: Vec<&Runbook> = all
                 .iter()
                 .map(AsRef::as_ref)
                 .filter(|r| wanted(r))
                 .collect();
-            listed.sort_by_key(|r| r.front.title.to_lowercase());
+            listed.sort_by_cached_key(|r| r.front.title.to_lowercase());
             let entries: Vec<RunbookEntry> = listed
                 .into_iter()
                 .map(|r| RunbookEntry {
@@ -78,7 +79,9 @@ impl Views {
             let matched = entries.len();
             (entries, matched)
         } else {
+            let started = std::time::Instant::now();
             let found = self.runbooks.search(&query, MOST_RESULTS, wanted);
+            took = Some(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
             let entries = found.hits.iter().map(|hit| entry(hit, today)).collect();
             (entries, found.matched)
         };
@@ -107,6 +110,7 @@ impl Views {
             tag,
             entries,
             matched,
+            search_micros: took,
             external,
             total: all.len(),
             // In the configuration's order, like the dashboard.
@@ -247,7 +251,7 @@ impl Views {
             .filter(|r| r.front.services.contains(service))
             .map(|r| summary(r, today))
             .collect();
-        found.sort_by_key(|r| r.title.to_lowercase());
+        found.sort_by_cached_key(|r| r.title.to_lowercase());
         found
     }
 
