@@ -12,9 +12,9 @@ use leptos::prelude::*;
 use crate::{
     error::ConsoleError,
     model::{
-        AuditFilter, AuditPage, CreatedToken, Dashboard, DeployPanel, DeploymentView, HealthNow,
-        Me, PromotionPreview, RunbookList, RunbookPage, RunbookProblem, ServiceHealthPage,
-        SessionView, TokenView, UserView,
+        AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard, DeployPanel, DeploymentView,
+        HealthNow, Me, PromotionPreview, RunbookList, RunbookPage, RunbookProblem,
+        ServiceHealthPage, SessionView, TokenView, UserView,
     },
 };
 
@@ -341,6 +341,18 @@ pub async fn load_audit(filter: AuditFilter) -> Result<AuditPage, ConsoleError> 
         async move {
             let (console, caller) = crate::console::signed_in()?;
             console.audit(&caller, filter).await
+        }
+        .await,
+    )
+}
+
+/// What every service costs a month, in every environment.
+#[server(endpoint = "costs")]
+pub async fn load_costs() -> Result<CostsPage, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.costs(&caller).await
         }
         .await,
     )

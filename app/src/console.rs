@@ -13,9 +13,9 @@ use leptos::prelude::use_context;
 use crate::{
     error::ConsoleError,
     model::{
-        AuditFilter, AuditPage, CreatedToken, Dashboard, DeployForm, DeployPanel, DeploymentView,
-        LiveService, Me, PromotionPreview, Role, RunbookList, RunbookPage, RunbookProblem,
-        ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
+        AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard, DeployForm, DeployPanel,
+        DeploymentView, LiveService, Me, PromotionPreview, Role, RunbookList, RunbookPage,
+        RunbookProblem, ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
     },
 };
 
@@ -72,6 +72,9 @@ pub trait Console: Send + Sync + 'static {
         caller: &Caller,
         service: String,
     ) -> Result<ServiceHealthPage, ConsoleError>;
+
+    /// What every service costs a month in every environment, estimated from what runs.
+    async fn costs(&self, caller: &Caller) -> Result<CostsPage, ConsoleError>;
 
     /// The health of every service in every environment, in configuration order.
     async fn health(&self, caller: &Caller) -> Result<Vec<TargetHealth>, ConsoleError>;

@@ -145,6 +145,11 @@ fn Layout() -> impl IntoView {
                     ssr=SsrMode::Async
                 />
                 <Route
+                    path=StaticSegment("costs")
+                    view=pages::costs::CostsPage
+                    ssr=SsrMode::Async
+                />
+                <Route
                     path=StaticSegment("runbooks")
                     view=pages::runbooks::RunbooksPage
                     ssr=SsrMode::Async
@@ -231,6 +236,9 @@ fn NavLinks(me: Me) -> impl IntoView {
             </li>
             <li>
                 <A href="/runbooks">"Runbooks"</A>
+            </li>
+            <li>
+                <A href="/costs">"Costs"</A>
             </li>
             <li>
                 <A href="/audit">"Audit log"</A>

@@ -129,6 +129,7 @@ async fn the_account_admin_service_and_runbook_pages_fit_a_360_px_phone() {
         ("/runbooks", "Runbooks"),
         ("/runbooks/shop-web-down", "Storefront is slow or down"),
         ("/runbooks?q=rollback", "Runbooks"),
+        ("/costs", "Costs"),
     ] {
         browser
             .client

@@ -9,8 +9,8 @@ use flightdeck_app::{
     console::{Caller, Client, Console, SetCookie},
     error::ConsoleError,
     model::{
-        Action, AuditFilter, AuditPage, CreatedToken, Dashboard, DeployForm, DeployPanel,
-        DeploymentView, LiveService, Me, PromotionPreview, RunbookList, RunbookPage,
+        Action, AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard, DeployForm,
+        DeployPanel, DeploymentView, LiveService, Me, PromotionPreview, RunbookList, RunbookPage,
         RunbookProblem, ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
     },
 };
@@ -104,6 +104,11 @@ impl Console for ConsoleService {
     ) -> Result<Vec<LiveService>, ConsoleError> {
         authorize(caller, Action::View)?;
         Ok(self.views.environment_services(&environment).await?)
+    }
+
+    async fn costs(&self, caller: &Caller) -> Result<CostsPage, ConsoleError> {
+        authorize(caller, Action::View)?;
+        Ok(self.views.costs().await)
     }
 
     async fn runbooks(

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod costs;
 pub mod demo;
 pub mod deploy;
 pub mod error;

@@ -926,3 +926,117 @@ async fn throttling_and_5xx_answers_are_retried_and_then_given_up_on() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn costs_are_estimated_from_the_task_definitions_that_run() {
+    use aws_sdk_ecs::types::{
+        Compatibility, CpuArchitecture, LaunchType, OsFamily, RuntimePlatform,
+    };
+
+    let cluster = fresh("fd-costs");
+    let moto = moto_url();
+    let ecs = client(&settings(&cluster, moto.clone())).await;
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    // shop: 0.25 vCPU / 0.5 GB on x86, one task; api: 1 vCPU / 2 GB on ARM, two; batch: EC2.
+    for (service, cpu, memory, arm, desired, launch) in [
+        ("shop", "256", "512", false, 1, LaunchType::Fargate),
+        ("api", "1024", "2048", true, 2, LaunchType::Fargate),
+        ("batch", "256", "512", false, 1, LaunchType::Ec2),
+    ] {
+        let family = fresh(service);
+        let mut request = ecs
+            .register_task_definition()
+            .family(&family)
+            .requires_compatibilities(Compatibility::Fargate)
+            .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+            .cpu(cpu)
+            .memory(memory)
+            .container_definitions(app("registry.example/shop:1.0.0"));
+        if arm {
+            request = request.runtime_platform(
+                RuntimePlatform::builder()
+                    .cpu_architecture(CpuArchitecture::Arm64)
+                    .operating_system_family(OsFamily::Linux)
+                    .build(),
+            );
+        }
+        let arn = register(request).await;
+        ecs.create_service()
+            .cluster(&cluster)
+            .service_name(service)
+            .task_definition(arn)
+            .desired_count(desired)
+            .launch_type(launch)
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = format!(
+        "[[environment]]\nname = \"staging\"\n\
+         ecs = {{ region = \"eu-west-1\", cluster = \"{cluster}\", endpoint_url = \"{moto}\" }}\n\
+         costs = {{ fixed = [{{ name = \"ALB\", monthly = 16.43 }}] }}\n\n\
+         [[service]]\nname = \"shop\"\ntargets.staging = {{ service = \"shop\" }}\n\n\
+         [[service]]\nname = \"api\"\ntargets.staging = {{ service = \"api\" }}\n\n\
+         [[service]]\nname = \"batch\"\ntargets.staging = {{ service = \"batch\" }}\n\n\
+         [[service]]\nname = \"gone\"\ntargets.staging = {{ service = \"gone\" }}\n"
+    );
+    let config = Config::parse(std::path::Path::new("test.toml"), &text).unwrap();
+    let db = TestDb::sqlite();
+    let app = common::TestApp::start_with(&db, config).await;
+    let viewer = app.signed_in(&db, "vera", Role::Viewer).await;
+
+    let (status, body) = viewer.get_text("/api/v1/costs").await;
+    assert_eq!(status, 200, "{body}");
+    let costs: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let cell = |service: &str| {
+        costs["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["service"] == service)
+            .unwrap()["cells"][0]["cost"]
+            .clone()
+    };
+    // moto starts no tasks: nothing runs, so the month is what the desired count would cost.
+    let shop = cell("shop");
+    assert_eq!(
+        (
+            &shop["kind"],
+            &shop["monthly_cents"],
+            &shop["desired_cents"]
+        ),
+        (&"estimate".into(), &0.into(), &901.into()),
+        "{shop}"
+    );
+    assert_eq!(
+        shop["how"],
+        "0 tasks × (0.25 vCPU × $0.04048 + 0.5 GB × $0.004445) × 730 h, x86"
+    );
+    let api = cell("api");
+    assert_eq!(api["desired_cents"], 5767, "2 × $28.835 on ARM: {api}");
+    assert!(api["how"].as_str().unwrap().ends_with(", ARM"), "{api}");
+    assert_eq!(cell("batch")["kind"], "from_bill");
+    let gone = cell("gone");
+    assert_eq!(gone["kind"], "unknown", "{gone}");
+    assert_eq!(costs["environments"][0]["total_cents"], 1643);
+    assert_eq!(costs["environments"][0]["backend"], "ECS eu-west-1");
+
+    // The page says the same, and a token-less stranger gets nothing.
+    let (status, page) = viewer.get_text("/costs").await;
+    assert_eq!(status, 200);
+    for expected in [
+        "$9.01 at the desired count",
+        "$57.67 at the desired count",
+        "EC2 launch type: on the AWS bill, not estimated",
+        "ALB",
+        "$16.43",
+    ] {
+        assert!(page.contains(expected), "{expected:?} in the page:\n{page}");
+    }
+    assert_eq!(app.get("/api/v1/costs").await.status(), 401);
+    app.stop().await;
+}

@@ -3,6 +3,7 @@
 //! built through `parse`, so an invalid one cannot exist past the edge.
 
 mod access;
+mod costs;
 mod dashboard;
 mod deploy;
 mod health;
@@ -15,6 +16,7 @@ pub use access::{
     Role, SessionView, TokenView, UnknownRole, UserView, check_account_name, encode_query_value,
     permits,
 };
+pub use costs::{Cost, CostCell, CostsPage, EnvironmentCosts, FixedItem, ServiceCosts, dollars};
 pub use dashboard::{BackendSummary, Cell, Dashboard, EnvironmentColumn, KnownVersion, ServiceRow};
 pub use deploy::{
     DeployForm, DeployKind, DeployPanel, DeployState, DeploySummary, DeploymentView, Lag,

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod costs;
 pub mod dashboard;
 pub mod deploy_panel;
 pub mod deployment;

@@ -20,6 +20,7 @@ use flightdeck_app::model::{EnvName, HealthState};
 
 use crate::{
     config::{Backend as BackendConfig, Config, TargetKind},
+    costs::Footprint,
     store::Release,
 };
 
@@ -125,6 +126,10 @@ pub trait Backend: Send + Sync {
     /// The target's configuration as far as it matters to a promotion; `Ok(None)` when the
     /// target does not exist.
     async fn settings(&self, target: &TargetKind) -> Result<Option<RuntimeSettings>, BackendError>;
+
+    /// What the target runs as far as its cost goes (task sizes and counts, or a container's
+    /// limits); `Ok(None)` when the target does not exist.
+    async fn footprint(&self, target: &TargetKind) -> Result<Option<Footprint>, BackendError>;
 
     /// Releases the target could switch to without a registry (images on the host of the
     /// same repository), newest first.

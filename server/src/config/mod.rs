@@ -184,6 +184,42 @@ pub struct Environment {
     /// Production-like: deploys and rollbacks here need the releaser role.
     pub protected: bool,
     pub backend: Backend,
+    /// `[environment.costs]`: what the estimates need beyond what the backend reports.
+    pub costs: CostSettings,
+}
+
+/// An environment's cost settings. Money in cents, prices in 10⁻⁸ dollars per hour.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CostSettings {
+    /// Docker: what the host costs a month, shared among its containers (0: self-hosted).
+    pub host_monthly_cents: i64,
+    /// ECS: FARGATE_SPOT's discount off the on-demand price, in percent.
+    pub spot_discount_percent: u64,
+    /// ECS: prices that replace the built-in table's for this environment.
+    pub prices: PriceOverrides,
+    /// Monthly items that run no service: a NAT gateway, the load balancer, the database.
+    pub fixed: Vec<FixedCost>,
+}
+
+impl CostSettings {
+    /// FARGATE_SPOT has run at about 70 % off on-demand.
+    pub const DEFAULT_SPOT_DISCOUNT_PERCENT: u64 = 70;
+}
+
+/// Per hour, in 10⁻⁸ dollars; `None` keeps the built-in price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PriceOverrides {
+    pub x86_vcpu_hour: Option<u64>,
+    pub x86_gb_hour: Option<u64>,
+    pub arm_vcpu_hour: Option<u64>,
+    pub arm_gb_hour: Option<u64>,
+    pub storage_gb_hour: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedCost {
+    pub name: String,
+    pub monthly_cents: i64,
 }
 
 /// Where an environment's services run.

@@ -10,10 +10,10 @@ use toml_edit::{Document, TableLike};
 use url::Url;
 
 use super::{
-    AccessSettings, Backend, Config, ConsoleSettings, DEFAULT_DOCKER_HOST, DeploySettings,
-    DockerBackend, EcsBackend, Environment, HealthSettings, Runbook, RunbookSettings, Service,
-    Target, TargetKind, TlsSettings,
-    reader::{ConfigError, ConfigErrors, Node, Reader, Seen, join, key_offset},
+    AccessSettings, Backend, Config, ConsoleSettings, CostSettings, DEFAULT_DOCKER_HOST,
+    DeploySettings, DockerBackend, EcsBackend, Environment, FixedCost, HealthSettings,
+    PriceOverrides, Runbook, RunbookSettings, Service, Target, TargetKind, TlsSettings,
+    reader::{ConfigError, ConfigErrors, Located, Node, Reader, Seen, join, key_offset},
 };
 
 const TOP_KEYS: &[&str] = &[
@@ -37,7 +37,16 @@ const ACCESS_KEYS: &[&str] = &[
     "session_idle_timeout",
     "session_lifetime",
 ];
-const ENV_KEYS: &[&str] = &["name", "order", "protected", "docker", "ecs"];
+const ENV_KEYS: &[&str] = &["name", "order", "protected", "docker", "ecs", "costs"];
+const COSTS_KEYS: &[&str] = &["host_monthly", "spot_discount", "prices", "fixed"];
+const PRICE_KEYS: &[&str] = &[
+    "x86_vcpu_hour",
+    "x86_gb_hour",
+    "arm_vcpu_hour",
+    "arm_gb_hour",
+    "storage_gb_hour",
+];
+const FIXED_KEYS: &[&str] = &["name", "monthly"];
 const DOCKER_KEYS: &[&str] = &["host"];
 const ECS_KEYS: &[&str] = &["region", "cluster", "endpoint_url", "profile"];
 const SERVICE_KEYS: &[&str] = &[
@@ -437,6 +446,7 @@ fn read_environments(
         let order = r.integer(&node, "order").map(|o| o.value);
         let protected = r.bool(&node, "protected").unwrap_or(false);
         let backend = read_backend(r, &node);
+        let costs = read_costs(r, &node, backend.as_ref());
         if let Some((name, _)) = &name {
             let kind = backend.as_ref().map(|b| match b {
                 Backend::Docker(_) => BackendKind::Docker,
@@ -450,12 +460,126 @@ fn read_environments(
                     name,
                     protected,
                     backend,
+                    costs,
                 },
                 order,
             ));
         }
     }
     (out, declared)
+}
+
+/// `[environment.costs]`: a Docker host's monthly cost, or an ECS environment's prices and
+/// spot discount, and the fixed items of either.
+fn read_costs(r: &mut Reader<'_>, env: &Node<'_>, backend: Option<&Backend>) -> CostSettings {
+    let mut costs = CostSettings {
+        spot_discount_percent: CostSettings::DEFAULT_SPOT_DISCOUNT_PERCENT,
+        ..CostSettings::default()
+    };
+    let Some(node) = r.table(env, "costs") else {
+        return costs;
+    };
+    r.check_keys(&node, COSTS_KEYS);
+    let is_ecs = matches!(backend, Some(Backend::Ecs(_)));
+    let only = |r: &mut Reader<'_>, key: &str, at: Option<usize>, wanted_ecs: bool| {
+        if backend.is_some() && is_ecs != wanted_ecs {
+            let (this, other) = if wanted_ecs {
+                ("an ECS", "a Docker environment's is its host_monthly")
+            } else {
+                ("a Docker", "an ECS environment is priced per task")
+            };
+            r.error(
+                at,
+                &join(&node.path, key),
+                format!("is for {this} environment; {other}"),
+            );
+        }
+    };
+    if let Some(amount) = r.number(&node, "host_monthly") {
+        only(r, "host_monthly", amount.at, false);
+        costs.host_monthly_cents = money_cents(r, &node, "host_monthly", &amount);
+    }
+    if let Some(discount) = r.number(&node, "spot_discount") {
+        only(r, "spot_discount", discount.at, true);
+        if (0.0..=100.0).contains(&discount.value) {
+            costs.spot_discount_percent = discount.value.round() as u64;
+        } else {
+            r.error(
+                discount.at,
+                &join(&node.path, "spot_discount"),
+                "must be a percentage from 0 to 100 (70 means 70 % off on-demand)",
+            );
+        }
+    }
+    if let Some(prices) = r.table(&node, "prices") {
+        only(r, "prices", prices.span.map(|s| s.0), true);
+        r.check_keys(&prices, PRICE_KEYS);
+        let mut price = |key: &str| {
+            let value = r.number(&prices, key)?;
+            if value.value < 0.0 || value.value > 1000.0 {
+                r.error(
+                    value.at,
+                    &join(&prices.path, key),
+                    "must be dollars per hour, from 0 (e.g. 0.04048)",
+                );
+                return None;
+            }
+            Some((value.value * 1e8).round() as u64)
+        };
+        costs.prices = PriceOverrides {
+            x86_vcpu_hour: price("x86_vcpu_hour"),
+            x86_gb_hour: price("x86_gb_hour"),
+            arm_vcpu_hour: price("arm_vcpu_hour"),
+            arm_gb_hour: price("arm_gb_hour"),
+            storage_gb_hour: price("storage_gb_hour"),
+        };
+    }
+    for (i, (table, span)) in r.tables(&node, "fixed").into_iter().enumerate() {
+        let item = Node {
+            path: format!("{}.fixed[{i}]", node.path),
+            table,
+            span,
+        };
+        r.check_keys(&item, FIXED_KEYS);
+        let name = r
+            .string(&item, "name", true)
+            .map(|n| n.value.trim().to_owned());
+        let amount = r.number(&item, "monthly");
+        if amount.is_none() && item.table.get("monthly").is_none() {
+            r.error(
+                span.map(|s| s.0),
+                &join(&item.path, "monthly"),
+                "missing; expected dollars a month (e.g. 16.43)",
+            );
+        }
+        let cents = amount.map(|a| money_cents(r, &item, "monthly", &a));
+        match (name, cents) {
+            (Some(name), Some(monthly_cents)) if !name.is_empty() => costs.fixed.push(FixedCost {
+                name,
+                monthly_cents,
+            }),
+            (Some(_), Some(_)) => r.error(
+                span.map(|s| s.0),
+                &join(&item.path, "name"),
+                "must not be empty",
+            ),
+            _ => {}
+        }
+    }
+    costs
+}
+
+/// Dollars (a number, at least 0) as cents.
+fn money_cents(r: &mut Reader<'_>, node: &Node<'_>, key: &str, amount: &Located<f64>) -> i64 {
+    if !(0.0..1e9).contains(&amount.value) {
+        r.error(
+            amount.at,
+            &join(&node.path, key),
+            "must be dollars a month, from 0 (e.g. 16.43)",
+        );
+        return 0;
+    }
+    (amount.value * 100.0).round() as i64
 }
 
 /// `order` on some environments but not others has no obvious meaning, so it is refused.

@@ -183,6 +183,25 @@ impl<'t> Reader<'t> {
         }
     }
 
+    /// A number, written as an integer (`12`) or with decimals (`12.5`).
+    pub fn number(&mut self, node: &Node<'_>, key: &str) -> Option<Located<f64>> {
+        let value = self.value(node, key, false, "a number")?;
+        #[allow(clippy::cast_precision_loss)] // amounts of money and prices, far below 2^53
+        let number = value
+            .as_float()
+            .or_else(|| value.as_integer().map(|i| i as f64));
+        match number {
+            Some(n) if n.is_finite() => Some(Located {
+                value: n,
+                at: span_start(value.span()),
+            }),
+            _ => {
+                self.type_error(node, key, "a number", value.type_name(), value.span());
+                None
+            }
+        }
+    }
+
     /// An array of strings, each with its own position.
     pub fn strings(&mut self, node: &Node<'_>, key: &str) -> Option<Vec<Located<String>>> {
         let value = self.value(node, key, false, "an array of strings")?;

@@ -535,3 +535,72 @@ fn runbook_settings_are_resolved_and_checked() {
         ]
     );
 }
+
+#[test]
+fn cost_settings_are_read_per_environment_and_checked() {
+    let config = parse(
+        r#"
+[[environment]]
+name = "home"
+docker = {}
+costs = { host_monthly = 12.5 }
+
+[[environment]]
+name = "prod"
+ecs = { region = "eu-west-1", cluster = "prod" }
+
+[environment.costs]
+spot_discount = 65
+prices = { x86_vcpu_hour = 0.05 }
+fixed = [{ name = "ALB", monthly = 16.43 }, { name = "NAT gateway", monthly = 32 }]
+"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let home = &config.environments[0].costs;
+    assert_eq!(home.host_monthly_cents, 1250);
+    assert_eq!(
+        home.spot_discount_percent,
+        CostSettings::DEFAULT_SPOT_DISCOUNT_PERCENT
+    );
+    let prod = &config.environments[1].costs;
+    assert_eq!(prod.spot_discount_percent, 65);
+    assert_eq!(prod.prices.x86_vcpu_hour, Some(5_000_000));
+    assert_eq!(prod.prices.arm_vcpu_hour, None);
+    assert_eq!(
+        prod.fixed,
+        [
+            FixedCost {
+                name: "ALB".into(),
+                monthly_cents: 1643
+            },
+            FixedCost {
+                name: "NAT gateway".into(),
+                monthly_cents: 3200
+            }
+        ]
+    );
+
+    assert_eq!(
+        errors(
+            r#"
+[[environment]]
+name = "home"
+docker = {}
+costs = { host_monthly = -3, spot_discount = 50, fixed = [{ name = "RDS" }] }
+
+[[environment]]
+name = "prod"
+ecs = { region = "eu-west-1", cluster = "prod" }
+costs = { host_monthly = 10, spot_discount = 150, prices = { x86_cpu_hour = 1 } }
+"#
+        ),
+        [
+            "5:environment[0].costs.host_monthly: must be dollars a month, from 0 (e.g. 16.43)",
+            "5:environment[0].costs.spot_discount: is for an ECS environment; a Docker environment's is its host_monthly",
+            "5:environment[0].costs.fixed[0].monthly: missing; expected dollars a month (e.g. 16.43)",
+            "10:environment[1].costs.host_monthly: is for a Docker environment; an ECS environment is priced per task",
+            "10:environment[1].costs.spot_discount: must be a percentage from 0 to 100 (70 means 70 % off on-demand)",
+            "10:environment[1].costs.prices.x86_cpu_hour: unknown key `x86_cpu_hour`; did you mean `x86_vcpu_hour`?",
+        ]
+    );
+}

@@ -223,6 +223,12 @@ mod tests {
         async fn restart(&self, _: &TargetKind, _: Progress<'_>) -> Result<Release, BackendError> {
             unreachable!("the gate changes nothing")
         }
+        async fn footprint(
+            &self,
+            _: &TargetKind,
+        ) -> Result<Option<crate::costs::Footprint>, BackendError> {
+            unreachable!("the gate reads only live")
+        }
         async fn repair(
             &self,
             _: &TargetKind,

@@ -42,6 +42,17 @@ pub async fn health(
     }
 }
 
+/// `GET /api/v1/costs`: the figures of the costs page.
+pub async fn costs(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    match state.console.costs(&caller).await {
+        Ok(page) => Json(page).into_response(),
+        Err(e) => json_error(&e),
+    }
+}
+
 /// `POST /api/v1/deployments` with a JSON [`DeployForm`]: 202 with the job (queued, or the
 /// earlier job with the same idempotency key), 409 naming the deploy in progress, 403 when the
 /// caller's role may not change that environment, 400 naming a wrong field.

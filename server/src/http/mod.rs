@@ -105,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .route("/audit.csv", get(audit_export::export))
         .route("/runbooks/export.html", get(runbook_export::export))
         .route("/api/v1/health", get(api::health))
+        .route("/api/v1/costs", get(api::costs))
         .route("/api/v1/deployments", post(api::request_deploy))
         .route("/api/v1/deployments/{id}", get(api::deployment))
         .route(

@@ -4,6 +4,7 @@
 //! caller's role is checked before a view is asked for (`crate::console`); a view reads the
 //! role only to say what the caller may do next.
 
+mod costs;
 mod dashboard;
 mod deploys;
 mod promotion;

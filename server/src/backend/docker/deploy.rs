@@ -32,7 +32,11 @@ use crate::backend::{
     Backend, BackendError, LiveState, Observation, Progress, RuntimeSettings, Switched,
     image::{image_tag, pinned_reference, repository},
 };
-use crate::{config::TargetKind, store::Release};
+use crate::{
+    config::TargetKind,
+    costs::{Footprint, estimate::ContainerLimits},
+    store::Release,
+};
 
 pub struct DockerBackend {
     engines: Arc<DockerEngines>,
@@ -251,6 +255,25 @@ impl Backend for DockerBackend {
         let client = self.client().await?;
         match client.inspect_container(name, None).await {
             Ok(found) => Ok(Some(settings_of(&found))),
+            Err(e) if docker::is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.failed(&format!("cannot inspect {name}"), &e)),
+        }
+    }
+
+    async fn footprint(&self, target: &TargetKind) -> Result<Option<Footprint>, BackendError> {
+        let name = container_name(target)?;
+        let client = self.client().await?;
+        match client.inspect_container(name, None).await {
+            Ok(found) => {
+                let host = found.host_config.unwrap_or_default();
+                // Docker says 0 for "no limit".
+                let limit =
+                    |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok()).filter(|&v| v > 0);
+                Ok(Some(Footprint::Container(ContainerLimits {
+                    nano_cpus: limit(host.nano_cpus),
+                    memory_bytes: limit(host.memory),
+                })))
+            }
             Err(e) if docker::is_not_found(&e) => Ok(None),
             Err(e) => Err(self.failed(&format!("cannot inspect {name}"), &e)),
         }

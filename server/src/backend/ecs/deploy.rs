@@ -25,6 +25,7 @@ use crate::backend::{
 };
 use crate::{
     config::{EcsBackend as EcsSettings, TargetKind},
+    costs::Footprint,
     store::Release,
 };
 
@@ -323,6 +324,17 @@ impl Backend for EcsBackend {
         Ok(Some(settings))
     }
 
+    async fn footprint(&self, target: &TargetKind) -> Result<Option<Footprint>, BackendError> {
+        let Some(state) = self.service_state(target).await? else {
+            return Ok(None);
+        };
+        let definition = self
+            .definitions
+            .get(&self.client, &self.environment, &state.task_definition_arn)
+            .await?;
+        Ok(Some(super::footprint::footprint(&state, &definition)))
+    }
+
     async fn releases(&self, target: &TargetKind) -> Result<Vec<Release>, BackendError> {
         let state = self.existing(target).await?;
         let mut releases: Vec<Release> = Vec::new();
@@ -536,6 +548,8 @@ mod tests {
             pending: 0,
             deployments,
             circuit_breaker: None,
+            launch_type: Some("FARGATE".to_owned()),
+            strategy: Vec::new(),
         };
         let live = live_of("shop", &state);
         assert_eq!(live.started_at.as_deref(), Some("2026-11-23T02:13:20.5Z"));

@@ -7,6 +7,7 @@
 //! instance/task role; the console never stores or shows them.
 
 mod deploy;
+mod footprint;
 pub mod rollout;
 
 pub use deploy::{EcsBackend, revision_name};
@@ -179,6 +180,12 @@ pub async fn read_service(
             .map(EcsDeployment::from)
             .collect(),
         circuit_breaker: breaker,
+        launch_type: found.launch_type().map(|l| l.as_str().to_owned()),
+        strategy: found
+            .capacity_provider_strategy()
+            .iter()
+            .map(|p| (p.capacity_provider().to_owned(), p.base(), p.weight()))
+            .collect(),
     }))
 }
 

@@ -25,6 +25,10 @@ pub struct EcsServiceState {
     pub deployments: Vec<EcsDeployment>,
     /// Whether the deployment circuit breaker is on, and whether it rolls back by itself.
     pub circuit_breaker: Option<(bool, bool)>,
+    /// `FARGATE`, `EC2` or `EXTERNAL`; absent when a capacity-provider strategy places tasks.
+    pub launch_type: Option<String>,
+    /// The capacity-provider strategy: provider name, base, weight.
+    pub strategy: Vec<(String, i32, i32)>,
 }
 
 /// One entry of `DescribeServices`' `services[].deployments`, as the API reference names it.
@@ -317,6 +321,8 @@ mod tests {
             pending,
             deployments: deployments(deployments_json),
             circuit_breaker: Some((true, true)),
+            launch_type: Some("FARGATE".to_owned()),
+            strategy: Vec::new(),
         }
     }
 

@@ -1,0 +1,213 @@
+//! `/costs`: every service's monthly estimate in every environment, from what its backend
+//! reports now, with the environments' fixed items and totals. The rules are in
+//! `crate::costs`; this asks the backends (all at once) and puts the figures together.
+
+use flightdeck_app::model::{
+    Cost, CostCell, CostsPage, EnvironmentCosts, FixedItem, ServiceCosts, Timestamp,
+};
+
+use super::Views;
+use crate::{
+    backend::BackendError,
+    config::{Backend as BackendConfig, Environment},
+    costs::{
+        Footprint, PRICES_AS_OF, Share, dollars, estimate::ContainerLimits, monthly_fargate,
+        prices::for_region, share_host,
+    },
+};
+
+impl Views {
+    pub async fn costs(&self) -> CostsPage {
+        let targets: Vec<(&Environment, usize, &crate::config::Target)> = self
+            .config
+            .environments
+            .iter()
+            .flat_map(|env| {
+                self.config
+                    .services
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(i, s)| s.targets.get(&env.name).map(|t| (env, i, t)))
+            })
+            .collect();
+        // All at once: a slow backend costs one call's time, not one per target.
+        let footprints = futures_util::future::join_all(targets.iter().map(|(env, _, t)| async {
+            match self.backends.get(&env.name) {
+                Some(b) => b.footprint(&t.kind).await,
+                None => Err(BackendError::Unreachable(format!(
+                    "{} has no backend in this console",
+                    env.name
+                ))),
+            }
+        }))
+        .await;
+
+        let services = self.config.services.len();
+        let mut columns = Vec::new();
+        // cells[service][environment]
+        let mut cells: Vec<Vec<CostCell>> = vec![Vec::new(); services];
+        for env in &self.config.environments {
+            let here: Vec<(usize, &Result<Option<Footprint>, BackendError>)> = targets
+                .iter()
+                .zip(&footprints)
+                .filter(|((e, _, _), _)| e.name == env.name)
+                .map(|((_, i, _), f)| (*i, f))
+                .collect();
+            let (costs, note) = environment_costs(env, &here);
+            let mut by_service: Vec<Cost> = vec![Cost::NotHere; services];
+            for (i, cost) in costs {
+                by_service[i] = cost;
+            }
+            let fixed: Vec<FixedItem> = env
+                .costs
+                .fixed
+                .iter()
+                .map(|f| FixedItem {
+                    name: f.name.clone(),
+                    monthly_cents: f.monthly_cents,
+                })
+                .collect();
+            let total_cents = by_service.iter().map(Cost::monthly_cents).sum::<i64>()
+                + fixed.iter().map(|f| f.monthly_cents).sum::<i64>();
+            for (i, cost) in by_service.into_iter().enumerate() {
+                cells[i].push(CostCell {
+                    environment: env.name.clone(),
+                    cost,
+                });
+            }
+            columns.push(EnvironmentCosts {
+                name: env.name.clone(),
+                backend: match &env.backend {
+                    BackendConfig::Docker(_) => "Docker".to_owned(),
+                    BackendConfig::Ecs(ecs) => format!("ECS {}", ecs.region),
+                },
+                total_cents,
+                fixed,
+                note,
+            });
+        }
+        CostsPage {
+            generated_at: Timestamp::now(),
+            prices_as_of: PRICES_AS_OF.to_owned(),
+            total_cents: columns.iter().map(|c| c.total_cents).sum(),
+            environments: columns,
+            services: self
+                .config
+                .services
+                .iter()
+                .zip(cells)
+                .map(|(s, cells)| ServiceCosts {
+                    service: s.name.clone(),
+                    cells,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The cost of each service (by index) that runs in `env`, and a note for the environment.
+fn environment_costs(
+    env: &Environment,
+    footprints: &[(usize, &Result<Option<Footprint>, BackendError>)],
+) -> (Vec<(usize, Cost)>, Option<String>) {
+    let unknown = |e: &BackendError| Cost::Unknown {
+        reason: e.to_string(),
+    };
+    let missing = || Cost::Unknown {
+        reason: "it does not exist on the backend".to_owned(),
+    };
+    match &env.backend {
+        BackendConfig::Docker(_) => {
+            let host = env.costs.host_monthly_cents;
+            // The host is shared among the containers that exist; the others cost nothing.
+            let present: Vec<(usize, ContainerLimits)> = footprints
+                .iter()
+                .filter_map(|(i, f)| match f {
+                    Ok(Some(Footprint::Container(limits))) => Some((*i, *limits)),
+                    _ => None,
+                })
+                .collect();
+            let limits: Vec<ContainerLimits> = present.iter().map(|(_, l)| *l).collect();
+            let (shares, share) = share_host(host, &limits);
+            let how = if host == 0 {
+                "self-hosted: the host costs $0 a month".to_owned()
+            } else {
+                match share {
+                    Share::ByLimits => format!(
+                        "a share of the host's {} a month, by CPU and memory limits",
+                        dollars(host)
+                    ),
+                    Share::Evenly => format!(
+                        "an even share of the host's {} a month (not every container sets CPU \
+                         and memory limits)",
+                        dollars(host)
+                    ),
+                }
+            };
+            let note = Some(if host == 0 {
+                "Self-hosted: $0 a month".to_owned()
+            } else {
+                match share {
+                    Share::ByLimits => format!(
+                        "The host's {} a month, shared by CPU and memory limits",
+                        dollars(host)
+                    ),
+                    Share::Evenly => format!(
+                        "The host's {} a month, shared evenly: not every container sets CPU \
+                         and memory limits",
+                        dollars(host)
+                    ),
+                }
+            });
+            let mut shares = present.iter().map(|(i, _)| *i).zip(shares);
+            let costs = footprints
+                .iter()
+                .map(|(i, f)| {
+                    let cost = match f {
+                        Ok(Some(Footprint::Container(_))) => {
+                            let (_, cents) = shares.next().unwrap_or((*i, 0));
+                            Cost::Estimate {
+                                monthly_cents: cents,
+                                desired_cents: None,
+                                how: how.clone(),
+                            }
+                        }
+                        Ok(Some(_)) => Cost::FromBill,
+                        Ok(None) => missing(),
+                        Err(e) => unknown(e),
+                    };
+                    (*i, cost)
+                })
+                .collect();
+            (costs, note)
+        }
+        BackendConfig::Ecs(ecs) => {
+            let prices = for_region(&ecs.region, &env.costs.prices);
+            let note = prices.as_ref().err().cloned();
+            let costs = footprints
+                .iter()
+                .map(|(i, f)| {
+                    let cost = match (f, &prices) {
+                        (Ok(Some(Footprint::Fargate(tasks))), Ok(prices)) => {
+                            let e = monthly_fargate(tasks, prices, env.costs.spot_discount_percent);
+                            Cost::Estimate {
+                                monthly_cents: e.running_cents,
+                                desired_cents: (e.desired_cents != e.running_cents)
+                                    .then_some(e.desired_cents),
+                                how: e.how,
+                            }
+                        }
+                        (Ok(Some(Footprint::Fargate(_))), Err(why)) => Cost::Unknown {
+                            reason: why.clone(),
+                        },
+                        (Ok(Some(_)), _) => Cost::FromBill,
+                        (Ok(None), _) => missing(),
+                        (Err(e), _) => unknown(e),
+                    };
+                    (*i, cost)
+                })
+                .collect();
+            (costs, note)
+        }
+    }
+}
