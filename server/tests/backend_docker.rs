@@ -12,6 +12,7 @@ use flightdeck::{
         docker::{DockerBackend, DockerEngines},
     },
     config::{DEFAULT_DOCKER_HOST, TargetKind},
+    costs::{Footprint, estimate::ContainerLimits},
     store::Release,
 };
 
@@ -54,6 +55,10 @@ fn run_demo(containers: &mut Containers, name: &str, port: u16) {
             "1s",
             "--health-retries",
             "2",
+            "--cpus",
+            "0.5",
+            "--memory",
+            "64m",
             &format!("{DEMO_REPO}:1"),
         ],
     );
@@ -83,6 +88,17 @@ async fn docker_passes_the_backend_conformance_suite() {
         v1_pullable: None,
     })
     .await;
+    // The limits that share the host's cost, kept through the suite's switches.
+    assert_eq!(
+        backend
+            .footprint(&TargetKind::Container(name.clone()))
+            .await
+            .unwrap(),
+        Some(Footprint::Container(ContainerLimits {
+            nano_cpus: Some(500_000_000),
+            memory_bytes: Some(64 << 20),
+        }))
+    );
 }
 
 #[tokio::test]

@@ -35,6 +35,7 @@ fn quiet(_: String) {}
 
 pub async fn run(f: &Fixture<'_>) {
     live_state_is_read_from_the_backend(f).await;
+    the_footprint_is_what_prices_the_target(f).await;
     an_observation_says_what_runs_and_how_it_is(f).await;
     releases_list_what_can_run(f).await;
     settings_are_read_without_values(f).await;
@@ -157,6 +158,15 @@ async fn switch_and_restore(f: &Fixture<'_>) {
         "restore brings back what ran"
     );
     assert!(live.running || !f.runs_tasks);
+}
+
+/// What a cost estimate needs: the target's sizes or limits; nothing for a missing target.
+async fn the_footprint_is_what_prices_the_target(f: &Fixture<'_>) {
+    // Which kind depends on how the target was made (an ECS service without a launch type
+    // runs on EC2); each adapter's own tests check the figures.
+    let footprint = f.backend.footprint(&f.target).await.unwrap();
+    assert!(footprint.is_some(), "an existing target has a footprint");
+    assert_eq!(f.backend.footprint(&f.missing).await.unwrap(), None);
 }
 
 /// A restart runs what ran before, started anew; a missing target is named.
