@@ -1038,5 +1038,19 @@ async fn costs_are_estimated_from_the_task_definitions_that_run() {
         assert!(page.contains(expected), "{expected:?} in the page:\n{page}");
     }
     assert_eq!(app.get("/api/v1/costs").await.status(), 401);
+
+    // Prometheus gets the estimates as gauges; what is not estimated is not a series.
+    let (_, metrics) = viewer.get_text("/metrics").await;
+    let series: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("flightdeck_cost_monthly_estimate_usd{"))
+        .collect();
+    assert_eq!(series.len(), 2, "{metrics}");
+    assert!(
+        series.contains(
+            &r#"flightdeck_cost_monthly_estimate_usd{environment="staging",service="shop"} 0.0"#
+        ),
+        "{series:?}"
+    );
     app.stop().await;
 }

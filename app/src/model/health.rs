@@ -197,6 +197,8 @@ pub struct ServiceHealthPage {
     pub runbook_pages: Vec<super::RunbookSummary>,
     /// Links to runbooks kept elsewhere (`[[service.runbook]]`).
     pub runbooks: Vec<RunbookLink>,
+    /// What it costs a month in each environment it runs in, and how that is made up.
+    pub costs: Vec<super::CostCell>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,10 @@ use leptos_router::hooks::use_params_map;
 use crate::{
     api::{load_deploy_panels, load_service_health},
     components::{ErrorPanel, HealthBadge, Sparkline},
-    model::{EcsServiceView, EnvironmentHealth, HealthState, ServiceHealthPage, Timestamp, Uptime},
+    model::{
+        Cost, CostCell, EcsServiceView, EnvironmentHealth, HealthState, ServiceHealthPage,
+        Timestamp, Uptime, dollars,
+    },
     pages::deploy_panel::DeployPanels,
     time_format,
 };
@@ -61,7 +64,9 @@ fn Service(page: ServiceHealthPage) -> impl IntoView {
         environments,
         runbook_pages,
         runbooks,
+        costs,
     } = page;
+    let costs = (!costs.is_empty()).then(|| view! { <ServiceCosts costs /> });
     // During an incident the runbooks are what this page is opened for: above the fold while
     // the service is not healthy anywhere, below the environments otherwise.
     let in_trouble = environments.iter().any(|e| {
@@ -138,8 +143,58 @@ fn Service(page: ServiceHealthPage) -> impl IntoView {
             </p>
             {runbooks_first}
             {sections}
+            {costs}
             {runbooks_last}
         </article>
+    }
+}
+
+/// What the service costs a month in each environment, and how each figure is made up.
+#[component]
+fn ServiceCosts(costs: Vec<CostCell>) -> impl IntoView {
+    let items = costs
+        .into_iter()
+        .map(|cell| {
+            let (figure, how) = match cell.cost {
+                Cost::Estimate {
+                    monthly_cents,
+                    desired_cents,
+                    how,
+                } => (
+                    match desired_cents {
+                        Some(d) => format!(
+                            "{} a month ({} at the desired count)",
+                            dollars(monthly_cents),
+                            dollars(d)
+                        ),
+                        None => format!("{} a month", dollars(monthly_cents)),
+                    },
+                    how,
+                ),
+                Cost::FromBill => (
+                    "On the AWS bill".to_owned(),
+                    "EC2 launch type: not estimated".to_owned(),
+                ),
+                Cost::Unknown { reason } => ("Unknown".to_owned(), reason),
+                Cost::NotHere => (String::new(), String::new()),
+            };
+            view! {
+                <dt>{cell.environment.to_string()}</dt>
+                <dd>
+                    <span class="cost">{figure}</span>
+                    <span class="cost-how">{how}</span>
+                </dd>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="panel service-costs" aria-labelledby="costs-heading">
+            <h2 id="costs-heading">"Cost"</h2>
+            <dl class="runbook-facts">{items}</dl>
+            <p>
+                <a href="/costs">"All costs"</a>
+            </p>
+        </section>
     }
 }
 

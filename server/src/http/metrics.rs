@@ -1,7 +1,11 @@
 //! `/metrics` for Prometheus (OpenMetrics text, which Prometheus scrapes natively): requests by
-//! route and status, a latency histogram, build information and the health prober's counters.
+//! route and status, a latency histogram, build information, the health prober's counters and
+//! the monthly cost estimates.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::{Arc, atomic::AtomicU64},
+    time::Instant,
+};
 
 use axum::{
     Extension,
@@ -12,11 +16,14 @@ use axum::{
 };
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family, histogram::Histogram, info::Info},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram, info::Info},
     registry::Registry,
 };
 
-use flightdeck_app::{console::Caller, model::Action};
+use flightdeck_app::{
+    console::Caller,
+    model::{Action, Cost, CostsPage},
+};
 
 use super::AppState;
 use crate::health::MonitorStats;
@@ -44,10 +51,17 @@ struct RouteLabels {
     route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CostLabels {
+    environment: String,
+    service: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    costs: Family<CostLabels, Gauge<f64, AtomicU64>>,
 }
 
 impl Metrics {
@@ -87,10 +101,40 @@ impl Metrics {
             "Probe intervals skipped because the round before overran",
             health.missed_intervals.clone(),
         );
+        let costs = Family::<CostLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "flightdeck_cost_monthly_estimate_usd",
+            "A service's monthly cost in an environment, estimated from what runs (see /costs)",
+            costs.clone(),
+        );
         Self {
             registry,
             requests,
             durations,
+            costs,
+        }
+    }
+
+    /// The estimates of the costs page, as gauges; a figure that is not known now is left out.
+    fn set_costs(&self, page: &CostsPage) {
+        for row in &page.services {
+            for cell in &row.cells {
+                let labels = CostLabels {
+                    environment: cell.environment.to_string(),
+                    service: row.service.to_string(),
+                };
+                match cell.cost {
+                    #[allow(clippy::cast_precision_loss)] // cents, far below 2^53
+                    Cost::Estimate { monthly_cents, .. } => {
+                        self.costs
+                            .get_or_create(&labels)
+                            .set(monthly_cents as f64 / 100.0);
+                    }
+                    _ => {
+                        self.costs.remove(&labels);
+                    }
+                }
+            }
         }
     }
 
@@ -139,6 +183,10 @@ pub async fn render(
 ) -> Response {
     if let Err(e) = crate::auth::authorize(&caller, Action::View) {
         return super::error_response(e.into());
+    }
+    // Read fresh at each scrape: the backends are asked what runs now.
+    if let Ok(costs) = state.console.costs(&caller).await {
+        state.metrics.set_costs(&costs);
     }
     (
         StatusCode::OK,

@@ -1,6 +1,6 @@
 //! The console's own fenced blocks in a runbook, written in TOML like the front matter:
 //!
-//! ```text
+//! ~~~text
 //! ```flightdeck-health
 //! service = "orders-api"
 //! ```
@@ -10,7 +10,7 @@
 //! service = "orders-api"
 //! environment = "production"
 //! ```
-//! ```
+//! ~~~
 //!
 //! Checked against the configuration when the file is read, so a block naming a service that
 //! does not exist is a problem of the file (`file:line:column: key: message`), found by

@@ -2,6 +2,8 @@
 //! reports now, with the environments' fixed items and totals. The rules are in
 //! `crate::costs`; this asks the backends (all at once) and puts the figures together.
 
+use std::time::Duration;
+
 use flightdeck_app::model::{
     Cost, CostCell, CostsPage, EnvironmentCosts, FixedItem, ServiceCosts, Timestamp,
 };
@@ -16,8 +18,29 @@ use crate::{
     },
 };
 
+/// A costs page this young is shown again rather than asking every backend again.
+const KEEP_FOR: Duration = Duration::from_secs(15);
+/// A backend that has not said what a target runs by then makes that cost unknown: the page
+/// does not wait for the slowest (an ECS call may take 20 s to time out).
+const ASK_FOR: Duration = Duration::from_secs(3);
+
 impl Views {
+    /// The costs page, at most [`KEEP_FOR`] old; concurrent callers share one computation.
     pub async fn costs(&self) -> CostsPage {
+        let mut kept = self.costs.lock().await;
+        let now = Timestamp::now();
+        if let Some(page) = kept.as_ref()
+            && u128::try_from(now.unix_millis() - page.generated_at.unix_millis())
+                .is_ok_and(|age| age < KEEP_FOR.as_millis())
+        {
+            return page.clone();
+        }
+        let page = self.costs_now().await;
+        *kept = Some(page.clone());
+        page
+    }
+
+    async fn costs_now(&self) -> CostsPage {
         let targets: Vec<(&Environment, usize, &crate::config::Target)> = self
             .config
             .environments
@@ -32,13 +55,21 @@ impl Views {
             .collect();
         // All at once: a slow backend costs one call's time, not one per target.
         let footprints = futures_util::future::join_all(targets.iter().map(|(env, _, t)| async {
-            match self.backends.get(&env.name) {
-                Some(b) => b.footprint(&t.kind).await,
-                None => Err(BackendError::Unreachable(format!(
+            let Some(backend) = self.backends.get(&env.name) else {
+                return Err(BackendError::Unreachable(format!(
                     "{} has no backend in this console",
                     env.name
-                ))),
-            }
+                )));
+            };
+            tokio::time::timeout(ASK_FOR, backend.footprint(&t.kind))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(BackendError::Unreachable(format!(
+                        "the {} did not answer within {} s",
+                        backend.describe(),
+                        ASK_FOR.as_secs()
+                    )))
+                })
         }))
         .await;
 

@@ -27,6 +27,8 @@ pub struct Views {
     health: Arc<HealthMonitor>,
     backends: HashMap<EnvName, Arc<dyn Backend>>,
     runbooks: Arc<Catalog>,
+    /// The last costs page: the figures move slowly, and each asks every backend.
+    costs: tokio::sync::Mutex<Option<flightdeck_app::model::CostsPage>>,
 }
 
 impl Views {
@@ -43,6 +45,7 @@ impl Views {
             health,
             backends,
             runbooks,
+            costs: tokio::sync::Mutex::new(None),
         }
     }
 

@@ -2,7 +2,7 @@
 //! sparkline and the recent changes, from the monitor and the health history.
 
 use flightdeck_app::model::{
-    EcsDeploymentView, EcsServiceView, EnvironmentHealth, HealthChange, HealthSummary,
+    Cost, EcsDeploymentView, EcsServiceView, EnvironmentHealth, HealthChange, HealthSummary,
     LatencyPoint, RunbookLink, ServiceHealthPage, Timestamp, Uptime,
 };
 
@@ -38,6 +38,20 @@ impl Views {
         )
         .await?;
         page.runbook_pages = self.runbooks_of(&found.name);
+        // The whole costs view: a Docker host's share depends on every container on it.
+        page.costs = self
+            .costs()
+            .await
+            .services
+            .into_iter()
+            .find(|row| row.service == found.name)
+            .map(|row| {
+                row.cells
+                    .into_iter()
+                    .filter(|c| c.cost != Cost::NotHere)
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(page)
     }
 }
@@ -109,8 +123,9 @@ async fn build(
         owner: service.owner.clone(),
         generated_at: now,
         environments,
-        // Filled in from the runbooks by `Views::service_health`.
+        // Filled in from the runbooks and the costs by `Views::service_health`.
         runbook_pages: Vec::new(),
+        costs: Vec::new(),
         runbooks: service
             .runbooks
             .iter()
