@@ -11,7 +11,7 @@
 use async_trait::async_trait;
 use aws_sdk_ecs::{
     Client,
-    types::{DesiredStatus, SortOrder, TaskDefinitionField},
+    types::{DesiredStatus, SortOrder, TaskDefinition, TaskDefinitionField},
 };
 use flightdeck_app::model::EnvName;
 
@@ -79,6 +79,21 @@ impl EcsBackend {
                 self.environment
             ))
         })
+    }
+
+    /// The service and the task definition it runs; `None` when the service does not exist.
+    async fn running_definition(
+        &self,
+        target: &TargetKind,
+    ) -> Result<Option<(EcsServiceState, TaskDefinition)>, BackendError> {
+        let Some(state) = self.service_state(target).await? else {
+            return Ok(None);
+        };
+        let definition = self
+            .definitions
+            .get(&self.client, &self.environment, &state.task_definition_arn)
+            .await?;
+        Ok(Some((state, definition)))
     }
 
     /// The image of `container` in the task-definition revision `arn`.
@@ -278,13 +293,9 @@ impl Backend for EcsBackend {
     }
 
     async fn settings(&self, target: &TargetKind) -> Result<Option<RuntimeSettings>, BackendError> {
-        let Some(state) = self.service_state(target).await? else {
+        let Some((state, definition)) = self.running_definition(target).await? else {
             return Ok(None);
         };
-        let definition = self
-            .definitions
-            .get(&self.client, &self.environment, &state.task_definition_arn)
-            .await?;
         let mut settings = RuntimeSettings::default();
         if let Some(c) = definition
             .container_definitions()
@@ -325,14 +336,10 @@ impl Backend for EcsBackend {
     }
 
     async fn footprint(&self, target: &TargetKind) -> Result<Option<Footprint>, BackendError> {
-        let Some(state) = self.service_state(target).await? else {
-            return Ok(None);
-        };
-        let definition = self
-            .definitions
-            .get(&self.client, &self.environment, &state.task_definition_arn)
-            .await?;
-        Ok(Some(super::footprint::footprint(&state, &definition)))
+        Ok(self
+            .running_definition(target)
+            .await?
+            .map(|(state, definition)| super::footprint::footprint(&state, &definition)))
     }
 
     async fn releases(&self, target: &TargetKind) -> Result<Vec<Release>, BackendError> {
