@@ -184,31 +184,30 @@ fn query_terms(query: &str) -> Vec<String> {
 /// (or from the start, when only the title or headings matched), on word boundaries, with
 /// every matching word marked.
 fn snippet(text: &str, terms: &[String]) -> Vec<Fragment> {
+    // Compared without allocating: the words before the first match can be most of a body,
+    // and a search makes a snippet for each result it shows.
     let matches = |word: &str| {
-        let word = index_form(word);
-        terms.iter().any(|t| word.starts_with(t.as_str()))
+        terms.iter().any(|t| {
+            let mut lower = word.chars().flat_map(char::to_lowercase);
+            t.chars().all(|c| lower.next() == Some(c))
+        })
     };
-    let words: Vec<(usize, &str)> = word_spans(text).collect();
-    let first = words
-        .iter()
+    let first = word_spans(text)
         .find(|(_, w)| matches(w))
-        .map_or(0, |(at, _)| *at);
-    let start = words
-        .iter()
-        .map(|(at, _)| *at)
-        .filter(|&at| at <= first && first - at <= SNIPPET_LEAD)
-        .min()
-        .unwrap_or(first);
-    let mut end = start;
-    for (at, word) in &words {
-        if *at < start {
-            continue;
-        }
-        if at + word.len() - start > SNIPPET_CHARS {
-            break;
-        }
-        end = at + word.len();
+        .map_or(0, |(at, _)| at);
+    // Start at the first word that begins at most SNIPPET_LEAD bytes before the match.
+    let mut lead_from = first.saturating_sub(SNIPPET_LEAD);
+    while !text.is_char_boundary(lead_from) {
+        lead_from += 1;
     }
+    let start = word_spans(&text[lead_from..first])
+        .next()
+        .map_or(first, |(at, _)| lead_from + at);
+    let window: Vec<(usize, &str)> = word_spans(&text[start..])
+        .map(|(at, w)| (start + at, w))
+        .take_while(|(at, w)| at + w.len() - start <= SNIPPET_CHARS)
+        .collect();
+    let end = window.last().map_or(start, |(at, w)| at + w.len());
     let mut fragments: Vec<Fragment> = Vec::new();
     let mut push = |text: &str, matched: bool| {
         let text = text.replace('\n', " ");
@@ -222,13 +221,12 @@ fn snippet(text: &str, terms: &[String]) -> Vec<Fragment> {
         push("… ", false);
     }
     let mut at = start;
-    for (w_at, word) in words.iter().filter(|(w, _)| *w >= start && *w < end) {
+    for (w_at, word) in &window {
         push(&text[at..*w_at], false);
         push(word, matches(word));
         at = w_at + word.len();
     }
-    let last_word_end = words.last().map_or(0, |(w_at, w)| w_at + w.len());
-    if end >= last_word_end {
+    if word_spans(&text[end..]).next().is_none() {
         // The window reaches the last word: the punctuation after it too.
         push(text[at..].trim_end(), false);
     } else {
