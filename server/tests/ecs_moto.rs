@@ -1039,6 +1039,17 @@ async fn costs_are_estimated_from_the_task_definitions_that_run() {
     }
     assert_eq!(app.get("/api/v1/costs").await.status(), 401);
 
+    let (status, csv) = viewer.get_text("/costs.csv").await;
+    assert_eq!(status, 200);
+    assert!(
+        csv.contains("\"staging\",\"shop\",\"estimate\",\"0.00\",\"9.01\","),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\"staging\",\"ALB\",\"fixed\",\"16.43\""),
+        "{csv}"
+    );
+
     // Prometheus gets the estimates as gauges; what is not estimated is not a series.
     let (_, metrics) = viewer.get_text("/metrics").await;
     let series: Vec<&str> = metrics

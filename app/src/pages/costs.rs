@@ -134,7 +134,9 @@ fn Costs(page: Page) -> impl IntoView {
             </table>
         </div>
         <p>
-            <a href="/api/v1/costs">"These figures as JSON"</a>
+            <a href="/costs.csv" download>"Export CSV"</a>
+            " · "
+            <a href="/api/v1/costs">"JSON"</a>
         </p>
     }
 }

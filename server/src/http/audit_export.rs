@@ -17,7 +17,7 @@ use super::AppState;
 
 /// One CSV field. Quotes always; doubles inner quotes; and defuses spreadsheet formulas
 /// (`=`, `+`, `-`, `@` at the start), since user text such as a typed login name ends up here.
-fn field(value: &str) -> String {
+pub(super) fn field(value: &str) -> String {
     let defused = match value.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
         _ => value.to_owned(),

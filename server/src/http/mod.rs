@@ -10,6 +10,7 @@ pub mod api;
 mod audit_export;
 mod authenticate;
 mod client;
+mod costs_export;
 mod csrf;
 mod deploy_events;
 pub mod metrics;
@@ -103,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(probes::readyz))
         .route("/metrics", get(metrics::render))
         .route("/audit.csv", get(audit_export::export))
+        .route("/costs.csv", get(costs_export::export))
         .route("/runbooks/export.html", get(runbook_export::export))
         .route("/api/v1/health", get(api::health))
         .route("/api/v1/costs", get(api::costs))
