@@ -799,17 +799,9 @@ async fn runbooks_read_once_stay_readable_offline_until_sign_out() {
     // out: what was kept is gone.
     console.restart();
     c.goto(&console.url).await.unwrap();
-    eventually(
-        "the dashboard, still signed in",
-        Duration::from_secs(30),
-        || async {
-            c.find(Locator::Css("table.matrix tbody"))
-                .await
-                .ok()
-                .map(drop)
-        },
-    )
-    .await;
+    browser
+        .dashboard_shown("the dashboard, still signed in")
+        .await;
     c.find(Locator::Css("form.inline-form button.link-button"))
         .await
         .unwrap()

@@ -327,16 +327,18 @@ impl Browser {
         let c = &self.client;
         c.goto(&format!("{}/login", console.url)).await.unwrap();
         self.submit_login(name, PASSWORD).await;
-        eventually(
-            "the dashboard after signing in",
-            Duration::from_secs(30),
-            || async {
-                c.find(Locator::Css("table.matrix tbody"))
-                    .await
-                    .ok()
-                    .map(drop)
-            },
-        )
+        self.dashboard_shown("the dashboard after signing in").await;
+    }
+
+    /// Waits until the dashboard's table is on the page.
+    pub async fn dashboard_shown(&self, what: &str) {
+        let c = &self.client;
+        eventually(what, Duration::from_secs(30), || async {
+            c.find(Locator::Css("table.matrix tbody"))
+                .await
+                .ok()
+                .map(drop)
+        })
         .await;
     }
 }

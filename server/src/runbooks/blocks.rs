@@ -19,7 +19,7 @@
 use std::{ops::Range, path::Path};
 
 use flightdeck_app::model::{DeployKind, EnvName, ServiceName};
-use toml_edit::{Document, TableLike};
+use toml_edit::TableLike;
 
 use crate::config::{
     Config, ConfigErrors,
@@ -111,19 +111,9 @@ pub fn read(
         .collect();
     // Only ASCII outside the block, and the block's own characters whole inside it.
     let shadow = String::from_utf8(shadow).unwrap_or_default();
-    let doc = match Document::parse(shadow.as_str()) {
-        Ok(doc) => doc,
-        Err(e) => {
-            r.error(
-                e.span().map(|s| s.start),
-                "",
-                format!(
-                    "invalid TOML in the flightdeck-{kind} block: {}",
-                    e.message().trim()
-                ),
-            );
-            return Err(r.finish().expect_err("one error was recorded"));
-        }
+    let what = format!("the flightdeck-{kind} block");
+    let Some(doc) = super::front_matter::parse_shadow(&mut r, &shadow, &what) else {
+        return Err(r.finish().expect_err("one error was recorded"));
     };
     let root = Node {
         path: String::new(),

@@ -61,16 +61,8 @@ pub fn parse(
         " ".repeat(FENCE.len()),
         &text[FENCE.len()..toml.end]
     );
-    let doc = match Document::parse(shadow.as_str()) {
-        Ok(doc) => doc,
-        Err(e) => {
-            r.error(
-                e.span().map(|s| s.start),
-                "",
-                format!("invalid TOML in the front matter: {}", e.message().trim()),
-            );
-            return Err(r.finish().expect_err("one error was recorded"));
-        }
+    let Some(doc) = parse_shadow(&mut r, &shadow, "the front matter") else {
+        return Err(r.finish().expect_err("one error was recorded"));
     };
     let root = Node {
         path: String::new(),
@@ -156,6 +148,26 @@ pub fn parse(
         review_every,
     };
     Ok((front, text.len() - body.len()))
+}
+
+/// `shadow`, a file's text with everything but its TOML blanked out (so offsets are the
+/// file's), parsed; a syntax error is recorded as a problem of `what`, where it is in the file.
+pub(super) fn parse_shadow<'s>(
+    r: &mut Reader<'_>,
+    shadow: &'s str,
+    what: &str,
+) -> Option<Document<&'s str>> {
+    match Document::parse(shadow) {
+        Ok(doc) => Some(doc),
+        Err(e) => {
+            r.error(
+                e.span().map(|s| s.start),
+                "",
+                format!("invalid TOML in {what}: {}", e.message().trim()),
+            );
+            None
+        }
+    }
 }
 
 /// The byte range of the TOML between the fences, and the body after the closing one.
