@@ -84,12 +84,12 @@ impl Views {
                 .filter(|((e, _, _), _)| e.name == env.name)
                 .map(|((_, i, _), f)| (*i, f))
                 .collect();
-            let (costs, note) = environment_costs(env, &here);
+            let (costs, note, unshared) = environment_costs(env, &here);
             let mut by_service: Vec<Cost> = vec![Cost::NotHere; services];
             for (i, cost) in costs {
                 by_service[i] = cost;
             }
-            let fixed: Vec<FixedItem> = env
+            let mut fixed: Vec<FixedItem> = env
                 .costs
                 .fixed
                 .iter()
@@ -98,6 +98,13 @@ impl Views {
                     monthly_cents: f.monthly_cents,
                 })
                 .collect();
+            // A host costs the same with nothing on it: its cost stays in the total.
+            if let Some(monthly_cents) = unshared {
+                fixed.push(FixedItem {
+                    name: "Docker host (no container to share it now)".to_owned(),
+                    monthly_cents,
+                });
+            }
             let total_cents = by_service.iter().map(Cost::monthly_cents).sum::<i64>()
                 + fixed.iter().map(|f| f.monthly_cents).sum::<i64>();
             for (i, cost) in by_service.into_iter().enumerate() {
@@ -136,11 +143,12 @@ impl Views {
     }
 }
 
-/// The cost of each service (by index) that runs in `env`, and a note for the environment.
+/// The cost of each service (by index) that runs in `env`, a note for the environment, and a
+/// Docker host's cost when no container is there to share it.
 fn environment_costs(
     env: &Environment,
     footprints: &[(usize, &Result<Option<Footprint>, BackendError>)],
-) -> (Vec<(usize, Cost)>, Option<String>) {
+) -> (Vec<(usize, Cost)>, Option<String>, Option<i64>) {
     let unknown = |e: &BackendError| Cost::Unknown {
         reason: e.to_string(),
     };
@@ -159,6 +167,7 @@ fn environment_costs(
                 })
                 .collect();
             let limits: Vec<ContainerLimits> = present.iter().map(|(_, l)| *l).collect();
+            let unshared = (host > 0 && present.is_empty()).then_some(host);
             let (shares, share) = share_host(host, &limits);
             let how = if host == 0 {
                 "self-hosted: the host costs $0 a month".to_owned()
@@ -210,7 +219,7 @@ fn environment_costs(
                     (*i, cost)
                 })
                 .collect();
-            (costs, note)
+            (costs, note, unshared)
         }
         BackendConfig::Ecs(ecs) => {
             let prices = for_region(&ecs.region, &env.costs.prices);
@@ -238,7 +247,75 @@ fn environment_costs(
                     (*i, cost)
                 })
                 .collect();
-            (costs, note)
+            (costs, note, None)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::{config::Config, costs::estimate::FargateTasks};
+
+    fn environment(text: &str) -> Environment {
+        Config::parse(Path::new("t.toml"), text)
+            .unwrap()
+            .environments
+            .remove(0)
+    }
+
+    fn limited(cpus: u64, gib: u64) -> Result<Option<Footprint>, BackendError> {
+        Ok(Some(Footprint::Container(ContainerLimits {
+            nano_cpus: Some(cpus * 1_000_000_000),
+            memory_bytes: Some(gib << 30),
+        })))
+    }
+
+    #[test]
+    fn a_docker_host_is_shared_and_its_cost_kept_when_nothing_runs_on_it() {
+        let env = environment(
+            "[[environment]]\nname = \"home\"\ndocker = {}\ncosts = { host_monthly = 30 }\n",
+        );
+        let (a, b, gone) = (limited(2, 2), limited(1, 1), Ok(None));
+        let (costs, note, unshared) = environment_costs(&env, &[(0, &a), (1, &b), (2, &gone)]);
+        let figures: Vec<i64> = costs.iter().map(|(_, c)| c.monthly_cents()).collect();
+        assert_eq!(figures, [2000, 1000, 0]);
+        assert!(matches!(costs[2].1, Cost::Unknown { .. }));
+        assert_eq!(
+            note.as_deref(),
+            Some("The host's $30.00 a month, shared by CPU and memory limits")
+        );
+        assert_eq!(unshared, None);
+
+        let (costs, _, unshared) = environment_costs(&env, &[(0, &gone)]);
+        assert_eq!(costs[0].1.monthly_cents(), 0);
+        assert_eq!(unshared, Some(3000), "the host still costs its $30");
+    }
+
+    #[test]
+    fn an_ecs_region_without_prices_says_what_to_set() {
+        let env = environment(
+            "[[environment]]\nname = \"prod\"\necs = { region = \"ap-south-2\", cluster = \"c\" }\n",
+        );
+        let tasks = Ok(Some(Footprint::Fargate(FargateTasks {
+            cpu_units: 256,
+            memory_mib: 512,
+            arm: false,
+            storage_gib: 20,
+            running: 1,
+            desired: 1,
+            strategy: Vec::new(),
+        })));
+        let (costs, note, _) = environment_costs(&env, &[(0, &tasks)]);
+        let Cost::Unknown { reason } = &costs[0].1 else {
+            panic!("{:?}", costs[0].1);
+        };
+        assert!(
+            reason.starts_with("no built-in Fargate prices for ap-south-2"),
+            "{reason}"
+        );
+        assert_eq!(note.as_deref(), Some(reason.as_str()));
     }
 }
