@@ -1065,3 +1065,67 @@ async fn costs_are_estimated_from_the_task_definitions_that_run() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_rollback_is_priced_with_the_sizes_of_the_revision_it_puts_back() {
+    use aws_sdk_ecs::types::{Compatibility, LaunchType};
+    use flightdeck::costs::Footprint;
+
+    let cluster = fresh("fd-rollback-cost");
+    let family = fresh("shop");
+    let settings = settings(&cluster, moto_url());
+    let ecs = client(&settings).await;
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    // 1.0.0 ran with 0.5 vCPU / 1 GB; 1.1.0, running now, has 1 vCPU / 2 GB.
+    let mut newest = String::new();
+    for (version, cpu, memory) in [("1.0.0", "512", "1024"), ("1.1.0", "1024", "2048")] {
+        newest = register(
+            ecs.register_task_definition()
+                .family(&family)
+                .requires_compatibilities(Compatibility::Fargate)
+                .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+                .cpu(cpu)
+                .memory(memory)
+                .container_definitions(app(&format!("registry.example/shop:{version}"))),
+        )
+        .await;
+    }
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name("shop")
+        .task_definition(newest)
+        .desired_count(1)
+        .launch_type(LaunchType::Fargate)
+        .send()
+        .await
+        .unwrap();
+    let backend = EcsAdapter::new(staging(), settings).await;
+    let target = TargetKind::EcsService {
+        service: "shop".into(),
+        container: None,
+    };
+    let sizes = |f: Option<Footprint>| match f {
+        Some(Footprint::Fargate(t)) => (t.cpu_units, t.memory_mib),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        sizes(backend.footprint(&target).await.unwrap()),
+        (1024, 2048)
+    );
+    let back = release_of("registry.example/shop:1.0.0");
+    assert_eq!(
+        sizes(backend.rollback_footprint(&target, &back).await.unwrap()),
+        (512, 1024),
+        "the revision a rollback puts back, with its own sizes"
+    );
+    // An image no recent revision ran: a rollback registers one with today's sizes.
+    let unknown = release_of("registry.example/shop:0.9.0");
+    assert_eq!(
+        sizes(backend.rollback_footprint(&target, &unknown).await.unwrap()),
+        (1024, 2048)
+    );
+}

@@ -112,6 +112,9 @@ pub struct ActionBlockView {
     pub form_key: String,
     /// A deploy already under way there (it holds the lock).
     pub in_progress: Option<i64>,
+    /// What a rollback does to the monthly estimate when it changes the task size
+    /// ("+$12.41 a month: 0.5 → 1 vCPU"); `None` when it does not.
+    pub cost_change: Option<String>,
 }
 
 /// `/runbooks/{slug}`.

@@ -364,6 +364,7 @@ fn ActionBlock(block: ActionBlockView, runbook: String) -> impl IntoView {
         to,
         form_key,
         in_progress,
+        cost_change,
     } = block;
     let what = match kind {
         DeployKind::Rollback => format!("Roll back {service} in {environment}"),
@@ -440,6 +441,7 @@ fn ActionBlock(block: ActionBlockView, runbook: String) -> impl IntoView {
                 "…"
             </summary>
             <p>{change}</p>
+            {cost_change.map(|c| view! { <p class="cost-change">{format!("Cost: {c}")}</p> })}
             <ActionForm action attr:class="inline-form">
                 {fields}
                 <input type="hidden" name="runbook" value=runbook />

@@ -131,6 +131,18 @@ pub trait Backend: Send + Sync {
     /// limits); `Ok(None)` when the target does not exist.
     async fn footprint(&self, target: &TargetKind) -> Result<Option<Footprint>, BackendError>;
 
+    /// What the target would run after a rollback to `to`, as far as its cost goes. By default
+    /// what runs now: a switch keeps the target's settings (Docker copies the container's
+    /// limits); a backend that puts back earlier releases whole (ECS) says what those had.
+    async fn rollback_footprint(
+        &self,
+        target: &TargetKind,
+        to: &Release,
+    ) -> Result<Option<Footprint>, BackendError> {
+        let _ = to;
+        self.footprint(target).await
+    }
+
     /// Releases the target could switch to without a registry (images on the host of the
     /// same repository), newest first.
     async fn releases(&self, target: &TargetKind) -> Result<Vec<Release>, BackendError>;

@@ -113,6 +113,47 @@ pub fn monthly_fargate(
     }
 }
 
+/// What changing the task size from `before` to `after` does to the month at the desired
+/// count, said for people ("+$12.41 a month: 0.5 → 1 vCPU"); `None` when the size, the
+/// architecture and the storage stay as they are.
+pub fn size_change(
+    before: &FargateTasks,
+    after: &FargateTasks,
+    prices: &FargatePrices,
+    spot_discount_percent: u64,
+) -> Option<String> {
+    let vcpu = |t: &FargateTasks| trim(t.cpu_units as f64 / 1024.0);
+    let gb = |t: &FargateTasks| trim(t.memory_mib as f64 / 1024.0);
+    let arch = |t: &FargateTasks| if t.arm { "ARM" } else { "x86" };
+    let mut what = Vec::new();
+    if before.cpu_units != after.cpu_units {
+        what.push(format!("{} → {} vCPU", vcpu(before), vcpu(after)));
+    }
+    if before.memory_mib != after.memory_mib {
+        what.push(format!("{} → {} GB", gb(before), gb(after)));
+    }
+    if before.arm != after.arm {
+        what.push(format!("{} → {}", arch(before), arch(after)));
+    }
+    if before.storage_gib != after.storage_gib {
+        what.push(format!(
+            "{} → {} GB storage",
+            before.storage_gib, after.storage_gib
+        ));
+    }
+    if what.is_empty() {
+        return None;
+    }
+    let month = |t: &FargateTasks| monthly_fargate(t, prices, spot_discount_percent).desired_cents;
+    let delta = month(after) - month(before);
+    let sign = if delta >= 0 { "+" } else { "-" };
+    Some(format!(
+        "{sign}{} a month: {}",
+        super::dollars(delta.abs()),
+        what.join(", ")
+    ))
+}
+
 /// How many of `n` tasks a capacity-provider strategy puts on FARGATE_SPOT: the `base` first,
 /// the rest by weight (rounded down, as a whole task is on one or the other).
 pub fn spot_tasks(strategy: &[Provider], n: u64) -> u128 {
@@ -311,6 +352,25 @@ mod tests {
         assert_eq!((shares, how), (vec![334, 333, 333], Share::Evenly));
         assert_eq!(share_host(0, &[limited(1, 1)]).0, vec![0]);
         assert!(share_host(500, &[]).0.is_empty());
+    }
+
+    #[test]
+    fn a_size_change_says_what_it_does_to_the_month_and_nothing_when_there_is_none() {
+        let prices = built_in("us-east-1").unwrap();
+        let small = tasks(512, 1024, false, 1);
+        let big = tasks(1024, 2048, false, 1);
+        // 0.5 vCPU / 1 GB is $18.02; 1 vCPU / 2 GB is $36.04.
+        assert_eq!(
+            size_change(&small, &big, &prices, 70).as_deref(),
+            Some("+$18.02 a month: 0.5 → 1 vCPU, 1 → 2 GB")
+        );
+        let mut arm = big.clone();
+        arm.arm = true;
+        assert_eq!(
+            size_change(&big, &arm, &prices, 70).as_deref(),
+            Some("-$7.20 a month: x86 → ARM")
+        );
+        assert_eq!(size_change(&big, &big.clone(), &prices, 70), None);
     }
 
     #[test]

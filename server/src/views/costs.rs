@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use flightdeck_app::model::{
-    Cost, CostCell, CostsPage, EnvironmentCosts, FixedItem, ServiceCosts, Timestamp,
+    Cost, CostCell, CostsPage, EnvName, EnvironmentCosts, FixedItem, ServiceCosts, ServiceName,
+    Timestamp,
 };
 
 use super::Views;
@@ -13,9 +14,13 @@ use crate::{
     backend::BackendError,
     config::{Backend as BackendConfig, Environment},
     costs::{
-        Footprint, PRICES_AS_OF, Share, dollars, estimate::ContainerLimits, monthly_fargate,
-        prices::for_region, share_host,
+        Footprint, PRICES_AS_OF, Share, dollars,
+        estimate::{ContainerLimits, size_change},
+        monthly_fargate,
+        prices::for_region,
+        share_host,
     },
+    store::Release,
 };
 
 /// A costs page this young is shown again rather than asking every backend again.
@@ -140,6 +145,44 @@ impl Views {
                 })
                 .collect(),
         }
+    }
+}
+
+impl Views {
+    /// What a rollback of `service` in `env` to `to` does to the monthly estimate, when it
+    /// changes the task size (an ECS rollback puts back an earlier revision with its own
+    /// sizes); `None` when it does not, or when that cannot be told within [`ASK_FOR`].
+    pub(super) async fn rollback_cost_change(
+        &self,
+        env: &EnvName,
+        service: &ServiceName,
+        to: &Release,
+    ) -> Option<String> {
+        let environment = self.config.environment(env)?;
+        let BackendConfig::Ecs(ecs) = &environment.backend else {
+            return None;
+        };
+        let target = self.config.service(service.as_str())?.targets.get(env)?;
+        let backend = self.backends.get(env)?;
+        let (now, after) = tokio::time::timeout(ASK_FOR, async {
+            tokio::join!(
+                backend.footprint(&target.kind),
+                backend.rollback_footprint(&target.kind, to)
+            )
+        })
+        .await
+        .ok()?;
+        let (Ok(Some(Footprint::Fargate(now))), Ok(Some(Footprint::Fargate(after)))) = (now, after)
+        else {
+            return None;
+        };
+        let prices = for_region(&ecs.region, &environment.costs.prices).ok()?;
+        size_change(
+            &now,
+            &after,
+            &prices,
+            environment.costs.spot_discount_percent,
+        )
     }
 }
 

@@ -20,6 +20,7 @@ use super::{
 use crate::{
     error::AppError,
     runbooks::{ActionBlock, Block, Runbook, Section, edit_url, is_stale, search::Hit},
+    store::Release,
 };
 
 /// A search shows at most this many results: past them, a better query beats scrolling.
@@ -205,11 +206,21 @@ impl Views {
             .into_iter()
             .find(|v| v.environment == block.environment && v.service == block.service)
             .map(|v| v.version);
+        let back_to = rollback_options(&jobs).into_iter().next();
+        let cost_change = match (&back_to, block.action) {
+            (Some(option), DeployKind::Rollback) => {
+                let release = Release {
+                    version: option.version.clone(),
+                    image: option.image.clone(),
+                    digest: option.digest.clone(),
+                };
+                self.rollback_cost_change(&block.environment, &block.service, &release)
+                    .await
+            }
+            _ => None,
+        };
         let to = match block.action {
-            DeployKind::Rollback => rollback_options(&jobs)
-                .into_iter()
-                .next()
-                .map(|r| r.version),
+            DeployKind::Rollback => back_to.map(|r| r.version),
             DeployKind::Restart => now.clone(),
             DeployKind::Deploy | DeployKind::Promote => block.version.clone(),
         };
@@ -224,6 +235,7 @@ impl Views {
             to,
             form_key: fresh_key(),
             in_progress: jobs.iter().find(|j| !j.state.is_final()).map(|j| j.id),
+            cost_change,
         })
     }
 

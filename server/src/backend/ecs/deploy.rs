@@ -96,6 +96,23 @@ impl EcsBackend {
         Ok(Some((state, definition)))
     }
 
+    /// The newest earlier revision of the service's family that ran `to`'s image: what a
+    /// rollback to `to` puts back.
+    async fn earlier_revision(
+        &self,
+        current: &EcsServiceState,
+        to: &Release,
+    ) -> Result<Option<String>, BackendError> {
+        for arn in self.revisions(&current.family, ROLLBACK_SEARCHED).await? {
+            if arn != current.task_definition_arn
+                && self.image_in(&arn, &current.container).await?.as_deref() == Some(&to.image)
+            {
+                return Ok(Some(arn));
+            }
+        }
+        Ok(None)
+    }
+
     /// The image of `container` in the task-definition revision `arn`.
     async fn image_in(&self, arn: &str, container: &str) -> Result<Option<String>, BackendError> {
         let definition = self
@@ -342,6 +359,27 @@ impl Backend for EcsBackend {
             .map(|(state, definition)| super::footprint::footprint(&state, &definition)))
     }
 
+    /// The earlier revision a rollback puts back, with its own sizes, at today's task counts.
+    async fn rollback_footprint(
+        &self,
+        target: &TargetKind,
+        to: &Release,
+    ) -> Result<Option<Footprint>, BackendError> {
+        let Some((state, current)) = self.running_definition(target).await? else {
+            return Ok(None);
+        };
+        let definition = match self.earlier_revision(&state, to).await? {
+            Some(arn) => {
+                self.definitions
+                    .get(&self.client, &self.environment, &arn)
+                    .await?
+            }
+            // A new revision with today's settings, as a deploy would.
+            None => current,
+        };
+        Ok(Some(super::footprint::footprint(&state, &definition)))
+    }
+
     async fn releases(&self, target: &TargetKind) -> Result<Vec<Release>, BackendError> {
         let state = self.existing(target).await?;
         let mut releases: Vec<Release> = Vec::new();
@@ -422,16 +460,7 @@ impl Backend for EcsBackend {
     ) -> Result<Switched, BackendError> {
         let (service, _) = ecs_target(target)?;
         let current = self.existing(target).await?;
-        let mut earlier = None;
-        for arn in self.revisions(&current.family, ROLLBACK_SEARCHED).await? {
-            if arn != current.task_definition_arn
-                && self.image_in(&arn, &current.container).await?.as_deref() == Some(&to.image)
-            {
-                earlier = Some(arn);
-                break;
-            }
-        }
-        let Some(arn) = earlier else {
+        let Some(arn) = self.earlier_revision(&current, to).await? else {
             progress(format!(
                 "None of the last {ROLLBACK_SEARCHED} revisions of {} runs {}",
                 current.family, to.image
