@@ -185,6 +185,16 @@ impl Application {
         self.local_addr
     }
 
+    /// The runbook catalog this console serves (tests wait on its changes).
+    pub fn runbooks(&self) -> Arc<Catalog> {
+        self.runbooks.clone()
+    }
+
+    /// The health monitor (tests wait on its changes of state).
+    pub fn health(&self) -> Arc<HealthMonitor> {
+        self.health.clone()
+    }
+
     pub fn port(&self) -> u16 {
         self.local_addr.port()
     }

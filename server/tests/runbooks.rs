@@ -6,12 +6,12 @@ mod common;
 
 use std::{
     path::{Path, PathBuf},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use axum::{Router, http::StatusCode, routing::get};
 use common::{Session, TestApp, TestDb, serve_on_loopback, silent_endpoint};
-use flightdeck::config::Config;
+use flightdeck::{config::Config, health::HealthEvent};
 use flightdeck_app::model::Role;
 use scraper::{Html, Selector};
 
@@ -66,20 +66,50 @@ fn select(html: &Html, css: &str) -> Vec<String> {
         .collect()
 }
 
-/// Asks until `check` holds, at most `within` (the property under test is how soon).
-async fn within<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+/// Something the server tells of its changes: the runbook catalog's refreshes, the health
+/// monitor's changes of state.
+trait Changes {
+    /// Returns after the next change (or at once when one came since the last call).
+    async fn next(&mut self);
+}
+
+impl Changes for tokio::sync::watch::Receiver<u64> {
+    async fn next(&mut self) {
+        self.changed()
+            .await
+            .expect("the catalog lives as long as the server");
+    }
+}
+
+impl Changes for tokio::sync::broadcast::Receiver<HealthEvent> {
+    async fn next(&mut self) {
+        // Lagged only means several changes came at once: look again.
+        let _ = self.recv().await;
+    }
+}
+
+/// Asks until `check` holds, again after each change the server reports, failing after
+/// `within` (the property under test is how soon). No fixed sleep: it waits for the change.
+async fn within<T, F, Fut>(
+    what: &str,
+    within: Duration,
+    changes: &mut impl Changes,
+    mut check: F,
+) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let start = Instant::now();
-    loop {
-        if let Some(found) = check().await {
-            return found;
+    tokio::time::timeout(within, async {
+        loop {
+            if let Some(found) = check().await {
+                return found;
+            }
+            changes.next().await;
         }
-        assert!(start.elapsed() < within, "{what} within {within:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{what} within {within:?}"))
 }
 
 async fn page(session: &Session, path: &str) -> (u16, Html) {
@@ -94,6 +124,9 @@ async fn runbooks_are_listed_searched_read_kept_current_and_linked_from_red_cell
     write(dir.path(), "disk.md", DISK);
     let db = TestDb::sqlite();
     let app = TestApp::start_with(&db, config(dir.path()).await).await;
+    // Subscribed before anything changes, so no change can be missed.
+    let mut catalog = app.runbooks.changes();
+    let mut health = app.health.subscribe();
     let viewer = app.signed_in(&db, "vic", Role::Viewer).await;
     let admin = app.signed_in(&db, "ada", Role::Admin).await;
 
@@ -103,6 +136,7 @@ async fn runbooks_are_listed_searched_read_kept_current_and_linked_from_red_cell
     within(
         "the runbook with blocks",
         Duration::from_secs(2),
+        &mut catalog,
         || async { (page(&viewer, "/runbooks/blocks").await.0 == 200).then_some(()) },
     )
     .await;
@@ -150,6 +184,7 @@ async fn runbooks_are_listed_searched_read_kept_current_and_linked_from_red_cell
     within(
         "the runbook with blocks to go",
         Duration::from_secs(2),
+        &mut catalog,
         || async { (page(&viewer, "/runbooks/blocks").await.0 == 404).then_some(()) },
     )
     .await;
@@ -244,6 +279,7 @@ async fn runbooks_are_listed_searched_read_kept_current_and_linked_from_red_cell
     within(
         "the edited title to be served",
         Duration::from_secs(2),
+        &mut catalog,
         || async {
             let (_, html) = page(&viewer, "/runbooks/restart").await;
             (select(&html, "#runbook-heading") == ["Restart shop safely"]).then_some(())
@@ -256,6 +292,7 @@ async fn runbooks_are_listed_searched_read_kept_current_and_linked_from_red_cell
     let problem = within(
         "the problem to be reported",
         Duration::from_secs(2),
+        &mut catalog,
         || async {
             let (_, html) = page(&admin, "/admin/runbooks").await;
             select(&html, ".problems code").into_iter().next()
@@ -284,10 +321,15 @@ async fn runbooks_are_listed_searched_read_kept_current_and_linked_from_red_cell
         "+++\ntitle = \"Queue\"\nservices = [\"mail\"]\n+++\nDrain.\n",
     );
     std::fs::remove_file(dir.path().join("disk.md")).unwrap();
-    within("the new list", Duration::from_secs(2), || async {
-        let (_, html) = page(&viewer, "/runbooks").await;
-        (select(&html, ".runbook-title") == ["Queue", "Restart shop safely"]).then_some(())
-    })
+    within(
+        "the new list",
+        Duration::from_secs(2),
+        &mut catalog,
+        || async {
+            let (_, html) = page(&viewer, "/runbooks").await;
+            (select(&html, ".runbook-title") == ["Queue", "Restart shop safely"]).then_some(())
+        },
+    )
     .await;
 
     // The incident path: shop is failing in prod, so its cell links to its one runbook;
@@ -295,6 +337,7 @@ async fn runbooks_are_listed_searched_read_kept_current_and_linked_from_red_cell
     let link = within(
         "the red cell's runbook link",
         Duration::from_secs(20),
+        &mut health,
         || async {
             let (_, html) = page(&viewer, "/").await;
             let selector = Selector::parse("tr[data-service=shop] a.runbook-link").unwrap();

@@ -23,6 +23,8 @@ const LOOK_EVERY: Duration = Duration::from_secs(1);
 pub struct Catalog {
     config: Arc<Config>,
     state: RwLock<State>,
+    /// Counts the refreshes that changed something, for whoever waits for a change.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 #[derive(Default)]
@@ -45,6 +47,7 @@ impl Catalog {
         let catalog = Self {
             config,
             state: RwLock::new(State::default()),
+            changes: tokio::sync::watch::Sender::new(0),
         };
         catalog.refresh();
         catalog
@@ -73,6 +76,10 @@ impl Catalog {
             }
             // What was read before stays readable: a directory on a share that went away.
             state.unreadable = Some(unreadable);
+            if changed {
+                drop(state);
+                self.changes.send_modify(|n| *n += 1);
+            }
             return changed;
         }
         let mut changed = state.unreadable.take().is_some();
@@ -126,8 +133,15 @@ impl Catalog {
         }
         if changed {
             state.index = Arc::new(Index::new(served(&state.good)));
+            drop(state);
+            self.changes.send_modify(|n| *n += 1);
         }
         changed
+    }
+
+    /// Wakes on every refresh that changed what is served or what is wrong.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// Every runbook that can be read, by path; of two with the same address, the first.

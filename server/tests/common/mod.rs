@@ -159,6 +159,9 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub base: String,
     pub client: reqwest::Client,
+    /// What the server serves, to wait on its changes rather than sleep.
+    pub runbooks: Arc<flightdeck::runbooks::Catalog>,
+    pub health: Arc<flightdeck::health::HealthMonitor>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -183,6 +186,7 @@ impl TestApp {
             .await
             .expect("the server starts");
         let addr = app.local_addr();
+        let (runbooks, health) = (app.runbooks(), app.health());
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             app.run_until(async move {
@@ -193,6 +197,8 @@ impl TestApp {
         });
         Self {
             addr,
+            runbooks,
+            health,
             base: format!("http://{addr}"),
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
