@@ -38,8 +38,9 @@ impl Views {
             &deploying,
             Timestamp::now(),
         );
+        let mut links = self.runbook_links();
         for row in &mut dashboard.services {
-            row.runbooks_href = self.runbooks_href(&row.name, &self.runbooks_of(&row.name));
+            row.runbooks_href = links.remove(&row.name);
         }
         Ok(dashboard)
     }

@@ -2,7 +2,7 @@
 //! services' health, and what is wrong with the files. Also the link from a red cell of the
 //! dashboard to the right runbook.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use flightdeck_app::{
     console::Caller,
@@ -267,23 +267,32 @@ impl Views {
         found
     }
 
-    /// Where a red cell of `service` links: its one runbook, the list of its runbooks, or its
-    /// page's links kept elsewhere; nothing when it has none.
-    pub(super) fn runbooks_href(
-        &self,
-        service: &ServiceName,
-        pages: &[RunbookSummary],
-    ) -> Option<String> {
-        match pages {
-            [one] => Some(format!("/runbooks/{}", one.slug)),
-            // Service names are URL-safe by their rules.
-            [_, _, ..] => Some(format!("/runbooks?service={service}")),
-            [] => self
-                .config
-                .service(service.as_str())
-                .filter(|s| !s.runbooks.is_empty())
-                .map(|_| format!("/services/{service}#runbooks")),
+    /// Where a red cell of each service links: its one runbook, the list of its runbooks, or
+    /// its page's links kept elsewhere; services with none are left out. One pass over the
+    /// catalog for the whole dashboard.
+    pub(super) fn runbook_links(&self) -> HashMap<ServiceName, String> {
+        let all = self.runbooks.runbooks();
+        let mut slugs: HashMap<&ServiceName, Vec<&str>> = HashMap::new();
+        for r in &all {
+            for service in &r.front.services {
+                slugs.entry(service).or_default().push(&r.slug);
+            }
         }
+        self.config
+            .services
+            .iter()
+            .filter_map(|s| {
+                let name = &s.name;
+                let href = match slugs.get(name).map(Vec::as_slice).unwrap_or_default() {
+                    [one] => format!("/runbooks/{one}"),
+                    // Service names are URL-safe by their rules.
+                    [_, _, ..] => format!("/runbooks?service={name}"),
+                    [] if !s.runbooks.is_empty() => format!("/services/{name}#runbooks"),
+                    [] => return None,
+                };
+                Some((name.clone(), href))
+            })
+            .collect()
     }
 }
 
