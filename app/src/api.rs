@@ -358,6 +358,18 @@ pub async fn load_costs() -> Result<CostsPage, ConsoleError> {
     )
 }
 
+/// An admin's "refresh now" of one environment's measured costs.
+#[server(endpoint = "costs/refresh")]
+pub async fn refresh_costs(environment: String) -> Result<(), ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.refresh_costs(&caller, environment).await
+        }
+        .await,
+    )
+}
+
 /// `/runbooks`: all, or those matching a search, a service and a tag (empty: any).
 #[server(endpoint = "runbooks")]
 pub async fn load_runbooks(

@@ -76,6 +76,10 @@ pub trait Console: Send + Sync + 'static {
     /// What every service costs a month in every environment, estimated from what runs.
     async fn costs(&self, caller: &Caller) -> Result<CostsPage, ConsoleError>;
 
+    /// Asks AWS for an environment's measured costs now (admins; each request costs $0.01).
+    async fn refresh_costs(&self, caller: &Caller, environment: String)
+    -> Result<(), ConsoleError>;
+
     /// The health of every service in every environment, in configuration order.
     async fn health(&self, caller: &Caller) -> Result<Vec<TargetHealth>, ConsoleError>;
 

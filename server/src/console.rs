@@ -17,6 +17,7 @@ use flightdeck_app::{
 
 use crate::{
     auth::{AuthService, Password, authorize},
+    store::Outcome,
     deploy::DeployService,
     health::HealthMonitor,
     views::Views,
@@ -109,6 +110,31 @@ impl Console for ConsoleService {
     async fn costs(&self, caller: &Caller) -> Result<CostsPage, ConsoleError> {
         authorize(caller, Action::View)?;
         Ok(self.views.costs().await)
+    }
+
+    async fn refresh_costs(
+        &self,
+        caller: &Caller,
+        environment: String,
+    ) -> Result<(), ConsoleError> {
+        let env = self.views.measured_environment(&environment).ok_or_else(|| {
+            ConsoleError::Invalid {
+                field: "environment".to_owned(),
+                message: format!("{environment:?} is not an environment whose costs are measured"),
+            }
+        })?;
+        self.auth
+            .allow_in(caller, Action::RefreshCosts, "costs.refresh", "costs", env.as_str())
+            .await?;
+        let result = self.views.refresh_costs(&env).await;
+        let (outcome, details) = match &result {
+            Ok(()) => (Outcome::Success, "asked AWS Cost Explorer".to_owned()),
+            Err(e) => (Outcome::Failure, e.clone()),
+        };
+        self.auth
+            .audit_action(caller, "costs.refresh", "costs", env.as_str(), outcome, details)
+            .await?;
+        result.map_err(ConsoleError::Unavailable)
     }
 
     async fn runbooks(

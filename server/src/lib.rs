@@ -4,6 +4,7 @@
 //! integration tests can start it on port 0 exactly as production does.
 
 pub mod auth;
+pub mod aws;
 pub mod backend;
 pub mod background;
 pub mod cli;

@@ -18,6 +18,7 @@ use crate::{
     background::Background,
     clock::{Clock, SystemClock},
     config::{Config, ConfigErrors},
+    costs::measure::Measurer,
     console::ConsoleService,
     deploy::{DeployEngine, DeployService},
     health::HealthMonitor,
@@ -66,6 +67,7 @@ pub struct Application {
     health: Arc<HealthMonitor>,
     deploys: Arc<DeployEngine>,
     runbooks: Arc<Catalog>,
+    measurer: Arc<Measurer>,
     /// Cancelled on shutdown; background loops watch it.
     stopping: CancellationToken,
 }
@@ -119,7 +121,7 @@ impl Application {
         }
 
         let auth =
-            Arc::new(AuthService::new(store.clone(), config.access.clone()).with_clock(clock));
+            Arc::new(AuthService::new(store.clone(), config.access.clone()).with_clock(clock.clone()));
         // One backend per environment, shared by the monitor, the engine and the views.
         let backends = backend::for_environments(&config).await;
         let health = Arc::new(
@@ -137,12 +139,15 @@ impl Application {
         );
         // Read now (a problem is logged, never fatal), then kept current by its loop.
         let runbooks = Arc::new(Catalog::new(config.clone()));
+        let measurer =
+            Arc::new(Measurer::new(config.clone(), store.clone(), clock.clone()).await);
         let views = Arc::new(Views::new(
             config.clone(),
             store.clone(),
             health.clone(),
             backends.clone(),
             runbooks.clone(),
+            measurer.clone(),
         ));
         let deploys = Arc::new(DeployService::new(
             config.clone(),
@@ -177,6 +182,7 @@ impl Application {
             health,
             deploys: engine,
             runbooks,
+            measurer,
             stopping,
         })
     }
@@ -188,6 +194,11 @@ impl Application {
     /// The runbook catalog this console serves (tests wait on its changes).
     pub fn runbooks(&self) -> Arc<Catalog> {
         self.runbooks.clone()
+    }
+
+    /// What asks AWS for the measured costs (tests move their clock and call it).
+    pub fn costs(&self) -> Arc<Measurer> {
+        self.measurer.clone()
     }
 
     /// The health monitor (tests wait on its changes of state).
@@ -215,6 +226,7 @@ impl Application {
             health,
             deploys,
             runbooks,
+            measurer,
             stopping,
         } = self;
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -236,6 +248,7 @@ impl Application {
         loops.spawn("health monitor", |stopping| health.run(stopping));
         loops.spawn("deploy worker", |stopping| deploys.run(stopping));
         loops.spawn("runbooks watcher", |stopping| runbooks.run(stopping));
+        loops.spawn("costs measurer", |stopping| measurer.run(stopping));
 
         let stop_signal = stopping.clone();
         let shutdown = async move {

@@ -92,11 +92,13 @@ pub enum Action {
     ManageOwnSessions,
     /// See what is wrong with the runbook files (their paths on the console's machine).
     ViewRunbookProblems,
+    /// Ask AWS for the measured costs now (each request costs $0.01).
+    RefreshCosts,
 }
 
 impl Action {
     /// Every action, for tables and tests that must cover them all.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::View,
         Action::ViewAudit,
         Action::Deploy(Protection::Unprotected),
@@ -111,6 +113,7 @@ impl Action {
         Action::ManageTokens,
         Action::ManageOwnSessions,
         Action::ViewRunbookProblems,
+        Action::RefreshCosts,
     ];
 
     /// The least role that may perform this action.
@@ -126,7 +129,10 @@ impl Action {
             | Action::Rollback(Protected)
             | Action::Promote(Protected)
             | Action::Restart(Protected) => Role::Releaser,
-            Action::ManageUsers | Action::ManageTokens | Action::ViewRunbookProblems => Role::Admin,
+            Action::ManageUsers
+            | Action::ManageTokens
+            | Action::ViewRunbookProblems
+            | Action::RefreshCosts => Role::Admin,
         }
     }
 
@@ -148,6 +154,7 @@ impl Action {
             Action::ManageTokens => "manage API tokens",
             Action::ManageOwnSessions => "manage your sessions",
             Action::ViewRunbookProblems => "see the runbook files' problems",
+            Action::RefreshCosts => "ask AWS for the costs now",
         }
     }
 }

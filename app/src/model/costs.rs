@@ -29,6 +29,54 @@ pub struct EnvironmentCosts {
     pub fixed: Vec<FixedItem>,
     /// How a Docker host's cost is shared, or why there are no estimates here.
     pub note: Option<String>,
+    /// What AWS Cost Explorer measured this month, when the environment asks it.
+    pub measured: Option<MeasuredCosts>,
+    pub budget: Option<BudgetView>,
+}
+
+/// An environment's month so far as AWS Cost Explorer counted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeasuredCosts {
+    /// `November 2026`.
+    pub month: String,
+    /// When the figures shown were received; `None` before the first success.
+    pub fetched_at: Option<Timestamp>,
+    /// Why the last attempt failed, with what to do; the figures shown (if any) are older.
+    pub error: Option<String>,
+    pub spent_cents: i64,
+    /// To the end of the month at the whole days' average; `None` on the 1st.
+    pub forecast_cents: Option<i64>,
+    /// Each day's total, the 1st first, up to today (partial).
+    pub daily_cents: Vec<i64>,
+    /// Costs tagged with a service tag value that names no service, and the untagged rest
+    /// (`name` "Untagged"), month to date.
+    pub other: Vec<FixedItem>,
+    /// A hint when the figures look wrong (nothing carries the service tag).
+    pub note: Option<String>,
+}
+
+/// A monthly budget and where the month stands against each of its thresholds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetView {
+    pub limit_cents: i64,
+    /// "configured" or "AWS budget staging-monthly".
+    pub source: String,
+    /// Spent so far (measured), when known.
+    pub spent_cents: Option<i64>,
+    /// The month's forecast when measured, else the monthly estimate of what runs.
+    pub forecast_cents: Option<i64>,
+    /// Whether [`Self::forecast_cents`] is the estimate of what runs rather than measured.
+    pub forecast_is_estimate: bool,
+    pub thresholds: Vec<ThresholdView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThresholdView {
+    pub cents: i64,
+    /// "actual" (what was spent) or "forecast".
+    pub basis: String,
+    /// When the measured figures first reached it this month.
+    pub crossed_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +96,14 @@ pub struct ServiceCosts {
 pub struct CostCell {
     pub environment: EnvName,
     pub cost: Cost,
+    /// What Cost Explorer counted for this service this month, where measured.
+    pub measured: Option<MeasuredCell>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeasuredCell {
+    pub spent_cents: i64,
+    pub forecast_cents: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

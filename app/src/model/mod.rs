@@ -16,7 +16,10 @@ pub use access::{
     Role, SessionView, TokenView, UnknownRole, UserView, check_account_name, encode_query_value,
     permits,
 };
-pub use costs::{Cost, CostCell, CostsPage, EnvironmentCosts, FixedItem, ServiceCosts, dollars};
+pub use costs::{
+    BudgetView, Cost, CostCell, CostsPage, EnvironmentCosts, FixedItem, MeasuredCell, MeasuredCosts,
+    ServiceCosts, ThresholdView, dollars,
+};
 pub use dashboard::{BackendSummary, Cell, Dashboard, EnvironmentColumn, KnownVersion, ServiceRow};
 pub use deploy::{
     DeployForm, DeployKind, DeployPanel, DeployState, DeploySummary, DeploymentView, Lag,

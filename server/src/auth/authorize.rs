@@ -70,6 +70,7 @@ mod tests {
             (ManageUsers,              [false, false, false, true]),
             (ManageTokens,             [false, false, false, true]),
             (ViewRunbookProblems,      [false, false, false, true]),
+            (RefreshCosts,             [false, false, false, true]),
         ];
         assert_eq!(
             table.len(),

@@ -199,6 +199,36 @@ pub struct CostSettings {
     pub prices: PriceOverrides,
     /// Monthly items that run no service: a NAT gateway, the load balancer, the database.
     pub fixed: Vec<FixedCost>,
+    /// `[environment.costs.aws]`: what AWS Cost Explorer measured, for an ECS environment.
+    pub measured: Option<MeasuredSettings>,
+    /// `[environment.costs.budget]`: the month's budget and its alert thresholds.
+    pub budget: Option<BudgetSettings>,
+}
+
+/// Which of the account's costs are this environment's, and how often to ask Cost Explorer
+/// (every request costs $0.01).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeasuredSettings {
+    /// The cost-allocation tag whose value names the service (`service`).
+    pub service_tag: String,
+    /// A tag that tells this environment's resources apart in a shared account, and its value
+    /// here (by default the environment's name); `None` counts the whole account.
+    pub environment_tag: Option<(String, String)>,
+    /// Figures younger than this are not asked for again (6 hours).
+    pub refresh: Duration,
+}
+
+impl MeasuredSettings {
+    pub const DEFAULT_REFRESH: Duration = Duration::from_secs(6 * 3600);
+}
+
+/// An environment's monthly budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BudgetSettings {
+    /// Written in the configuration: the amount and the alert thresholds, in cents.
+    Configured { monthly_cents: i64, alerts_cents: Vec<i64> },
+    /// Read from AWS Budgets (`DescribeBudget` and its notifications) with the measured costs.
+    Aws { name: String, account_id: String },
 }
 
 impl CostSettings {

@@ -10,7 +10,8 @@ use toml_edit::{Document, TableLike};
 use url::Url;
 
 use super::{
-    AccessSettings, Backend, Config, ConsoleSettings, CostSettings, DEFAULT_DOCKER_HOST,
+    AccessSettings, Backend, BudgetSettings, Config, ConsoleSettings, CostSettings,
+    DEFAULT_DOCKER_HOST, MeasuredSettings,
     DeploySettings, DockerBackend, EcsBackend, Environment, FixedCost, HealthSettings,
     PriceOverrides, Runbook, RunbookSettings, Service, Target, TargetKind, TlsSettings,
     reader::{ConfigError, ConfigErrors, Located, Node, Reader, Seen, join, key_offset},
@@ -38,7 +39,21 @@ const ACCESS_KEYS: &[&str] = &[
     "session_lifetime",
 ];
 const ENV_KEYS: &[&str] = &["name", "order", "protected", "docker", "ecs", "costs"];
-const COSTS_KEYS: &[&str] = &["host_monthly", "spot_discount", "prices", "fixed"];
+const COSTS_KEYS: &[&str] = &[
+    "host_monthly",
+    "spot_discount",
+    "prices",
+    "fixed",
+    "aws",
+    "budget",
+];
+const MEASURED_KEYS: &[&str] = &[
+    "service_tag",
+    "environment_tag",
+    "environment_value",
+    "refresh_hours",
+];
+const BUDGET_KEYS: &[&str] = &["monthly", "alerts", "aws_name", "account_id"];
 const PRICE_KEYS: &[&str] = &[
     "x86_vcpu_hour",
     "x86_gb_hour",
@@ -446,7 +461,7 @@ fn read_environments(
         let order = r.integer(&node, "order").map(|o| o.value);
         let protected = r.bool(&node, "protected").unwrap_or(false);
         let backend = read_backend(r, &node);
-        let costs = read_costs(r, &node, backend.as_ref());
+        let costs = read_costs(r, &node, backend.as_ref(), name.as_ref().map(|(n, _)| n));
         if let Some((name, _)) = &name {
             let kind = backend.as_ref().map(|b| match b {
                 Backend::Docker(_) => BackendKind::Docker,
@@ -471,7 +486,12 @@ fn read_environments(
 
 /// `[environment.costs]`: a Docker host's monthly cost, or an ECS environment's prices and
 /// spot discount, and the fixed items of either.
-fn read_costs(r: &mut Reader<'_>, env: &Node<'_>, backend: Option<&Backend>) -> CostSettings {
+fn read_costs(
+    r: &mut Reader<'_>,
+    env: &Node<'_>,
+    backend: Option<&Backend>,
+    env_name: Option<&EnvName>,
+) -> CostSettings {
     let mut costs = CostSettings {
         spot_discount_percent: CostSettings::DEFAULT_SPOT_DISCOUNT_PERCENT,
         ..CostSettings::default()
@@ -566,7 +586,167 @@ fn read_costs(r: &mut Reader<'_>, env: &Node<'_>, backend: Option<&Backend>) -> 
             _ => {}
         }
     }
+    if let Some(aws) = r.table(&node, "aws") {
+        only(r, "aws", aws.span.map(|s| s.0), true);
+        costs.measured = read_measured(r, &aws, env_name);
+    }
+    if let Some(budget) = r.table(&node, "budget") {
+        costs.budget = read_budget(r, &budget);
+        if budget.table.get("aws_name").is_some() && costs.measured.is_none() {
+            r.error(
+                key_offset(&budget, "aws_name"),
+                &join(&budget.path, "aws_name"),
+                "is read with the measured costs: add [environment.costs.aws] (service_tag) \
+                 to this environment, or write the budget here with monthly and alerts",
+            );
+        }
+    }
     costs
+}
+
+/// `[environment.costs.aws]`: the tags that say whose costs are whose.
+fn read_measured(
+    r: &mut Reader<'_>,
+    node: &Node<'_>,
+    env_name: Option<&EnvName>,
+) -> Option<MeasuredSettings> {
+    r.check_keys(node, MEASURED_KEYS);
+    let tag = |r: &mut Reader<'_>, key: &str, required: bool| {
+        let value = r.string(node, key, required)?;
+        if value.value.trim().is_empty() {
+            r.error(value.at, &join(&node.path, key), "must not be empty");
+            return None;
+        }
+        Some(value.value.trim().to_owned())
+    };
+    let service_tag = tag(r, "service_tag", true);
+    let environment_tag = tag(r, "environment_tag", false);
+    let value = tag(r, "environment_value", false);
+    if value.is_some() && environment_tag.is_none() {
+        r.error(
+            key_offset(node, "environment_value"),
+            &join(&node.path, "environment_value"),
+            "needs environment_tag: the tag whose value this is",
+        );
+    }
+    let mut refresh = MeasuredSettings::DEFAULT_REFRESH;
+    if let Some(hours) = r.number(node, "refresh_hours") {
+        // Cost Explorer updates its figures about three times a day; asking more often than
+        // hourly only adds to the $0.01 a request.
+        if (1.0..=24.0 * 31.0).contains(&hours.value) {
+            refresh = Duration::from_secs((hours.value * 3600.0).round() as u64);
+        } else {
+            r.error(
+                hours.at,
+                &join(&node.path, "refresh_hours"),
+                "must be hours from 1 to 744 (each Cost Explorer request costs $0.01)",
+            );
+        }
+    }
+    let environment_tag = environment_tag.map(|tag| {
+        let value = value
+            .or_else(|| env_name.map(ToString::to_string))
+            .unwrap_or_default();
+        (tag, value)
+    });
+    Some(MeasuredSettings {
+        service_tag: service_tag?,
+        environment_tag,
+        refresh,
+    })
+}
+
+/// `[environment.costs.budget]`: an amount and alerts written here, or an AWS budget's name.
+fn read_budget(r: &mut Reader<'_>, node: &Node<'_>) -> Option<BudgetSettings> {
+    r.check_keys(node, BUDGET_KEYS);
+    let monthly = r.number(node, "monthly");
+    let alerts = r.numbers(node, "alerts");
+    let aws_name = r.string(node, "aws_name", false);
+    let account_id = r.string(node, "account_id", false);
+    let at = node.span.map(|s| s.0);
+    match (monthly, aws_name) {
+        (Some(monthly), None) => {
+            if account_id.is_some() {
+                r.error(
+                    key_offset(node, "account_id"),
+                    &join(&node.path, "account_id"),
+                    "is for a budget read from AWS (aws_name); this one is written here",
+                );
+            }
+            let monthly_cents = money_cents(r, node, "monthly", &monthly);
+            let mut alerts_cents = Vec::new();
+            for alert in alerts.unwrap_or_default() {
+                let cents = money_cents(r, node, "alerts", &alert);
+                if alerts_cents.last().is_some_and(|&last| cents <= last) {
+                    r.error(
+                        alert.at,
+                        &join(&node.path, "alerts"),
+                        "must go up: each alert above the one before (e.g. [100, 130, 150])",
+                    );
+                }
+                alerts_cents.push(cents);
+            }
+            if alerts_cents.is_empty() {
+                // The budget itself is the one threshold everyone expects.
+                alerts_cents.push(monthly_cents);
+            }
+            Some(BudgetSettings::Configured {
+                monthly_cents,
+                alerts_cents,
+            })
+        }
+        (None, Some(name)) => {
+            if alerts.is_some() {
+                r.error(
+                    key_offset(node, "alerts"),
+                    &join(&node.path, "alerts"),
+                    "comes from the AWS budget's notifications when aws_name is set",
+                );
+            }
+            let account = match account_id {
+                Some(a) if a.value.len() == 12 && a.value.bytes().all(|b| b.is_ascii_digit()) => {
+                    Some(a.value)
+                }
+                Some(a) => {
+                    r.error(
+                        a.at,
+                        &join(&node.path, "account_id"),
+                        "must be the 12-digit AWS account id that holds the budget",
+                    );
+                    None
+                }
+                None => {
+                    r.error(
+                        at,
+                        &join(&node.path, "account_id"),
+                        "missing; AWS Budgets needs the 12-digit account id that holds the budget",
+                    );
+                    None
+                }
+            };
+            Some(BudgetSettings::Aws {
+                name: name.value,
+                account_id: account?,
+            })
+        }
+        (Some(_), Some(_)) => {
+            r.error(
+                at,
+                &node.path,
+                "set either monthly (and alerts) or aws_name, not both",
+            );
+            None
+        }
+        (None, None) => {
+            r.error(
+                at,
+                &join(&node.path, "monthly"),
+                "missing; expected dollars a month (e.g. monthly = 100, alerts = [100, 130, 150]) \
+                 or aws_name to read an AWS budget",
+            );
+            None
+        }
+    }
 }
 
 /// Dollars (a number, at least 0) as cents.

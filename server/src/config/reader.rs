@@ -232,6 +232,40 @@ impl<'t> Reader<'t> {
         Some(out)
     }
 
+    /// An array of numbers (integers or decimals), each with its own position.
+    pub fn numbers(&mut self, node: &Node<'_>, key: &str) -> Option<Vec<Located<f64>>> {
+        let value = self.value(node, key, false, "an array of numbers")?;
+        let Some(array) = value.as_array() else {
+            self.type_error(
+                node,
+                key,
+                "an array of numbers",
+                value.type_name(),
+                value.span(),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        for item in array.iter() {
+            #[allow(clippy::cast_precision_loss)] // amounts of money, far below 2^53
+            let number = item
+                .as_float()
+                .or_else(|| item.as_integer().map(|i| i as f64));
+            match number {
+                Some(n) if n.is_finite() => out.push(Located {
+                    value: n,
+                    at: span_start(item.span()),
+                }),
+                _ => self.error(
+                    span_start(item.span()),
+                    &join(&node.path, key),
+                    format!("expected numbers in the array, found {}", item.type_name()),
+                ),
+            }
+        }
+        Some(out)
+    }
+
     /// A sub-table, written either as `[a.b]` or inline as `b = { … }`.
     pub fn table<'d>(&mut self, node: &Node<'d>, key: &str) -> Option<Node<'d>> {
         let item = node.table.get(key)?;

@@ -604,3 +604,99 @@ costs = { host_monthly = 10, spot_discount = 150, prices = { x86_cpu_hour = 1 } 
         ]
     );
 }
+
+#[test]
+fn measured_costs_and_budgets_are_read_and_checked() {
+    let config = parse(
+        r#"
+[[environment]]
+name = "staging"
+ecs = { region = "eu-west-1", cluster = "staging" }
+
+[environment.costs.aws]
+service_tag = "service"
+environment_tag = "system"
+
+[environment.costs.budget]
+monthly = 100
+alerts = [100, 130, 150]
+
+[[environment]]
+name = "prod"
+ecs = { region = "eu-west-1", cluster = "prod" }
+costs = { aws = { service_tag = "app", refresh_hours = 12 }, budget = { aws_name = "prod-monthly", account_id = "123456789012" } }
+
+[[environment]]
+name = "home"
+docker = {}
+costs = { budget = { monthly = 5 } }
+"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let staging = &config.environments[0].costs;
+    let measured = staging.measured.as_ref().unwrap();
+    assert_eq!(measured.service_tag, "service");
+    assert_eq!(
+        measured.environment_tag,
+        Some(("system".to_owned(), "staging".to_owned())),
+        "the tag's value defaults to the environment's name"
+    );
+    assert_eq!(measured.refresh, MeasuredSettings::DEFAULT_REFRESH);
+    assert_eq!(
+        staging.budget,
+        Some(BudgetSettings::Configured {
+            monthly_cents: 10_000,
+            alerts_cents: vec![10_000, 13_000, 15_000]
+        })
+    );
+    let prod = &config.environments[1].costs;
+    assert_eq!(
+        prod.measured.as_ref().map(|m| (m.refresh, m.environment_tag.clone())),
+        Some((std::time::Duration::from_secs(12 * 3600), None))
+    );
+    assert_eq!(
+        prod.budget,
+        Some(BudgetSettings::Aws {
+            name: "prod-monthly".into(),
+            account_id: "123456789012".into()
+        })
+    );
+    assert_eq!(
+        config.environments[2].costs.budget,
+        Some(BudgetSettings::Configured {
+            monthly_cents: 500,
+            alerts_cents: vec![500]
+        }),
+        "without alerts the budget itself is the threshold"
+    );
+
+    assert_eq!(
+        errors(
+            r#"
+[[environment]]
+name = "home"
+docker = {}
+costs = { aws = { service_tag = "service" }, budget = { monthly = 10, alerts = [20, 15] } }
+
+[[environment]]
+name = "prod"
+ecs = { region = "eu-west-1", cluster = "prod" }
+costs = { aws = { service_tag = "", refresh_hours = 0.1, environment_value = "p" } }
+
+[[environment]]
+name = "qa"
+ecs = { region = "eu-west-1", cluster = "qa" }
+costs = { budget = { aws_name = "qa", account_id = "12" } }
+"#
+        ),
+        [
+            "5:environment[0].costs.aws: is for an ECS environment; a Docker environment's is its host_monthly",
+            "5:environment[0].costs.budget.alerts: must go up: each alert above the one before (e.g. [100, 130, 150])",
+            "10:environment[1].costs.aws.service_tag: must not be empty",
+            "10:environment[1].costs.aws.refresh_hours: must be hours from 1 to 744 (each Cost Explorer request costs $0.01)",
+            "10:environment[1].costs.aws.environment_value: needs environment_tag: the tag whose value this is",
+            "15:environment[2].costs.budget.aws_name: is read with the measured costs: add [environment.costs.aws] (service_tag) to this environment, or write the budget here with monthly and alerts",
+            "15:environment[2].costs.budget.account_id: must be the 12-digit AWS account id that holds the budget",
+        ]
+    );
+}

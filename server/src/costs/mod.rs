@@ -6,7 +6,11 @@
 //! Money is whole numbers throughout: prices in units of 10⁻⁸ dollars (every published
 //! Fargate price has at most 8 decimals), totals in cents, rounded once, half up.
 
+pub mod aws;
+pub mod budget;
 pub mod estimate;
+pub mod measure;
+pub mod month;
 pub mod prices;
 
 pub use estimate::{Footprint, Share, monthly_fargate, share_host};

@@ -160,7 +160,7 @@ impl HealthMonitor {
             prober,
             backends,
             stats: MonitorStats::default(),
-            holder: lease_holder(),
+            holder: crate::store::lease_holder(),
             writer: Mutex::new(None),
         })
     }
@@ -617,9 +617,3 @@ fn same_version(a: &str, b: &str) -> bool {
     plain(a) == plain(b)
 }
 
-/// A name for this monitor in the writer lease: the process and a random part, so two
-/// consoles in one process (tests) or a restarted one never pass for each other.
-fn lease_holder() -> String {
-    let suffix = crate::random_id::random_hex(6).unwrap_or_else(|| format!("{:?}", Instant::now()));
-    format!("pid {} #{suffix}", std::process::id())
-}

@@ -38,7 +38,10 @@ pub async fn export(
 }
 
 fn csv(page: &CostsPage) -> String {
-    let mut out = String::from("environment,service,kind,monthly_usd,desired_monthly_usd,how\r\n");
+    let mut out = String::from(
+        "environment,service,kind,monthly_usd,desired_monthly_usd,month_to_date_usd,\
+         forecast_usd,how\r\n",
+    );
     let usd = |cents: i64| format!("{}.{:02}", cents / 100, (cents % 100).abs());
     for row in &page.services {
         for cell in &row.cells {
@@ -59,6 +62,12 @@ fn csv(page: &CostsPage) -> String {
                     ("unknown", String::new(), String::new(), reason.clone())
                 }
             };
+            let spent = cell.measured.map(|m| usd(m.spent_cents)).unwrap_or_default();
+            let forecast = cell
+                .measured
+                .and_then(|m| m.forecast_cents)
+                .map(usd)
+                .unwrap_or_default();
             push_row(
                 &mut out,
                 &[
@@ -67,6 +76,8 @@ fn csv(page: &CostsPage) -> String {
                     kind,
                     &monthly,
                     &desired,
+                    &spent,
+                    &forecast,
                     &how,
                 ],
             );
@@ -80,6 +91,24 @@ fn csv(page: &CostsPage) -> String {
                     env.name.as_str(),
                     &item.name,
                     "fixed",
+                    &usd(item.monthly_cents),
+                    "",
+                    "",
+                    "",
+                    "",
+                ],
+            );
+        }
+        // What Cost Explorer counted that is no service: other tag values, the untagged rest.
+        for item in env.measured.iter().flat_map(|m| &m.other) {
+            push_row(
+                &mut out,
+                &[
+                    env.name.as_str(),
+                    &item.name,
+                    "measured",
+                    "",
+                    "",
                     &usd(item.monthly_cents),
                     "",
                     "",
@@ -99,7 +128,8 @@ fn push_row(out: &mut String, fields: &[&str]) {
 #[cfg(test)]
 mod tests {
     use flightdeck_app::model::{
-        CostCell, EnvName, EnvironmentCosts, FixedItem, ServiceCosts, ServiceName, Timestamp,
+        CostCell, EnvName, EnvironmentCosts, FixedItem, MeasuredCell, MeasuredCosts, ServiceCosts,
+        ServiceName, Timestamp,
     };
 
     use super::*;
@@ -119,6 +149,20 @@ mod tests {
                     monthly_cents: 1643,
                 }],
                 note: None,
+                measured: Some(MeasuredCosts {
+                    month: "November 2026".into(),
+                    fetched_at: None,
+                    error: None,
+                    spent_cents: 700,
+                    forecast_cents: Some(2100),
+                    daily_cents: vec![350, 350],
+                    other: vec![FixedItem {
+                        name: "Untagged".into(),
+                        monthly_cents: 120,
+                    }],
+                    note: None,
+                }),
+                budget: None,
             }],
             services: vec![ServiceCosts {
                 service: ServiceName::parse("shop").unwrap(),
@@ -129,15 +173,21 @@ mod tests {
                         desired_cents: Some(1802),
                         how: "1 task × (…)".into(),
                     },
+                    measured: Some(MeasuredCell {
+                        spent_cents: 580,
+                        forecast_cents: Some(1740),
+                    }),
                 }],
             }],
             total_cents: 2544,
         };
         assert_eq!(
             csv(&page),
-            "environment,service,kind,monthly_usd,desired_monthly_usd,how\r\n\
-             \"prod\",\"shop\",\"estimate\",\"9.01\",\"18.02\",\"1 task × (…)\"\r\n\
-             \"prod\",\"'=ALB\",\"fixed\",\"16.43\",\"\",\"\"\r\n"
+            "environment,service,kind,monthly_usd,desired_monthly_usd,month_to_date_usd,\
+             forecast_usd,how\r\n\
+             \"prod\",\"shop\",\"estimate\",\"9.01\",\"18.02\",\"5.80\",\"17.40\",\"1 task × (…)\"\r\n\
+             \"prod\",\"'=ALB\",\"fixed\",\"16.43\",\"\",\"\",\"\",\"\"\r\n\
+             \"prod\",\"Untagged\",\"measured\",\"\",\"\",\"1.20\",\"\",\"\"\r\n"
         );
     }
 }

@@ -25,3 +25,11 @@ pub trait LeaseStore: Send + Sync {
     /// for it to expire.
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
 }
+
+/// A name for a lease holder: the process and a random part, so two consoles in one process
+/// (tests) or a restarted one never pass for each other.
+pub fn lease_holder() -> String {
+    let suffix = crate::random_id::random_hex(6)
+        .unwrap_or_else(|| format!("{:?}", std::time::Instant::now()));
+    format!("pid {} #{suffix}", std::process::id())
+}

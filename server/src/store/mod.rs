@@ -1,13 +1,16 @@
-//! Durable state: versions seen, accounts and the audit log, health history, deploys, leases.
+//! Durable state: versions seen, accounts and the audit log, health history, deploys, leases,
+//! measured costs.
 //!
 //! One [`Store`] trait is what the rest of the server uses: one trait per area
-//! ([`AccessStore`], [`HealthStore`], [`DeployStore`], [`LeaseStore`]) and the versions seen. [`SqlStore`] implements it for both
+//! ([`AccessStore`], [`HealthStore`], [`DeployStore`], [`LeaseStore`], [`CostStore`]) and the
+//! versions seen. [`SqlStore`] implements it for both
 //! SQLite (the embedded default) and PostgreSQL (for teams that run several consoles or already
 //! operate a PostgreSQL server), chosen by the URL scheme. The SQL is written once in the portable
 //! subset both understand (`$1` parameters, `RETURNING`, window functions); each database has its
 //! own migrations folder because their DDL differs.
 
 mod access;
+mod costs;
 mod deploy;
 mod error;
 mod health;
@@ -23,6 +26,7 @@ pub use access::{
     AccessStore, ActorKind, AuditEntry, AuditQuery, AuditRecord, Failures, NewToken, NewUser,
     Outcome, SessionRecord, TokenId, TokenRecord, UserId, UserRecord,
 };
+pub use costs::{AwsBudget, BudgetCrossing, CostDay, CostFetch, CostStore};
 pub use deploy::{
     DeployStore, DeploymentId, DeploymentRecord, Enqueued, NewDeployment, Release, StepRecord,
 };
@@ -30,7 +34,7 @@ pub use error::{OpenError, StoreError};
 pub use health::{
     HealthSample, HealthStore, HealthTotals, HealthTransitionRecord, LatencyStats, Resolution,
 };
-pub use lease::LeaseStore;
+pub use lease::{LeaseStore, lease_holder};
 pub use secrets::{PasswordHash, SecretDigest};
 pub use sql::SqlStore;
 pub use url::redact_url;
@@ -97,7 +101,7 @@ pub enum Recorded {
 
 #[async_trait]
 pub trait Store:
-    AccessStore + HealthStore + DeployStore + LeaseStore + Send + Sync + 'static
+    AccessStore + HealthStore + DeployStore + LeaseStore + CostStore + Send + Sync + 'static
 {
     /// "sqlite data/flightdeck.db" or "postgres db.example:5432/flightdeck", without secrets.
     fn describe(&self) -> &str;

@@ -40,6 +40,7 @@ macro_rules! on_pool {
 }
 
 mod access;
+mod costs;
 mod deploy;
 mod health;
 mod lease;

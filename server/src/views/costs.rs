@@ -2,25 +2,30 @@
 //! reports now, with the environments' fixed items and totals. The rules are in
 //! `crate::costs`; this asks the backends (all at once) and puts the figures together.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use flightdeck_app::model::{
-    Cost, CostCell, CostsPage, EnvName, EnvironmentCosts, FixedItem, ServiceCosts, ServiceName,
-    Timestamp,
+    BudgetView, Cost, CostCell, CostsPage, EnvName, EnvironmentCosts, FixedItem, MeasuredCell,
+    MeasuredCosts, ServiceCosts, ServiceName, ThresholdView, Timestamp,
 };
+use time::Date;
 
 use super::Views;
 use crate::{
     backend::BackendError,
-    config::{Backend as BackendConfig, Environment},
+    config::{Backend as BackendConfig, BudgetSettings, Environment},
     costs::{
-        Footprint, PRICES_AS_OF, Share, dollars,
+        Footprint, PRICES_AS_OF, Share,
+        budget::Budget,
+        dollars,
+        measure::Measured,
+        month::{day_of, month_name, month_to_date},
         estimate::{ContainerLimits, size_change},
         monthly_fargate,
         prices::for_region,
         share_host,
     },
-    store::Release,
+    store::{CostDay, Release},
 };
 
 /// A costs page this young is shown again rather than asking every backend again.
@@ -34,15 +39,28 @@ impl Views {
     pub async fn costs(&self) -> CostsPage {
         let mut kept = self.costs.lock().await;
         let now = Timestamp::now();
-        if let Some(page) = kept.as_ref()
+        let fetches = *self.measurer.changes().borrow();
+        if let Some((page, shown)) = kept.as_ref()
+            && *shown == fetches
             && u128::try_from(now.unix_millis() - page.generated_at.unix_millis())
                 .is_ok_and(|age| age < KEEP_FOR.as_millis())
         {
             return page.clone();
         }
         let page = self.costs_now().await;
-        *kept = Some(page.clone());
+        *kept = Some((page.clone(), fetches));
         page
+    }
+
+    /// The environment named `name` when its costs are measured.
+    pub fn measured_environment(&self, name: &str) -> Option<EnvName> {
+        let env = EnvName::parse(name).ok()?;
+        self.measurer.measures(&env).then_some(env)
+    }
+
+    /// Asks AWS for `env`'s measured costs now.
+    pub async fn refresh_costs(&self, env: &EnvName) -> Result<(), String> {
+        self.measurer.refresh_now(env).await
     }
 
     async fn costs_now(&self) -> CostsPage {
@@ -112,12 +130,42 @@ impl Views {
             }
             let total_cents = by_service.iter().map(Cost::monthly_cents).sum::<i64>()
                 + fixed.iter().map(|f| f.monthly_cents).sum::<i64>();
+            let measured = if self.measurer.measures(&env.name) {
+                match self.measurer.measured(env).await {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        tracing::error!(environment = %env.name, error = %e, "cannot read measured costs");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let today = day_of(self.measurer.now());
+            let per_service = measured
+                .as_ref()
+                .map(|m| measured_by_group(&m.days, today))
+                .unwrap_or_default();
             for (i, cost) in by_service.into_iter().enumerate() {
+                let measured = measured.as_ref().map(|_| {
+                    let name = self.config.services[i].name.as_str();
+                    per_service.get(name).copied().unwrap_or(MeasuredCell {
+                        spent_cents: 0,
+                        forecast_cents: None,
+                    })
+                });
                 cells[i].push(CostCell {
                     environment: env.name.clone(),
                     cost,
+                    measured,
                 });
             }
+            let budget = budget_view(env, measured.as_ref(), total_cents);
+            let measured = measured.map(|m| {
+                let services: Vec<&str> =
+                    self.config.services.iter().map(|s| s.name.as_str()).collect();
+                measured_costs(env, &m, &per_service, &services, today)
+            });
             columns.push(EnvironmentCosts {
                 name: env.name.clone(),
                 backend: match &env.backend {
@@ -127,6 +175,8 @@ impl Views {
                 total_cents,
                 fixed,
                 note,
+                measured,
+                budget,
             });
         }
         CostsPage {
@@ -184,6 +234,130 @@ impl Views {
             environment.costs.spot_discount_percent,
         )
     }
+}
+
+/// Cents from millionths of a dollar, rounded half up.
+fn cents_of(micros: i64) -> i64 {
+    (micros + 5_000).div_euclid(10_000)
+}
+
+/// Each service-tag value's month so far ("" is the untagged rest).
+fn measured_by_group(days: &[CostDay], today: Date) -> HashMap<String, MeasuredCell> {
+    let mut daily: HashMap<&str, Vec<i64>> = HashMap::new();
+    for d in days {
+        let index = d.day.rsplit('-').next().and_then(|dd| dd.parse::<usize>().ok());
+        if let Some(i) = index.and_then(|dd| dd.checked_sub(1)) {
+            let row = daily.entry(d.group.as_str()).or_default();
+            if row.len() <= i {
+                row.resize(i + 1, 0);
+            }
+            row[i] += d.micros;
+        }
+    }
+    daily
+        .into_iter()
+        .map(|(group, row)| {
+            let m = month_to_date(&row, today);
+            (
+                group.to_owned(),
+                MeasuredCell {
+                    spent_cents: cents_of(m.spent_micros),
+                    forecast_cents: m.forecast_micros.map(cents_of),
+                },
+            )
+        })
+        .collect()
+}
+
+/// The environment's measured month for the page: totals, the sparkline's days, the rows
+/// that are no service (other tag values, the untagged rest) and what looks wrong.
+fn measured_costs(
+    env: &Environment,
+    m: &Measured,
+    per_group: &HashMap<String, MeasuredCell>,
+    services: &[&str],
+    today: Date,
+) -> MeasuredCosts {
+    let mut other: Vec<FixedItem> = per_group
+        .iter()
+        .filter(|(group, _)| !group.is_empty() && !services.contains(&group.as_str()))
+        .map(|(group, cell)| FixedItem {
+            name: format!("{group} (tagged)"),
+            monthly_cents: cell.spent_cents,
+        })
+        .collect();
+    other.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some(untagged) = per_group.get("") {
+        other.push(FixedItem {
+            name: UNTAGGED.to_owned(),
+            monthly_cents: untagged.spent_cents,
+        });
+    }
+    let tag = env
+        .costs
+        .measured
+        .as_ref()
+        .map_or("service", |s| s.service_tag.as_str());
+    let note = (m.month.spent_micros > 0 && per_group.keys().all(String::is_empty)).then(|| {
+        format!(
+            "No cost carries the tag {tag}: activate it under Billing → Cost allocation tags \
+             (it counts from the day it is activated)"
+        )
+    });
+    MeasuredCosts {
+        month: month_name(today),
+        fetched_at: m.fetch.as_ref().and_then(|f| f.succeeded_at),
+        error: m.fetch.as_ref().and_then(|f| f.error.clone()),
+        spent_cents: cents_of(m.month.spent_micros),
+        forecast_cents: m.month.forecast_micros.map(cents_of),
+        daily_cents: m.daily_micros.iter().copied().map(cents_of).collect(),
+        other,
+        note,
+    }
+}
+
+/// The row of the costs that carry no service tag.
+pub const UNTAGGED: &str = "Untagged";
+
+/// The environment's budget against what was spent and the forecast (measured), or against
+/// the estimate of what runs where nothing is measured.
+fn budget_view(env: &Environment, m: Option<&Measured>, estimate_cents: i64) -> Option<BudgetView> {
+    let budget = match m {
+        Some(m) => m.budget.clone(),
+        None => Budget::of(env.costs.budget.as_ref(), None),
+    }?;
+    let source = match &env.costs.budget {
+        Some(BudgetSettings::Aws { name, .. }) => format!("AWS budget {name}"),
+        _ => "configured".to_owned(),
+    };
+    let crossings = m.map(|m| m.crossings.as_slice()).unwrap_or_default();
+    let (spent_cents, forecast_cents, forecast_is_estimate) = match m {
+        Some(m) => (
+            Some(cents_of(m.month.spent_micros)),
+            m.month.forecast_micros.map(cents_of),
+            false,
+        ),
+        None => (None, Some(estimate_cents), true),
+    };
+    Some(BudgetView {
+        limit_cents: cents_of(budget.limit_micros),
+        source,
+        spent_cents,
+        forecast_cents,
+        forecast_is_estimate,
+        thresholds: budget
+            .alerts
+            .iter()
+            .map(|t| ThresholdView {
+                cents: cents_of(t.micros),
+                basis: t.basis.as_str().to_owned(),
+                crossed_at: crossings
+                    .iter()
+                    .find(|c| c.threshold == *t)
+                    .map(|c| c.crossed_at),
+            })
+            .collect(),
+    })
 }
 
 /// The cost of each service (by index) that runs in `env`, a note for the environment, and a

@@ -16,7 +16,8 @@ use std::{collections::HashMap, sync::Arc};
 use flightdeck_app::model::EnvName;
 
 use crate::{
-    backend::Backend, config::Config, health::HealthMonitor, runbooks::Catalog, store::Store,
+    backend::Backend, config::Config, costs::measure::Measurer, health::HealthMonitor,
+    runbooks::Catalog, store::Store,
 };
 
 pub use dashboard::build as build_dashboard;
@@ -27,8 +28,11 @@ pub struct Views {
     health: Arc<HealthMonitor>,
     backends: HashMap<EnvName, Arc<dyn Backend>>,
     runbooks: Arc<Catalog>,
-    /// The last costs page: the figures move slowly, and each asks every backend.
-    costs: tokio::sync::Mutex<Option<flightdeck_app::model::CostsPage>>,
+    /// What AWS measured, kept in the store.
+    measurer: Arc<Measurer>,
+    /// The last costs page and the measurer's count of fetches it shows: the figures move
+    /// slowly, and each page asks every backend.
+    costs: tokio::sync::Mutex<Option<(flightdeck_app::model::CostsPage, u64)>>,
 }
 
 impl Views {
@@ -38,6 +42,7 @@ impl Views {
         health: Arc<HealthMonitor>,
         backends: HashMap<EnvName, Arc<dyn Backend>>,
         runbooks: Arc<Catalog>,
+        measurer: Arc<Measurer>,
     ) -> Self {
         Self {
             config,
@@ -45,6 +50,7 @@ impl Views {
             health,
             backends,
             runbooks,
+            measurer,
             costs: tokio::sync::Mutex::new(None),
         }
     }

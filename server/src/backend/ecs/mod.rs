@@ -12,58 +12,33 @@ pub mod rollout;
 
 pub use deploy::{EcsBackend, revision_name};
 
-use std::{collections::HashMap, sync::Mutex, time::Duration};
+use std::{collections::HashMap, sync::Mutex};
 
-use aws_config::{BehaviorVersion, Region, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_ecs::{
     Client,
     error::SdkError,
     operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder,
     types::{Tag, TaskDefinition},
 };
-use aws_smithy_http_client::{Builder, tls};
 use flightdeck_app::model::EnvName;
 
+use crate::aws::{OPERATION_TIMEOUT, credentials_refused, error_chain};
 use crate::backend::BackendError;
 use crate::config::EcsBackend as EcsSettings;
 use rollout::EcsDeployment;
 pub use rollout::EcsServiceState;
 
-/// Attempts per call, the first included: throttling and 5xx answers are retried with the
-/// SDK's exponential backoff and jitter.
-const MAX_ATTEMPTS: u32 = 4;
-/// An endpoint that does not accept a connection within this is unreachable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// One call, retries included, never takes longer, so a slow region cannot hold a page.
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
-
 /// The ECS client for one environment. Nothing is contacted yet: the credential chain and the
 /// region are resolved on the first call.
 pub async fn client(settings: &EcsSettings) -> Client {
-    // rustls on ring, like the console's own TLS; the SDK's default (aws-lc) needs more than a
-    // C compiler to build.
-    let http = Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .region(Region::new(settings.region.clone()))
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_timeout(OPERATION_TIMEOUT)
-                .build(),
-        );
-    if let Some(profile) = &settings.profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(url) = &settings.endpoint_url {
-        loader = loader.endpoint_url(url.as_str().trim_end_matches('/'));
-    }
-    Client::new(&loader.load().await)
+    Client::new(
+        &crate::aws::sdk_config(
+            &settings.region,
+            settings.profile.as_deref(),
+            settings.endpoint_url.as_ref(),
+        )
+        .await,
+    )
 }
 
 /// Task-definition revisions already read, by ARN. A registered revision never changes, so
@@ -245,10 +220,7 @@ where
             let err = service.err();
             let code = err.code().unwrap_or("error");
             let message = err.message().unwrap_or_default();
-            if code.contains("Expired")
-                || code.contains("InvalidClientToken")
-                || code.contains("UnrecognizedClient")
-            {
+            if credentials_refused(code) {
                 return BackendError::Unreachable(format!(
                     "{what} in {environment}: the AWS credentials were refused ({code}): renew them"
                 ));
@@ -267,18 +239,6 @@ where
     }
 }
 
-/// The error and its sources, joined: the SDK's top-level text ("dispatch failure") hides the
-/// useful part.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        parts.push(s.to_string());
-        source = s.source();
-    }
-    parts.join(": ")
-}
-
 #[cfg(test)]
 mod tests {
     use aws_sdk_ecs::types::{
@@ -287,6 +247,8 @@ mod tests {
         ProxyConfiguration, RuntimePlatform, Secret, TaskDefinitionPlacementConstraint,
         TaskDefinitionPlacementConstraintType, Volume,
     };
+
+    use aws_config::{BehaviorVersion, Region};
 
     use super::*;
 
