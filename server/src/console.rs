@@ -17,9 +17,9 @@ use flightdeck_app::{
 
 use crate::{
     auth::{AuthService, Password, authorize},
-    store::Outcome,
     deploy::DeployService,
     health::HealthMonitor,
+    store::Outcome,
     views::Views,
 };
 
@@ -117,14 +117,21 @@ impl Console for ConsoleService {
         caller: &Caller,
         environment: String,
     ) -> Result<(), ConsoleError> {
-        let env = self.views.measured_environment(&environment).ok_or_else(|| {
-            ConsoleError::Invalid {
+        let env = self
+            .views
+            .measured_environment(&environment)
+            .ok_or_else(|| ConsoleError::Invalid {
                 field: "environment".to_owned(),
                 message: format!("{environment:?} is not an environment whose costs are measured"),
-            }
-        })?;
+            })?;
         self.auth
-            .allow_in(caller, Action::RefreshCosts, "costs.refresh", "costs", env.as_str())
+            .allow_in(
+                caller,
+                Action::RefreshCosts,
+                "costs.refresh",
+                "costs",
+                env.as_str(),
+            )
             .await?;
         let result = self.views.refresh_costs(&env).await;
         let (outcome, details) = match &result {
@@ -132,7 +139,14 @@ impl Console for ConsoleService {
             Err(e) => (Outcome::Failure, e.clone()),
         };
         self.auth
-            .audit_action(caller, "costs.refresh", "costs", env.as_str(), outcome, details)
+            .audit_action(
+                caller,
+                "costs.refresh",
+                "costs",
+                env.as_str(),
+                outcome,
+                details,
+            )
             .await?;
         result.map_err(ConsoleError::Unavailable)
     }

@@ -18,8 +18,8 @@ use crate::{
     background::Background,
     clock::{Clock, SystemClock},
     config::{Config, ConfigErrors},
-    costs::measure::Measurer,
     console::ConsoleService,
+    costs::measure::Measurer,
     deploy::{DeployEngine, DeployService},
     health::HealthMonitor,
     http::{self, AppState, metrics::Metrics},
@@ -120,8 +120,9 @@ impl Application {
             );
         }
 
-        let auth =
-            Arc::new(AuthService::new(store.clone(), config.access.clone()).with_clock(clock.clone()));
+        let auth = Arc::new(
+            AuthService::new(store.clone(), config.access.clone()).with_clock(clock.clone()),
+        );
         // One backend per environment, shared by the monitor, the engine and the views.
         let backends = backend::for_environments(&config).await;
         let health = Arc::new(
@@ -139,8 +140,7 @@ impl Application {
         );
         // Read now (a problem is logged, never fatal), then kept current by its loop.
         let runbooks = Arc::new(Catalog::new(config.clone()));
-        let measurer =
-            Arc::new(Measurer::new(config.clone(), store.clone(), clock.clone()).await);
+        let measurer = Arc::new(Measurer::new(config.clone(), store.clone(), clock.clone()).await);
         let views = Arc::new(Views::new(
             config.clone(),
             store.clone(),

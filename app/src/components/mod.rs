@@ -10,4 +10,4 @@ pub use error_panel::ErrorPanel;
 pub use form_result::FormResult;
 pub use health_badge::HealthBadge;
 pub use live_health::LiveHealth;
-pub use sparkline::Sparkline;
+pub use sparkline::{Sparkline, polyline};

@@ -17,8 +17,8 @@ pub use access::{
     permits,
 };
 pub use costs::{
-    BudgetView, Cost, CostCell, CostsPage, EnvironmentCosts, FixedItem, MeasuredCell, MeasuredCosts,
-    ServiceCosts, ThresholdView, dollars,
+    BudgetView, Cost, CostCell, CostsPage, EnvironmentCosts, FixedItem, MeasuredCell,
+    MeasuredCosts, ServiceCosts, ThresholdView, dollars,
 };
 pub use dashboard::{BackendSummary, Cell, Dashboard, EnvironmentColumn, KnownVersion, ServiceRow};
 pub use deploy::{

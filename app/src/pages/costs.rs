@@ -5,19 +5,26 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::{
-    api::load_costs,
-    components::ErrorPanel,
-    model::{Cost, CostsPage as Page, EnvironmentCosts, dollars},
+    MeResource,
+    api::{RefreshCosts, load_costs},
+    components::{ErrorPanel, FormResult, polyline},
+    model::{
+        Action, BudgetView, Cost, CostsPage as Page, EnvironmentCosts, MeasuredCell, MeasuredCosts,
+        dollars,
+    },
     time_format,
 };
 
 #[component]
 pub fn CostsPage() -> impl IntoView {
-    let costs = Resource::new(|| (), |_| load_costs());
+    let refresh = ServerAction::<RefreshCosts>::new();
+    let costs = Resource::new(move || refresh.version().get(), |_| load_costs());
+    provide_context(refresh);
     view! {
         <Title text="Costs" />
         <section class="costs" aria-labelledby="costs-heading">
             <h1 id="costs-heading">"Costs"</h1>
+            <FormResult value=refresh.value() success="Asked AWS for the figures again." />
             <Transition fallback=|| view! { <p class="muted">"Loading costs…"</p> }>
                 {move || Suspend::new(async move {
                     match costs.await {
@@ -51,6 +58,11 @@ fn Costs(page: Page) -> impl IntoView {
         })
         .collect_view();
     let names: Vec<String> = environments.iter().map(|e| e.name.to_string()).collect();
+    let summaries = environments
+        .iter()
+        .filter(|env| env.measured.is_some() || env.budget.is_some())
+        .map(|env| view! { <EnvironmentSummary env=env.clone() /> })
+        .collect_view();
     let rows = services
         .into_iter()
         .map(|row| {
@@ -62,6 +74,7 @@ fn Costs(page: Page) -> impl IntoView {
                     view! {
                         <td data-env=env.clone() data-label=env>
                             <CostView cost=cell.cost />
+                            {cell.measured.map(|m| view! { <MeasuredView cell=m /> })}
                         </td>
                     }
                 })
@@ -77,6 +90,7 @@ fn Costs(page: Page) -> impl IntoView {
         })
         .collect_view();
     let fixed_rows = fixed_rows(&environments, &names);
+    let measured_rows = measured_rows(&environments, &names);
     let totals = environments
         .iter()
         .map(|env| {
@@ -113,6 +127,7 @@ fn Costs(page: Page) -> impl IntoView {
             "All environments: " <strong>{dollars(total_cents)}</strong> " a month"
         </p>
         <ul class="cost-notes">{notes}</ul>
+        <div class="env-costs">{summaries}</div>
         <div class="matrix-wrap">
             <table class="matrix costs-table">
                 <caption class="visually-hidden">
@@ -124,7 +139,7 @@ fn Costs(page: Page) -> impl IntoView {
                         {headers}
                     </tr>
                 </thead>
-                <tbody>{rows} {fixed_rows}</tbody>
+                <tbody>{rows} {fixed_rows} {measured_rows}</tbody>
                 <tfoot>
                     <tr>
                         <th scope="row">"Total a month"</th>
@@ -210,5 +225,239 @@ fn CostView(cost: Cost) -> impl IntoView {
             <span class="cost-how">{reason}</span>
         }
         .into_any(),
+    }
+}
+
+/// Month to date and forecast, as Cost Explorer counted them, under a cell's estimate.
+#[component]
+fn MeasuredView(cell: MeasuredCell) -> impl IntoView {
+    let forecast = cell
+        .forecast_cents
+        .map(|f| format!(", forecast {}", dollars(f)))
+        .unwrap_or_default();
+    view! {
+        <span class="cost-measured">
+            {format!("Measured: {} this month{forecast}", dollars(cell.spent_cents))}
+        </span>
+    }
+}
+
+/// One row per name Cost Explorer counted that is no service (other tag values, the
+/// untagged rest), month to date in each environment that measures.
+fn measured_rows(environments: &[EnvironmentCosts], names: &[String]) -> AnyView {
+    let mut items: Vec<String> = Vec::new();
+    for m in environments.iter().filter_map(|e| e.measured.as_ref()) {
+        for item in &m.other {
+            if !items.contains(&item.name) {
+                items.push(item.name.clone());
+            }
+        }
+    }
+    items
+        .into_iter()
+        .map(|item| {
+            let cells = environments
+                .iter()
+                .zip(names)
+                .map(|(env, name)| {
+                    let spent = env
+                        .measured
+                        .as_ref()
+                        .and_then(|m| m.other.iter().find(|o| o.name == item))
+                        .map(|o| dollars(o.monthly_cents));
+                    view! {
+                        <td data-env=name.clone() data-label=name.clone()>
+                            {match spent {
+                                Some(s) => view! {
+                                    <span class="cost-measured">{format!("Measured: {s} this month")}</span>
+                                }
+                                .into_any(),
+                                None => view! { <span class="muted">"—"</span> }.into_any(),
+                            }}
+                        </td>
+                    }
+                })
+                .collect_view();
+            view! {
+                <tr class="measured-item">
+                    <th scope="row">{item} " " <span class="badge">"measured"</span></th>
+                    {cells}
+                </tr>
+            }
+        })
+        .collect_view()
+        .into_any()
+}
+
+/// An environment's month as measured, its daily sparkline and its budget.
+#[component]
+fn EnvironmentSummary(env: EnvironmentCosts) -> impl IntoView {
+    let name = env.name.to_string();
+    let heading_id = format!("env-costs-{name}");
+    let labelled_by = heading_id.clone();
+    view! {
+        <section class="panel env-cost" aria-labelledby=labelled_by>
+            <h2 id=heading_id>{name.clone()}</h2>
+            {env.measured.map(|m| view! { <Measured name=name.clone() measured=m /> })}
+            {env.budget.map(|b| view! { <Budget budget=b /> })}
+        </section>
+    }
+}
+
+#[component]
+fn Measured(name: String, measured: MeasuredCosts) -> impl IntoView {
+    let MeasuredCosts {
+        month,
+        fetched_at,
+        error,
+        spent_cents,
+        forecast_cents,
+        daily_cents,
+        other: _,
+        note,
+    } = measured;
+    let fetched = match fetched_at {
+        Some(at) => view! {
+            "AWS Cost Explorer, fetched "
+            <time datetime=time_format::iso8601(at)>{time_format::utc(at)}</time>
+        }
+        .into_any(),
+        None => view! { "AWS Cost Explorer: not fetched yet" }.into_any(),
+    };
+    let forecast = forecast_cents.map(|f| {
+        view! {
+            " · forecast " <strong>{dollars(f)}</strong> " for the month"
+        }
+    });
+    let me = use_context::<MeResource>();
+    let refresh = use_context::<ServerAction<RefreshCosts>>();
+    view! {
+        <p class="cost-month">
+            {format!("{month}: ")} <strong>{dollars(spent_cents)}</strong> " spent so far" {forecast}
+        </p>
+        <DailyCosts daily=daily_cents />
+        <p class="muted">{fetched}</p>
+        {error.map(|e| view! {
+            <p class="panel warning" role="status">
+                {format!("{name}: {e}. The estimates still show.")}
+            </p>
+        })}
+        {note.map(|n| view! { <p class="panel warning" role="status">{n}</p> })}
+        <Transition fallback=|| ()>
+            {move || {
+                let name = name.clone();
+                Suspend::new(async move {
+                    let admin = match me {
+                        Some(me) => me.await.ok().flatten().is_some_and(|m| m.may(Action::RefreshCosts)),
+                        None => false,
+                    };
+                    match (admin, refresh) {
+                        (true, Some(refresh)) => view! {
+                            <ActionForm action=refresh attr:class="inline-form">
+                                <input type="hidden" name="environment" value=name />
+                                <button type="submit">"Refresh now ($0.01)"</button>
+                            </ActionForm>
+                        }
+                        .into_any(),
+                        _ => ().into_any(),
+                    }
+                })
+            }}
+        </Transition>
+    }
+}
+
+/// The month's daily totals as a line, with the figures in words.
+#[component]
+fn DailyCosts(daily: Vec<i64>) -> impl IntoView {
+    if daily.len() < 2 {
+        return ().into_any();
+    }
+    #[allow(clippy::cast_precision_loss)] // cents of a month
+    let values: Vec<f64> = daily.iter().map(|&c| c as f64).collect();
+    let top = values.iter().copied().fold(0.0_f64, f64::max);
+    let highest = daily.iter().copied().max().unwrap_or_default();
+    let today = daily.last().copied().unwrap_or_default();
+    let summary = format!(
+        "Daily cost over {} days: highest {}, today so far {}",
+        daily.len(),
+        dollars(highest),
+        dollars(today)
+    );
+    view! {
+        <figure class="sparkline">
+            <svg
+                viewBox="0 0 300 48"
+                role="img"
+                aria-label=summary.clone()
+                preserveAspectRatio="none"
+            >
+                <polyline class="sparkline-line" fill="none" points=polyline(&values, top) />
+            </svg>
+            <figcaption>{summary}</figcaption>
+        </figure>
+    }
+    .into_any()
+}
+
+/// The budget as a bar of what was spent, and each threshold: reached or not, and when.
+#[component]
+fn Budget(budget: BudgetView) -> impl IntoView {
+    let BudgetView {
+        limit_cents,
+        source,
+        spent_cents,
+        forecast_cents,
+        forecast_is_estimate,
+        thresholds,
+    } = budget;
+    let shown = spent_cents.or(forecast_cents).unwrap_or_default();
+    let what = if spent_cents.is_some() {
+        "spent"
+    } else {
+        "estimated for the month"
+    };
+    let forecast = match (spent_cents, forecast_cents) {
+        (Some(_), Some(f)) => Some(format!("; forecast {}", dollars(f))),
+        _ => None,
+    };
+    let basis_note = forecast_is_estimate
+        .then_some(" (nothing measured here: held against the monthly estimate of what runs)");
+    let items = thresholds
+        .into_iter()
+        .map(|t| {
+            let basis = if t.basis == "forecast" {
+                "forecast"
+            } else {
+                "spent"
+            };
+            let status = match t.crossed_at {
+                Some(at) => view! {
+                    <strong class="crossed">"reached "</strong>
+                    <time datetime=time_format::iso8601(at)>{time_format::utc(at)}</time>
+                }
+                .into_any(),
+                None => view! { <span class="muted">"not reached"</span> }.into_any(),
+            };
+            view! { <li>{format!("{} on what is {basis}: ", dollars(t.cents))} {status}</li> }
+        })
+        .collect_view();
+    view! {
+        <div class="budget">
+            <p>
+                {format!("Budget {} a month ({source}): {} {what}", dollars(limit_cents), dollars(shown))}
+                {forecast}
+                {basis_note}
+            </p>
+            <meter
+                min="0"
+                max=limit_cents.max(1).to_string()
+                high=(limit_cents * 8 / 10).to_string()
+                optimum="0"
+                value=shown.to_string()
+                aria-label=format!("{} of the {} budget", dollars(shown), dollars(limit_cents))
+            ></meter>
+            <ul class="thresholds">{items}</ul>
+        </div>
     }
 }

@@ -226,7 +226,10 @@ impl MeasuredSettings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BudgetSettings {
     /// Written in the configuration: the amount and the alert thresholds, in cents.
-    Configured { monthly_cents: i64, alerts_cents: Vec<i64> },
+    Configured {
+        monthly_cents: i64,
+        alerts_cents: Vec<i64>,
+    },
     /// Read from AWS Budgets (`DescribeBudget` and its notifications) with the measured costs.
     Aws { name: String, account_id: String },
 }

@@ -11,9 +11,9 @@ use url::Url;
 
 use super::{
     AccessSettings, Backend, BudgetSettings, Config, ConsoleSettings, CostSettings,
-    DEFAULT_DOCKER_HOST, MeasuredSettings,
-    DeploySettings, DockerBackend, EcsBackend, Environment, FixedCost, HealthSettings,
-    PriceOverrides, Runbook, RunbookSettings, Service, Target, TargetKind, TlsSettings,
+    DEFAULT_DOCKER_HOST, DeploySettings, DockerBackend, EcsBackend, Environment, FixedCost,
+    HealthSettings, MeasuredSettings, PriceOverrides, Runbook, RunbookSettings, Service, Target,
+    TargetKind, TlsSettings,
     reader::{ConfigError, ConfigErrors, Located, Node, Reader, Seen, join, key_offset},
 };
 

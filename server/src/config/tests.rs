@@ -651,7 +651,9 @@ costs = { budget = { monthly = 5 } }
     );
     let prod = &config.environments[1].costs;
     assert_eq!(
-        prod.measured.as_ref().map(|m| (m.refresh, m.environment_tag.clone())),
+        prod.measured
+            .as_ref()
+            .map(|m| (m.refresh, m.environment_tag.clone())),
         Some((std::time::Duration::from_secs(12 * 3600), None))
     );
     assert_eq!(

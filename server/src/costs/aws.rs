@@ -6,11 +6,14 @@
 //! client. Every `GetCostAndUsage` request costs $0.01: `costs::measure` decides when to ask.
 
 use aws_sdk_budgets::types::{NotificationType, ThresholdType};
-use aws_sdk_costexplorer::{
-    error::SdkError,
-    types::{DateInterval, Expression, Granularity, GroupDefinition, GroupDefinitionType, TagValues},
-};
 use aws_sdk_costexplorer::error::ProvideErrorMetadata;
+use aws_sdk_costexplorer::{
+    config::http::HttpResponse,
+    error::SdkError,
+    types::{
+        DateInterval, Expression, Granularity, GroupDefinition, GroupDefinitionType, TagValues,
+    },
+};
 use time::{Date, Duration};
 
 use super::budget::{Basis, Threshold, aws_threshold_micros};
@@ -146,7 +149,13 @@ impl AwsCosts {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| explain("read the AWS budget's notifications", "budgets:ViewBudget", &e))?;
+                .map_err(|e| {
+                    explain(
+                        "read the AWS budget's notifications",
+                        "budgets:ViewBudget",
+                        &e,
+                    )
+                })?;
             for n in page.notifications() {
                 let basis = match n.notification_type() {
                     NotificationType::Forecasted => Basis::Forecast,
@@ -192,6 +201,15 @@ fn merge(mut days: Vec<CostDay>) -> Vec<CostDay> {
     merged
 }
 
+/// `<Code>X</Code>` in an XML error: some stand-ins (moto) and proxies answer a JSON-protocol
+/// client in XML, whose code the SDK then cannot read.
+fn xml_element<'b>(body: &'b str, name: &str) -> Option<&'b str> {
+    let open = format!("<{name}>");
+    let start = body.find(&open)? + open.len();
+    let end = body[start..].find(&format!("</{name}>"))? + start;
+    Some(body[start..end].trim())
+}
+
 /// Dollars as Cost Explorer writes them (`"0.0101516483"`) in millionths, rounded.
 fn micros(amount: Option<&str>) -> Result<i64, String> {
     let text = amount.unwrap_or("0");
@@ -204,10 +222,9 @@ fn micros(amount: Option<&str>) -> Result<i64, String> {
 }
 
 /// An AWS error worded for whoever fixes it: what to grant, enable or renew.
-fn explain<E, R>(what: &str, permission: &str, e: &SdkError<E, R>) -> String
+fn explain<E>(what: &str, permission: &str, e: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
 {
     let SdkError::ServiceError(service) = e else {
         let chain = error_chain(e);
@@ -221,9 +238,17 @@ where
         };
     };
     let err = service.err();
-    let code = err.code().unwrap_or("error");
-    let message = err.message().unwrap_or_default();
-    match code {
+    let raw = std::str::from_utf8(service.raw().body().bytes().unwrap_or_default()).unwrap_or("");
+    let status = service.raw().status().as_u16();
+    let code = err
+        .code()
+        .or_else(|| xml_element(raw, "Code"))
+        .map_or_else(|| format!("HTTP {status}"), str::to_owned);
+    let message = err
+        .message()
+        .or_else(|| xml_element(raw, "Message"))
+        .unwrap_or_default();
+    match code.as_str() {
         c if credentials_refused(c) => {
             format!("cannot {what}: AWS refused the credentials ({code}): renew them")
         }
@@ -254,6 +279,14 @@ mod tests {
         assert_eq!(micros(Some("0.0101516483")), Ok(10_152));
         assert_eq!(micros(Some("12.5")), Ok(12_500_000));
         assert!(micros(Some("twelve")).unwrap_err().contains("\"twelve\""));
+        let xml = "<ErrorResponse><Error><Code>InvalidClientTokenId</Code>\
+                   <Message>The security token is invalid.</Message></Error></ErrorResponse>";
+        assert_eq!(xml_element(xml, "Code"), Some("InvalidClientTokenId"));
+        assert_eq!(
+            xml_element(xml, "Message"),
+            Some("The security token is invalid.")
+        );
+        assert_eq!(xml_element("{}", "Code"), None);
     }
 
     #[test]

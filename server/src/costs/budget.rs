@@ -86,7 +86,11 @@ impl Budget {
     }
 
     /// The thresholds reached by `spent` (month to date) and `forecast`.
-    pub fn crossed(&self, spent_micros: i64, forecast_micros: Option<i64>) -> Vec<(Threshold, i64)> {
+    pub fn crossed(
+        &self,
+        spent_micros: i64,
+        forecast_micros: Option<i64>,
+    ) -> Vec<(Threshold, i64)> {
         self.alerts
             .iter()
             .filter_map(|t| {
@@ -140,7 +144,10 @@ mod tests {
     #[test]
     fn aws_thresholds_are_a_percentage_of_the_limit_unless_absolute() {
         assert_eq!(aws_threshold_micros(100 * DOLLAR, 80.0, true), 80 * DOLLAR);
-        assert_eq!(aws_threshold_micros(100 * DOLLAR, 130.0, false), 130 * DOLLAR);
+        assert_eq!(
+            aws_threshold_micros(100 * DOLLAR, 130.0, false),
+            130 * DOLLAR
+        );
         assert_eq!(aws_threshold_micros(12_500_000, 50.0, true), 6_250_000);
     }
 }

@@ -17,9 +17,7 @@ use super::budget::Budget;
 use super::month::{MonthToDate, day_of, due, month_key, month_to_date};
 use crate::clock::Clock;
 use crate::config::{Backend, BudgetSettings, Config, Environment};
-use crate::store::{
-    BudgetCrossing, CostDay, CostFetch, Store, StoreError, lease_holder,
-};
+use crate::store::{BudgetCrossing, CostDay, CostFetch, Store, StoreError, lease_holder};
 
 /// How often each console looks whether figures are due. Cheap: one row per environment.
 const LOOK_EVERY: Duration = Duration::from_secs(5 * 60);
@@ -149,7 +147,11 @@ impl Measurer {
             tracing::error!(environment = %env.name, error = %e, "cannot keep measured costs");
             e.to_string()
         };
-        let last = self.store.cost_fetch(&env.name).await.map_err(store_error)?;
+        let last = self
+            .store
+            .cost_fetch(&env.name)
+            .await
+            .map_err(store_error)?;
         if !is_due(last.as_ref(), now) {
             return Ok(false);
         }
@@ -166,7 +168,11 @@ impl Measurer {
             return Ok(false);
         }
         // Another console may have fetched between the look and the lease.
-        let last = self.store.cost_fetch(&env.name).await.map_err(store_error)?;
+        let last = self
+            .store
+            .cost_fetch(&env.name)
+            .await
+            .map_err(store_error)?;
         let result = if is_due(last.as_ref(), now) {
             self.fetch_and_keep(env, client, now).await.map(|()| true)
         } else {

@@ -64,11 +64,7 @@ pub const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(3600);
 /// Whether an environment's costs should be asked for at `now`: never asked; asked in an
 /// earlier month (a new month starts from nothing); or the last attempt older than `refresh`
 /// (after a success) or [`RETRY_AFTER_FAILURE`] (after a failure, if that is sooner).
-pub fn due(
-    last: Option<(Timestamp, bool, &str)>,
-    refresh: Duration,
-    now: Timestamp,
-) -> bool {
+pub fn due(last: Option<(Timestamp, bool, &str)>, refresh: Duration, now: Timestamp) -> bool {
     let Some((attempted_at, succeeded, month)) = last else {
         return true;
     };
@@ -153,7 +149,11 @@ mod tests {
         assert!(due(failed, six_hours, later(1)));
         // 16:00 on the 30th, then the 1st: December starts empty.
         assert!(!due(ok, six_hours, later(2)));
-        assert!(due(Some((later(15), true, "2026-11")), six_hours, later(16)));
+        assert!(due(
+            Some((later(15), true, "2026-11")),
+            six_hours,
+            later(16)
+        ));
         // A clock set back never waits for ever.
         assert!(due(ok, six_hours, later(-1)));
     }

@@ -616,4 +616,3 @@ fn same_version(a: &str, b: &str) -> bool {
     let plain = |s: &str| s.trim().trim_start_matches(['v', 'V']).to_owned();
     plain(a) == plain(b)
 }
-

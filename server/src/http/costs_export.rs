@@ -62,7 +62,10 @@ fn csv(page: &CostsPage) -> String {
                     ("unknown", String::new(), String::new(), reason.clone())
                 }
             };
-            let spent = cell.measured.map(|m| usd(m.spent_cents)).unwrap_or_default();
+            let spent = cell
+                .measured
+                .map(|m| usd(m.spent_cents))
+                .unwrap_or_default();
             let forecast = cell
                 .measured
                 .and_then(|m| m.forecast_cents)

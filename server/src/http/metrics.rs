@@ -62,6 +62,16 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram, fn() -> Histogram>,
     costs: Family<CostLabels, Gauge<f64, AtomicU64>>,
+    /// Per environment: measured month to date, forecast, budget, thresholds reached.
+    spent: Family<EnvLabels, Gauge<f64, AtomicU64>>,
+    forecast: Family<EnvLabels, Gauge<f64, AtomicU64>>,
+    budget: Family<EnvLabels, Gauge<f64, AtomicU64>>,
+    reached: Family<EnvLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EnvLabels {
+    environment: String,
 }
 
 impl Metrics {
@@ -107,11 +117,39 @@ impl Metrics {
             "A service's monthly cost in an environment, estimated from what runs (see /costs)",
             costs.clone(),
         );
+        let spent = Family::<EnvLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "flightdeck_cost_month_to_date_usd",
+            "What AWS Cost Explorer counted for an environment this month so far",
+            spent.clone(),
+        );
+        let forecast = Family::<EnvLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "flightdeck_cost_forecast_usd",
+            "An environment's measured month, forecast to its end",
+            forecast.clone(),
+        );
+        let budget = Family::<EnvLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "flightdeck_budget_usd",
+            "An environment's monthly budget",
+            budget.clone(),
+        );
+        let reached = Family::<EnvLabels, Gauge>::default();
+        registry.register(
+            "flightdeck_budget_thresholds_reached",
+            "How many of an environment's budget thresholds this month's figures have reached",
+            reached.clone(),
+        );
         Self {
             registry,
             requests,
             durations,
             costs,
+            spent,
+            forecast,
+            budget,
+            reached,
         }
     }
 
@@ -133,6 +171,42 @@ impl Metrics {
                     _ => {
                         self.costs.remove(&labels);
                     }
+                }
+            }
+        }
+        #[allow(clippy::cast_precision_loss)] // cents, far below 2^53
+        let usd = |cents: i64| cents as f64 / 100.0;
+        for env in &page.environments {
+            let labels = EnvLabels {
+                environment: env.name.to_string(),
+            };
+            let set =
+                |family: &Family<EnvLabels, Gauge<f64, AtomicU64>>, cents: Option<i64>| match cents
+                {
+                    Some(c) => {
+                        family.get_or_create(&labels).set(usd(c));
+                    }
+                    None => {
+                        family.remove(&labels);
+                    }
+                };
+            let measured = env.measured.as_ref().filter(|m| m.fetched_at.is_some());
+            set(&self.spent, measured.map(|m| m.spent_cents));
+            set(&self.forecast, measured.and_then(|m| m.forecast_cents));
+            set(&self.budget, env.budget.as_ref().map(|b| b.limit_cents));
+            match &env.budget {
+                Some(b) => {
+                    let reached = b
+                        .thresholds
+                        .iter()
+                        .filter(|t| t.crossed_at.is_some())
+                        .count();
+                    self.reached
+                        .get_or_create(&labels)
+                        .set(i64::try_from(reached).unwrap_or(i64::MAX));
+                }
+                None => {
+                    self.reached.remove(&labels);
                 }
             }
         }

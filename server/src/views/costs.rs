@@ -18,9 +18,9 @@ use crate::{
         Footprint, PRICES_AS_OF, Share,
         budget::Budget,
         dollars,
+        estimate::{ContainerLimits, size_change},
         measure::Measured,
         month::{day_of, month_name, month_to_date},
-        estimate::{ContainerLimits, size_change},
         monthly_fargate,
         prices::for_region,
         share_host,
@@ -162,8 +162,12 @@ impl Views {
             }
             let budget = budget_view(env, measured.as_ref(), total_cents);
             let measured = measured.map(|m| {
-                let services: Vec<&str> =
-                    self.config.services.iter().map(|s| s.name.as_str()).collect();
+                let services: Vec<&str> = self
+                    .config
+                    .services
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect();
                 measured_costs(env, &m, &per_service, &services, today)
             });
             columns.push(EnvironmentCosts {
@@ -245,7 +249,11 @@ fn cents_of(micros: i64) -> i64 {
 fn measured_by_group(days: &[CostDay], today: Date) -> HashMap<String, MeasuredCell> {
     let mut daily: HashMap<&str, Vec<i64>> = HashMap::new();
     for d in days {
-        let index = d.day.rsplit('-').next().and_then(|dd| dd.parse::<usize>().ok());
+        let index = d
+            .day
+            .rsplit('-')
+            .next()
+            .and_then(|dd| dd.parse::<usize>().ok());
         if let Some(i) = index.and_then(|dd| dd.checked_sub(1)) {
             let row = daily.entry(d.group.as_str()).or_default();
             if row.len() <= i {

@@ -162,6 +162,7 @@ pub struct TestApp {
     /// What the server serves, to wait on its changes rather than sleep.
     pub runbooks: Arc<flightdeck::runbooks::Catalog>,
     pub health: Arc<flightdeck::health::HealthMonitor>,
+    pub costs: Arc<flightdeck::costs::measure::Measurer>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -186,7 +187,7 @@ impl TestApp {
             .await
             .expect("the server starts");
         let addr = app.local_addr();
-        let (runbooks, health) = (app.runbooks(), app.health());
+        let (runbooks, health, costs) = (app.runbooks(), app.health(), app.costs());
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             app.run_until(async move {
@@ -199,6 +200,7 @@ impl TestApp {
             addr,
             runbooks,
             health,
+            costs,
             base: format!("http://{addr}"),
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
