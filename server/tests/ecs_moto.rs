@@ -1070,6 +1070,7 @@ async fn costs_are_estimated_from_the_task_definitions_that_run() {
 async fn a_rollback_is_priced_with_the_sizes_of_the_revision_it_puts_back() {
     use aws_sdk_ecs::types::{Compatibility, LaunchType};
     use flightdeck::costs::Footprint;
+    use flightdeck::store::DeployStore;
 
     let cluster = fresh("fd-rollback-cost");
     let family = fresh("shop");
@@ -1128,4 +1129,55 @@ async fn a_rollback_is_priced_with_the_sizes_of_the_revision_it_puts_back() {
         sizes(backend.rollback_footprint(&target, &unknown).await.unwrap()),
         (1024, 2048)
     );
+
+    // The service page's rollback choice says it before the click. moto never completes a
+    // rollout, so the deploy of 1.1.0 that replaced 1.0.0 is written as the engine would.
+    let db = TestDb::sqlite();
+    let store = db.open().await;
+    let job = store
+        .create_deployment(&NewDeployment {
+            environment: staging(),
+            service: ServiceName::parse("shop").unwrap(),
+            kind: DeployKind::Deploy,
+            release: release_of("registry.example/shop:1.1.0"),
+            promoted_from: None,
+            requested_by: "ada".into(),
+            idempotency_key: "rollback-cost".into(),
+            at: Timestamp::now(),
+        })
+        .await
+        .unwrap();
+    let flightdeck::store::Enqueued::Created(job) = job else {
+        panic!("a new job: {job:?}");
+    };
+    store.set_previous_release(job.id, &back).await.unwrap();
+    assert!(
+        store
+            .transition_deployment(
+                job.id,
+                &[DeployState::Queued],
+                DeployState::Succeeded,
+                "healthy",
+                Timestamp::now()
+            )
+            .await
+            .unwrap()
+    );
+    let moto = moto_url();
+    let text = format!(
+        "[[environment]]\nname = \"staging\"\n\
+         ecs = {{ region = \"eu-west-1\", cluster = \"{cluster}\", endpoint_url = \"{moto}\" }}\n\n\
+         [[service]]\nname = \"shop\"\ntargets.staging = {{ service = \"shop\" }}\n"
+    );
+    let config = Config::parse(std::path::Path::new("test.toml"), &text).unwrap();
+    let app = common::TestApp::start_with(&db, config).await;
+    let viewer = app.signed_in(&db, "vic", Role::Viewer).await;
+    let (status, panels) = viewer.call_json("deploy_panels", "name=shop").await;
+    assert_eq!(status, 200, "{panels}");
+    assert_eq!(panels[0]["rollback_to"][0]["version"], "1.0.0");
+    assert_eq!(
+        panels[0]["rollback_to"][0]["cost_change"], "-$18.02 a month: 1 → 0.5 vCPU, 2 → 1 GB",
+        "x86 in eu-west-1: $36.04 a month at 1 vCPU / 2 GB, $18.02 at half"
+    );
+    app.stop().await;
 }

@@ -214,6 +214,10 @@ pub struct RollbackOption {
     pub deployed_at: Timestamp,
     /// Empty for a release that ran before a deploy (who deployed it is not known).
     pub deployed_by: String,
+    /// What going back to it does to the monthly estimate when it changes the task size
+    /// ("+$9.01 a month: 0.25 → 0.5 vCPU"); `None` when it does not.
+    #[serde(default)]
+    pub cost_change: Option<String>,
 }
 
 /// What the service page offers for one environment: deploy, roll back, promote, and the

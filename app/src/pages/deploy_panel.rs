@@ -82,11 +82,15 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
             let mut options = Vec::new();
             for r in rollback_to {
                 let ago = time_format::ago(r.deployed_at, now);
-                let label = if r.deployed_by.is_empty() {
+                let mut label = if r.deployed_by.is_empty() {
                     format!("{} · ran until {ago}", r.version)
                 } else {
                     format!("{} · deployed {ago} by {}", r.version, r.deployed_by)
                 };
+                // Said before the click: going back may change what the month costs.
+                if let Some(change) = &r.cost_change {
+                    label.push_str(&format!(" · cost {change}"));
+                }
                 options.push(view! { <option value=r.version>{label}</option> });
             }
             Some(view! {

@@ -203,40 +203,58 @@ impl Views {
 }
 
 impl Views {
-    /// What a rollback of `service` in `env` to `to` does to the monthly estimate, when it
-    /// changes the task size (an ECS rollback puts back an earlier revision with its own
-    /// sizes); `None` when it does not, or when that cannot be told within [`ASK_FOR`].
-    pub(super) async fn rollback_cost_change(
+    /// What a rollback of `service` in `env` to each of `releases` does to the monthly
+    /// estimate, when it changes the task size (an ECS rollback puts back an earlier revision
+    /// with its own sizes); `None` for one that does not, or when that cannot be told within
+    /// [`ASK_FOR`]. What runs now is read once; the earlier revisions all at once.
+    pub(super) async fn rollback_cost_changes(
         &self,
         env: &EnvName,
         service: &ServiceName,
-        to: &Release,
-    ) -> Option<String> {
-        let environment = self.config.environment(env)?;
-        let BackendConfig::Ecs(ecs) = &environment.backend else {
-            return None;
+        releases: &[Release],
+    ) -> Vec<Option<String>> {
+        let none = || vec![None; releases.len()];
+        let Some(environment) = self.config.environment(env) else {
+            return none();
         };
-        let target = self.config.service(service.as_str())?.targets.get(env)?;
-        let backend = self.backends.get(env)?;
-        let (now, after) = tokio::time::timeout(ASK_FOR, async {
+        let (BackendConfig::Ecs(ecs), Some(target), Some(backend)) = (
+            &environment.backend,
+            self.config
+                .service(service.as_str())
+                .and_then(|s| s.targets.get(env)),
+            self.backends.get(env),
+        ) else {
+            return none();
+        };
+        let Ok(prices) = for_region(&ecs.region, &environment.costs.prices) else {
+            return none();
+        };
+        let asked = tokio::time::timeout(ASK_FOR, async {
             tokio::join!(
                 backend.footprint(&target.kind),
-                backend.rollback_footprint(&target.kind, to)
+                futures_util::future::join_all(
+                    releases
+                        .iter()
+                        .map(|to| backend.rollback_footprint(&target.kind, to))
+                )
             )
         })
-        .await
-        .ok()?;
-        let (Ok(Some(Footprint::Fargate(now))), Ok(Some(Footprint::Fargate(after)))) = (now, after)
-        else {
-            return None;
+        .await;
+        let Ok((Ok(Some(Footprint::Fargate(now))), after)) = asked else {
+            return none();
         };
-        let prices = for_region(&ecs.region, &environment.costs.prices).ok()?;
-        size_change(
-            &now,
-            &after,
-            &prices,
-            environment.costs.spot_discount_percent,
-        )
+        after
+            .into_iter()
+            .map(|after| match after {
+                Ok(Some(Footprint::Fargate(after))) => size_change(
+                    &now,
+                    &after,
+                    &prices,
+                    environment.costs.spot_discount_percent,
+                ),
+                _ => None,
+            })
+            .collect()
     }
 }
 

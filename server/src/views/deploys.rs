@@ -18,7 +18,7 @@ use crate::{
     config::{Service, Target},
     deploy,
     error::AppError,
-    store::DeploymentRecord,
+    store::{DeploymentRecord, Release},
 };
 
 /// Deploys listed per environment on the service page.
@@ -50,6 +50,7 @@ pub(super) fn rollback_options(jobs: &[DeploymentRecord]) -> Vec<RollbackOption>
                 digest: release.digest.clone(),
                 deployed_at: at,
                 deployed_by: by.to_owned(),
+                cost_change: None,
             });
         }
     }
@@ -134,7 +135,21 @@ impl Views {
                 .store
                 .deployments_of(&env.name, &found.name, HISTORY_SHOWN)
                 .await?;
-            let rollback_to = rollback_options(&jobs);
+            let mut rollback_to = rollback_options(&jobs);
+            let releases: Vec<Release> = rollback_to
+                .iter()
+                .map(|r| Release {
+                    version: r.version.clone(),
+                    image: r.image.clone(),
+                    digest: r.digest.clone(),
+                })
+                .collect();
+            let changes = self
+                .rollback_cost_changes(&env.name, &found.name, &releases)
+                .await;
+            for (option, change) in rollback_to.iter_mut().zip(changes) {
+                option.cost_change = change;
+            }
             panels.push(DeployPanel {
                 environment: env.name.to_string(),
                 protected: env.protected,
@@ -232,7 +247,6 @@ mod tests {
     use flightdeck_app::model::{DeployKind, EnvName, Timestamp};
 
     use super::*;
-    use crate::store::Release;
 
     fn release(version: &str) -> Release {
         Release {

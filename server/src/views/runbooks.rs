@@ -214,8 +214,10 @@ impl Views {
                     image: option.image.clone(),
                     digest: option.digest.clone(),
                 };
-                self.rollback_cost_change(&block.environment, &block.service, &release)
+                self.rollback_cost_changes(&block.environment, &block.service, &[release])
                     .await
+                    .pop()
+                    .flatten()
             }
             _ => None,
         };
