@@ -88,6 +88,7 @@ store_suite!(
     deploy_states_move_only_from_the_expected_ones,
     a_deploy_is_taken_over_only_when_its_heartbeat_is_stale,
     a_lease_has_one_holder_until_it_expires_or_is_released,
+    measured_costs_replace_the_month_and_a_failure_keeps_them,
 );
 
 async fn a_fresh_database_is_migrated_and_answers(db: TestDb) {
@@ -997,5 +998,97 @@ async fn a_lease_has_one_holder_until_it_expires_or_is_released(db: TestDb) {
             .acquire_lease("other", "b", at(17_003), at(27_003))
             .await
             .unwrap()
+    );
+}
+
+async fn measured_costs_replace_the_month_and_a_failure_keeps_them(db: TestDb) {
+    use flightdeck::costs::budget::{Basis, Threshold};
+    use flightdeck::store::{AwsBudget, BudgetCrossing, CostDay, CostStore};
+
+    let store = db.open().await;
+    let staging = env("staging");
+    let at = Timestamp::from_unix_millis;
+    let day = |d: &str, g: &str, micros| CostDay {
+        day: d.to_owned(),
+        group: g.to_owned(),
+        micros,
+    };
+    assert_eq!(store.cost_fetch(&staging).await.unwrap(), None);
+    // October's figures stay when November's are written.
+    store
+        .save_costs(
+            &staging,
+            "2026-10",
+            at(1),
+            &[day("2026-10-31", "shop", 7)],
+            None,
+        )
+        .await
+        .unwrap();
+    let budget = AwsBudget {
+        limit_micros: 40_000_000,
+        alerts: vec![Threshold {
+            micros: 20_000_000,
+            basis: Basis::Actual,
+        }],
+    };
+    let first = [
+        day("2026-11-01", "shop", 2_000_000),
+        day("2026-11-01", "", 500_000),
+    ];
+    store
+        .save_costs(&staging, "2026-11", at(10), &first, Some(&budget))
+        .await
+        .unwrap();
+    // Cost Explorer revised the 1st: the month is replaced, not added to.
+    let revised = [
+        day("2026-11-01", "shop", 2_100_000),
+        day("2026-11-02", "db", 1),
+    ];
+    store
+        .save_costs(&staging, "2026-11", at(20), &revised, Some(&budget))
+        .await
+        .unwrap();
+    assert_eq!(store.cost_days(&staging, "2026-11").await.unwrap(), revised);
+    assert_eq!(
+        store.cost_days(&staging, "2026-10").await.unwrap(),
+        [day("2026-10-31", "shop", 7)]
+    );
+    // A failure is recorded; the figures and the last success stay.
+    store
+        .save_cost_failure(&staging, "2026-11", at(30), "AWS refused the credentials")
+        .await
+        .unwrap();
+    let fetch = store.cost_fetch(&staging).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            fetch.attempted_at,
+            fetch.succeeded_at,
+            fetch.error.as_deref()
+        ),
+        (at(30), Some(at(20)), Some("AWS refused the credentials"))
+    );
+    assert_eq!(fetch.budget, Some(budget));
+    assert_eq!(store.cost_days(&staging, "2026-11").await.unwrap(), revised);
+    // A threshold is crossed once a month and basis.
+    let crossing = BudgetCrossing {
+        environment: staging.clone(),
+        month: "2026-11".to_owned(),
+        threshold: Threshold {
+            micros: 20_000_000,
+            basis: Basis::Actual,
+        },
+        amount_micros: 21_000_000,
+        crossed_at: at(40),
+    };
+    assert!(store.record_budget_crossing(&crossing).await.unwrap());
+    let again = BudgetCrossing {
+        crossed_at: at(50),
+        ..crossing.clone()
+    };
+    assert!(!store.record_budget_crossing(&again).await.unwrap());
+    assert_eq!(
+        store.budget_crossings(&staging, "2026-11").await.unwrap(),
+        [crossing]
     );
 }

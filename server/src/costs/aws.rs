@@ -248,7 +248,12 @@ where
         .message()
         .or_else(|| xml_element(raw, "Message"))
         .unwrap_or_default();
-    match code.as_str() {
+    advice(what, permission, &code, message)
+}
+
+/// What AWS's refusal `code` means for whoever fixes it.
+fn advice(what: &str, permission: &str, code: &str, message: &str) -> String {
+    match code {
         c if credentials_refused(c) => {
             format!("cannot {what}: AWS refused the credentials ({code}): renew them")
         }
@@ -287,6 +292,33 @@ mod tests {
             Some("The security token is invalid.")
         );
         assert_eq!(xml_element("{}", "Code"), None);
+    }
+
+    #[test]
+    fn a_refusal_says_what_to_grant_enable_or_renew() {
+        let read = "read costs from Cost Explorer";
+        assert_eq!(
+            advice(
+                read,
+                "ce:GetCostAndUsage",
+                "AccessDeniedException",
+                "User: x is not authorized"
+            ),
+            "cannot read costs from Cost Explorer: the console's AWS identity lacks the \
+             ce:GetCostAndUsage permission; add it to its IAM policy (User: x is not authorized)"
+        );
+        assert!(
+            advice(read, "ce:GetCostAndUsage", "DataUnavailableException", "")
+                .contains("enable it in the Billing console")
+        );
+        assert!(
+            advice(read, "ce:GetCostAndUsage", "ExpiredTokenException", "")
+                .ends_with("AWS refused the credentials (ExpiredTokenException): renew them")
+        );
+        assert_eq!(
+            advice(read, "ce:GetCostAndUsage", "HTTP 500", "boom"),
+            "cannot read costs from Cost Explorer: HTTP 500: boom"
+        );
     }
 
     #[test]
