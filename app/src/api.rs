@@ -3,7 +3,7 @@
 //! nothing else. All of them are POST; the server refuses cross-site POSTs before they run.
 
 // One argument per form field: the forms post their fields flat, as plain HTML forms do (so
-// they work before the wasm bundle loads), and the deploy form has nine. Module-wide because
+// they work before the wasm bundle loads), and the deploy form has ten. Module-wide because
 // the `#[server]` macro's generated code does not carry an attribute on the function.
 #![allow(clippy::too_many_arguments)]
 
@@ -13,8 +13,8 @@ use crate::{
     error::ConsoleError,
     model::{
         AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard, DeployPanel, DeploymentView,
-        HealthNow, Me, PromotionPreview, RunbookList, RunbookPage, RunbookProblem,
-        ServiceHealthPage, SessionView, TokenView, UserView,
+        HealthNow, IncidentList, IncidentPage, IncidentView, Me, PromotionPreview, RunbookList,
+        RunbookPage, RunbookProblem, ServiceHealthPage, SessionView, TokenView, UserView,
     },
 };
 
@@ -95,6 +95,7 @@ pub async fn deploy(
     reviewed: Option<String>,
     restart: Option<String>,
     runbook: Option<String>,
+    override_reason: Option<String>,
 ) -> Result<i64, ConsoleError> {
     answer(
         async move {
@@ -109,6 +110,7 @@ pub async fn deploy(
                 runbook: runbook.filter(|r| !r.trim().is_empty()),
                 idempotency_key,
                 reviewed: reviewed.filter(|r| !r.trim().is_empty()),
+                override_reason: override_reason.filter(|r| !r.trim().is_empty()),
             };
             let job = console.request_deploy(&caller, form).await?;
             leptos_axum::redirect(&format!("/deployments/{}", job.id));
@@ -450,4 +452,93 @@ mod tests {
             assert_eq!(local_path(bad), "/", "{bad:?}");
         }
     }
+}
+
+/// `/incidents`: open and past incidents.
+#[server(endpoint = "incidents")]
+pub async fn load_incidents() -> Result<IncidentList, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.incidents(&caller).await
+        }
+        .await,
+    )
+}
+
+/// The open incidents, for the banner on every page.
+#[server(endpoint = "incidents/open")]
+pub async fn load_open_incidents() -> Result<Vec<IncidentView>, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.open_incidents(&caller).await
+        }
+        .await,
+    )
+}
+
+/// One incident with its timeline.
+#[server(endpoint = "incident")]
+pub async fn load_incident(id: i64) -> Result<IncidentPage, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.incident(&caller, id).await
+        }
+        .await,
+    )
+}
+
+/// Declares an incident; lists are comma-separated.
+#[server(endpoint = "incidents/declare")]
+pub async fn declare_incident(
+    title: String,
+    severity: String,
+    environments: String,
+    services: String,
+    runbooks: String,
+    lead: String,
+) -> Result<i64, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            let form = crate::model::DeclareForm {
+                title,
+                severity,
+                environments,
+                services,
+                runbooks,
+                lead,
+            };
+            let id = console.declare_incident(&caller, form).await?;
+            leptos_axum::redirect(&format!("/incidents/{id}"));
+            Ok(id)
+        }
+        .await,
+    )
+}
+
+/// A note on an incident's timeline; `happened_at` empty for now.
+#[server(endpoint = "incidents/note")]
+pub async fn note_incident(id: i64, note: String, happened_at: String) -> Result<(), ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.note_incident(&caller, id, note, happened_at).await
+        }
+        .await,
+    )
+}
+
+/// Resolves an incident with a summary.
+#[server(endpoint = "incidents/resolve")]
+pub async fn resolve_incident(id: i64, summary: String) -> Result<(), ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.resolve_incident(&caller, id, summary).await
+        }
+        .await,
+    )
 }

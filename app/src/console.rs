@@ -13,9 +13,10 @@ use leptos::prelude::use_context;
 use crate::{
     error::ConsoleError,
     model::{
-        AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard, DeployForm, DeployPanel,
-        DeploymentView, LiveService, Me, PromotionPreview, Role, RunbookList, RunbookPage,
-        RunbookProblem, ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
+        AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard, DeclareForm, DeployForm,
+        DeployPanel, DeploymentView, IncidentList, IncidentPage, IncidentView, LiveService, Me,
+        PromotionPreview, Role, RunbookList, RunbookPage, RunbookProblem, ServiceHealthPage,
+        SessionView, TargetHealth, TokenView, UserView,
     },
 };
 
@@ -75,6 +76,42 @@ pub trait Console: Send + Sync + 'static {
 
     /// What every service costs a month in every environment, estimated from what runs.
     async fn costs(&self, caller: &Caller) -> Result<CostsPage, ConsoleError>;
+
+    /// `/incidents`: open and past incidents.
+    async fn incidents(&self, caller: &Caller) -> Result<IncidentList, ConsoleError>;
+
+    /// The open incidents, oldest first, for the banner on every page.
+    async fn open_incidents(&self, caller: &Caller) -> Result<Vec<IncidentView>, ConsoleError>;
+
+    /// One incident with its timeline.
+    async fn incident(&self, caller: &Caller, id: i64) -> Result<IncidentPage, ConsoleError>;
+
+    /// The post-incident record as Markdown.
+    async fn incident_record(&self, caller: &Caller, id: i64) -> Result<String, ConsoleError>;
+
+    /// Declares an incident (deployers and up); returns its number.
+    async fn declare_incident(
+        &self,
+        caller: &Caller,
+        form: DeclareForm,
+    ) -> Result<i64, ConsoleError>;
+
+    /// Adds a note; `happened_at` (empty for now) sets it back to when it happened.
+    async fn note_incident(
+        &self,
+        caller: &Caller,
+        id: i64,
+        note: String,
+        happened_at: String,
+    ) -> Result<(), ConsoleError>;
+
+    /// Resolves an open incident with a summary.
+    async fn resolve_incident(
+        &self,
+        caller: &Caller,
+        id: i64,
+        summary: String,
+    ) -> Result<(), ConsoleError>;
 
     /// Asks AWS for an environment's measured costs now (admins; each request costs $0.01).
     async fn refresh_costs(&self, caller: &Caller, environment: String)

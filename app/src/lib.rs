@@ -72,6 +72,9 @@ fn set_page_policy() {
 /// checks regardless). Fetched again on every navigation, so it follows sign-in and sign-out.
 pub type MeResource = Resource<Result<Option<Me>, error::ConsoleError>>;
 
+/// The open incidents, shared with every page (the banner, the dashboard's cells in scope).
+pub type OpenIncidents = Resource<Result<Vec<model::IncidentView>, error::ConsoleError>>;
+
 /// The root component: layout, navigation and routes.
 #[component]
 pub fn App() -> impl IntoView {
@@ -95,6 +98,18 @@ fn Layout() -> impl IntoView {
     let location = use_location();
     let me: MeResource = Resource::new(move || location.pathname.get(), |_| api::load_me());
     provide_context(me);
+    // What is open, for the banner and the dashboard's cells; asked again on every navigation.
+    let incidents: OpenIncidents = Resource::new(
+        move || location.pathname.get(),
+        |path| async move {
+            if path == "/login" {
+                Ok(Vec::new())
+            } else {
+                api::load_open_incidents().await
+            }
+        },
+    );
+    provide_context(incidents);
 
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
@@ -114,6 +129,12 @@ fn Layout() -> impl IntoView {
                 </Transition>
             </nav>
         </header>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let open = incidents.await.unwrap_or_default();
+                view! { <pages::incidents::IncidentBanner open /> }
+            })}
+        </Transition>
         <main id="main" tabindex="-1">
             <Routes fallback=pages::not_found::NotFound>
                 // Async: the whole page is rendered before it is sent, so it reads fine
@@ -147,6 +168,16 @@ fn Layout() -> impl IntoView {
                 <Route
                     path=StaticSegment("costs")
                     view=pages::costs::CostsPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=StaticSegment("incidents")
+                    view=pages::incidents::IncidentsPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=(StaticSegment("incidents"), ParamSegment("id"))
+                    view=pages::incidents::IncidentPageView
                     ssr=SsrMode::Async
                 />
                 <Route
@@ -236,6 +267,9 @@ fn NavLinks(me: Me) -> impl IntoView {
             </li>
             <li>
                 <A href="/runbooks">"Runbooks"</A>
+            </li>
+            <li>
+                <A href="/incidents">"Incidents"</A>
             </li>
             <li>
                 <A href="/costs">"Costs"</A>

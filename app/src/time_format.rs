@@ -14,6 +14,15 @@ pub fn utc(ts: Timestamp) -> String {
         .unwrap_or_else(|| format!("{} ms since 1970", ts.unix_millis()))
 }
 
+/// `2026-11-30 08:02:10 UTC`: a full date and time, for timelines.
+pub fn utc_seconds(ts: Timestamp) -> String {
+    let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.unix_millis()) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| format!("{} ms since 1970", ts.unix_millis()))
+}
+
 /// `14:03:27`, for step logs.
 pub fn clock(ts: Timestamp) -> String {
     let format = format_description!("[hour]:[minute]:[second]");

@@ -9,9 +9,10 @@ use flightdeck_app::{
     console::{Caller, Client, Console, SetCookie},
     error::ConsoleError,
     model::{
-        Action, AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard, DeployForm,
-        DeployPanel, DeploymentView, LiveService, Me, PromotionPreview, RunbookList, RunbookPage,
-        RunbookProblem, ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
+        Action, AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard, DeclareForm,
+        DeployForm, DeployPanel, DeploymentView, IncidentList, IncidentPage, IncidentView,
+        LiveService, Me, PromotionPreview, RunbookList, RunbookPage, RunbookProblem,
+        ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
     },
 };
 
@@ -19,6 +20,7 @@ use crate::{
     auth::{AuthService, Password, authorize},
     deploy::DeployService,
     health::HealthMonitor,
+    incidents::IncidentService,
     store::Outcome,
     views::Views,
 };
@@ -28,6 +30,7 @@ pub struct ConsoleService {
     health: Arc<HealthMonitor>,
     deploys: Arc<DeployService>,
     views: Arc<Views>,
+    incidents: Arc<IncidentService>,
 }
 
 impl ConsoleService {
@@ -36,12 +39,14 @@ impl ConsoleService {
         health: Arc<HealthMonitor>,
         deploys: Arc<DeployService>,
         views: Arc<Views>,
+        incidents: Arc<IncidentService>,
     ) -> Self {
         Self {
             auth,
             health,
             deploys,
             views,
+            incidents,
         }
     }
 }
@@ -110,6 +115,53 @@ impl Console for ConsoleService {
     async fn costs(&self, caller: &Caller) -> Result<CostsPage, ConsoleError> {
         authorize(caller, Action::View)?;
         Ok(self.views.costs().await)
+    }
+
+    async fn incidents(&self, caller: &Caller) -> Result<IncidentList, ConsoleError> {
+        authorize(caller, Action::View)?;
+        Ok(self.incidents.list(caller).await?)
+    }
+
+    async fn open_incidents(&self, caller: &Caller) -> Result<Vec<IncidentView>, ConsoleError> {
+        authorize(caller, Action::View)?;
+        Ok(self.incidents.open().await?)
+    }
+
+    async fn incident(&self, caller: &Caller, id: i64) -> Result<IncidentPage, ConsoleError> {
+        authorize(caller, Action::View)?;
+        Ok(self.incidents.page(caller, id).await?)
+    }
+
+    async fn incident_record(&self, caller: &Caller, id: i64) -> Result<String, ConsoleError> {
+        authorize(caller, Action::View)?;
+        Ok(self.incidents.record(id).await?.1)
+    }
+
+    async fn declare_incident(
+        &self,
+        caller: &Caller,
+        form: DeclareForm,
+    ) -> Result<i64, ConsoleError> {
+        Ok(self.incidents.declare(caller, form).await?)
+    }
+
+    async fn note_incident(
+        &self,
+        caller: &Caller,
+        id: i64,
+        note: String,
+        happened_at: String,
+    ) -> Result<(), ConsoleError> {
+        Ok(self.incidents.note(caller, id, &note, &happened_at).await?)
+    }
+
+    async fn resolve_incident(
+        &self,
+        caller: &Caller,
+        id: i64,
+        summary: String,
+    ) -> Result<(), ConsoleError> {
+        Ok(self.incidents.resolve(caller, id, &summary).await?)
     }
 
     async fn refresh_costs(

@@ -17,6 +17,7 @@ pub mod deploy;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod incidents;
 pub mod leptos_options;
 pub mod random_id;
 pub mod runbooks;

@@ -23,6 +23,7 @@ use crate::{
     deploy::{DeployEngine, DeployService},
     health::HealthMonitor,
     http::{self, AppState, metrics::Metrics},
+    incidents::IncidentService,
     leptos_options,
     runbooks::Catalog,
     store::{self, OpenError, Store, StoreError},
@@ -68,6 +69,7 @@ pub struct Application {
     deploys: Arc<DeployEngine>,
     runbooks: Arc<Catalog>,
     measurer: Arc<Measurer>,
+    incidents: Arc<IncidentService>,
     /// Cancelled on shutdown; background loops watch it.
     stopping: CancellationToken,
 }
@@ -156,6 +158,13 @@ impl Application {
             engine.clone(),
             backends,
         ));
+        let incidents = Arc::new(IncidentService::new(
+            config.clone(),
+            store.clone(),
+            auth.clone(),
+            runbooks.clone(),
+            clock.clone(),
+        ));
         let stopping = CancellationToken::new();
         let state = AppState {
             leptos,
@@ -164,6 +173,7 @@ impl Application {
                 health.clone(),
                 deploys,
                 views,
+                incidents.clone(),
             )),
             store: store.clone(),
             auth: auth.clone(),
@@ -183,6 +193,7 @@ impl Application {
             deploys: engine,
             runbooks,
             measurer,
+            incidents,
             stopping,
         })
     }
@@ -227,6 +238,7 @@ impl Application {
             deploys,
             runbooks,
             measurer,
+            incidents,
             stopping,
         } = self;
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -245,10 +257,14 @@ impl Application {
         let mut loops = Background::new(stopping.clone());
         loops.spawn("session sweeper", |stopping| auth.sweep_loop(stopping));
         // On shutdown the monitor writes its partial minute of samples before it returns.
+        let monitor = health.clone();
         loops.spawn("health monitor", |stopping| health.run(stopping));
         loops.spawn("deploy worker", |stopping| deploys.run(stopping));
         loops.spawn("runbooks watcher", |stopping| runbooks.run(stopping));
         loops.spawn("costs measurer", |stopping| measurer.run(stopping));
+        loops.spawn("incident timelines", |stopping| {
+            incidents.run(monitor, stopping)
+        });
 
         let stop_signal = stopping.clone();
         let shutdown = async move {

@@ -672,3 +672,210 @@ async fn a_promotion_from_docker_to_ecs_needs_a_registry_digest() {
     assert_eq!(staging["image"], format!("{DEMO_REPO}:1"), "{staging}");
     app.stop().await;
 }
+
+/// A POST of `body` as JSON to `path` with `api`'s token.
+async fn post_json(api: &Api<'_>, path: &str, body: Value) -> (u16, Value) {
+    let response = api
+        .app
+        .client
+        .post(format!("{}{path}", api.app.base))
+        .bearer_auth(&api.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn an_incident_freezes_deploys_into_its_scope_and_keeps_its_timeline() {
+    ensure_demo_images();
+    let name = unique_name("fd-incident").replace('_', "-");
+    let port = free_port_for_tests();
+    let mut containers = Containers(Vec::new());
+    containers.run_demo(&name, port);
+    let text = format!(
+        "[health]\ninterval = \"1s\"\ntimeout = \"500ms\"\nslow_after = \"300ms\"\n\n\
+         [deploy]\nbake = \"1s\"\ndeadline = \"20s\"\n\n\
+         [[environment]]\nname = \"staging\"\ndocker = {{}}\n\n\
+         [[service]]\nname = \"shop\"\n\
+         targets.staging = {{ container = \"{name}\", health_url = \"http://127.0.0.1:{port}/health\" }}\n\n\
+         [[service]]\nname = \"search\"\ntargets.staging = {{ container = \"{name}-none\" }}\n"
+    );
+    let config = Config::parse(Path::new("test.toml"), &text).unwrap();
+    let db = TestDb::sqlite();
+    let app = TestApp::start_with(&db, config).await;
+    let admin = app.signed_in(&db, "root", Role::Admin).await;
+    let mut tokens = Vec::new();
+    for role in ["viewer", "deployer", "releaser"] {
+        let (status, created) = admin
+            .call_json("tokens/create", &format!("name=ci-{role}&role={role}"))
+            .await;
+        assert_eq!(status, 200, "{created}");
+        tokens.push(Api {
+            app: &app,
+            token: created["secret"].as_str().unwrap().to_owned(),
+        });
+    }
+    let [viewer, deployer, releaser] = &tokens[..] else {
+        unreachable!()
+    };
+
+    // Declaring: a viewer may not; a wrong environment is named; a deployer may.
+    let declare = json!({"title": "Checkout errors", "severity": "SEV2",
+                         "environments": "staging", "services": "shop"});
+    let (status, _) = post_json(viewer, "/api/v1/incidents", declare.clone()).await;
+    assert_eq!(status, 403);
+    let (status, body) = post_json(
+        deployer,
+        "/api/v1/incidents",
+        json!({"title": "x", "severity": "SEV2", "environments": "qa"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "environments: there is no environment `qa`");
+    let (status, body) = post_json(deployer, "/api/v1/incidents", declare).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_i64().unwrap();
+
+    // Every page says what is open; the cell in scope is marked, the other is not.
+    let (_, dashboard) = admin.get_text("/").await;
+    assert!(
+        dashboard.contains(&format!("SEV2 incident #{id}"))
+            && dashboard.contains("Checkout errors"),
+        "{dashboard}"
+    );
+    assert_eq!(
+        dashboard.matches("cell in-incident").count(),
+        1,
+        "{dashboard}"
+    );
+
+    // A deploy into the scope is refused, naming the incident; a deployer's reason is not
+    // enough; a releaser's is, and it is audited and on the timeline.
+    let deploy = |key: &str, reason: Option<&str>| {
+        json!({"environment": "staging", "service": "shop", "version": "2",
+               "idempotency_key": key, "override_reason": reason})
+    };
+    let (status, body) = deployer.post(deploy("d-1", None)).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        body["error"],
+        format!(
+            "frozen by incident #{id} (Checkout errors); roll back or restart instead, or ask a releaser"
+        )
+    );
+    let (status, body) = deployer.post(deploy("d-2", Some("hotfix"))).await;
+    assert_eq!(status, 403, "{body}");
+    // Out of scope: another service is not frozen (it fails later, for its own reason).
+    let (status, body) = deployer
+        .post(
+            json!({"environment": "staging", "service": "search", "version": "2",
+                     "idempotency_key": "s-1"}),
+        )
+        .await;
+    assert_ne!(status, 409, "{body}");
+    let (status, job) = releaser
+        .post(deploy("r-1", Some("the fix for this incident")))
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let deployed = releaser.finished(job["id"].as_i64().unwrap()).await;
+    assert_eq!(deployed["state"], "succeeded", "{deployed}");
+    // A restart is how incidents end: allowed.
+    let (status, job) = deployer
+        .post(
+            json!({"environment": "staging", "service": "shop", "restart": true,
+                     "idempotency_key": "restart-1"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{job}");
+    releaser.finished(job["id"].as_i64().unwrap()).await;
+
+    // A note set back before the declaration, then resolve (once).
+    let (_, page) = viewer.get(&format!("/api/v1/incidents/{id}")).await;
+    let declared = page["incident"]["declared_at"].as_i64().unwrap();
+    let before = time::OffsetDateTime::from_unix_timestamp((declared - 300_000) / 1000).unwrap();
+    let happened = before
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let (status, body) = post_json(
+        deployer,
+        &format!("/api/v1/incidents/{id}/notes"),
+        json!({"note": "alerts began", "happened_at": happened}),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = post_json(
+        deployer,
+        &format!("/api/v1/incidents/{id}/resolve"),
+        json!({"summary": "fixed by 2"}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, body) = post_json(
+        releaser,
+        &format!("/api/v1/incidents/{id}/resolve"),
+        json!({"summary": "again"}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some(&*format!("incident #{id} is already resolved")))
+    );
+
+    let (_, page) = viewer.get(&format!("/api/v1/incidents/{id}")).await;
+    let timeline: Vec<(String, String)> = page["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_owned(),
+                e["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let kinds: Vec<&str> = timeline.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"note"), "{timeline:?}");
+    assert_eq!(kinds[1], "declared", "{timeline:?}");
+    assert_eq!(kinds.last(), Some(&"resolved"), "{timeline:?}");
+    let has = |kind: &str, text: &str| timeline.iter().any(|(k, t)| k == kind && t.contains(text));
+    assert!(has("freeze", "through the freeze"), "{timeline:?}");
+    assert!(has("freeze", "the fix for this incident"), "{timeline:?}");
+    assert!(
+        has("deploy", "deploy #1 of shop (2): succeeded"),
+        "{timeline:?}"
+    );
+    assert!(
+        has("deploy", "requested a restart of shop in staging"),
+        "{timeline:?}"
+    );
+    assert!(has("deploy", "restart #2 of shop"), "{timeline:?}");
+
+    // Resolved: deploys go through again, and the record is a Markdown file.
+    let (status, job) = deployer.post(deploy("d-3", None)).await;
+    assert_eq!(status, 202, "{job}");
+    releaser.finished(job["id"].as_i64().unwrap()).await;
+    let response = viewer.send_get(&format!("/incidents/{id}/record.md")).await;
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/markdown; charset=utf-8"
+    );
+    let record = response.text().await.unwrap();
+    assert!(
+        record.starts_with(&format!("# Incident #{id}: Checkout errors (SEV2)\n")),
+        "{record}"
+    );
+    assert!(record.contains("## Summary\n\nfixed by 2\n"), "{record}");
+    let (_, audit) = admin.get_text("/audit.csv").await;
+    for action in [
+        "incident.declare",
+        "deploy.override_freeze",
+        "incident.note",
+        "incident.resolve",
+    ] {
+        assert!(audit.contains(action), "{action} in {audit}");
+    }
+    app.stop().await;
+}

@@ -89,6 +89,7 @@ store_suite!(
     a_deploy_is_taken_over_only_when_its_heartbeat_is_stale,
     a_lease_has_one_holder_until_it_expires_or_is_released,
     measured_costs_replace_the_month_and_a_failure_keeps_them,
+    an_incident_keeps_its_timeline_until_it_is_resolved_once,
 );
 
 async fn a_fresh_database_is_migrated_and_answers(db: TestDb) {
@@ -1091,4 +1092,120 @@ async fn measured_costs_replace_the_month_and_a_failure_keeps_them(db: TestDb) {
         store.budget_crossings(&staging, "2026-11").await.unwrap(),
         [crossing]
     );
+}
+
+async fn an_incident_keeps_its_timeline_until_it_is_resolved_once(db: TestDb) {
+    use flightdeck::store::{EntryKind, EntryRecord, IncidentStore, NewIncident};
+    use flightdeck_app::model::Severity;
+
+    let store = db.open().await;
+    let at = Timestamp::from_unix_millis;
+    let declare = |title: &str, when| NewIncident {
+        title: title.to_owned(),
+        severity: Severity::Sev2,
+        environments: vec![env("staging"), env("production")],
+        services: vec![svc("shop")],
+        runbooks: vec!["shop-down".to_owned()],
+        lead: "ada".to_owned(),
+        declared_by: "bob".to_owned(),
+        at: at(when),
+    };
+    let first = store
+        .create_incident(&declare("Checkout errors", 1_000))
+        .await
+        .unwrap();
+    let second = store
+        .create_incident(&declare("Slow search", 2_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            first.environments.len(),
+            first.services.clone(),
+            first.runbooks.clone()
+        ),
+        (2, vec![svc("shop")], vec!["shop-down".to_owned()])
+    );
+    let open: Vec<i64> = store
+        .open_incidents()
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(open, [first.id, second.id], "oldest first");
+
+    // A note set back to before the declaration comes first; what the console adds follows.
+    let note = EntryRecord {
+        at: at(500),
+        kind: EntryKind::Note,
+        author: "ada".into(),
+        text: "alerts since 00:00".into(),
+    };
+    assert!(
+        store
+            .add_incident_entry(first.id, &note, at(3_000))
+            .await
+            .unwrap()
+    );
+    let kinds = |entries: Vec<EntryRecord>| -> Vec<(i64, &'static str)> {
+        entries
+            .iter()
+            .map(|e| (e.at.unix_millis(), e.kind.as_str()))
+            .collect()
+    };
+    assert_eq!(
+        kinds(store.incident_entries(first.id).await.unwrap()),
+        [(500, "note"), (1_000, "declared")]
+    );
+
+    // Resolved once; then its record is final.
+    assert!(
+        store
+            .resolve_incident(first.id, "ada", "rolled back", at(4_000))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .resolve_incident(first.id, "bob", "again", at(5_000))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .add_incident_entry(first.id, &note, at(6_000))
+            .await
+            .unwrap()
+    );
+    let resolved = store.incident(first.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            resolved.resolved_at,
+            resolved.resolved_by.as_deref(),
+            resolved.summary.as_deref()
+        ),
+        (Some(at(4_000)), Some("ada"), Some("rolled back"))
+    );
+    assert_eq!(
+        kinds(store.incident_entries(first.id).await.unwrap()),
+        [(500, "note"), (1_000, "declared"), (4_000, "resolved")]
+    );
+    let open: Vec<i64> = store
+        .open_incidents()
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(open, [second.id]);
+    let past: Vec<i64> = store
+        .past_incidents(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(past, [first.id]);
+    assert_eq!(store.incident(999_999).await.unwrap(), None);
 }

@@ -94,11 +94,15 @@ pub enum Action {
     ViewRunbookProblems,
     /// Ask AWS for the measured costs now (each request costs $0.01).
     RefreshCosts,
+    /// Declare an incident, add notes to it, resolve it.
+    ManageIncidents,
+    /// Deploy or promote through a freeze, with a reason.
+    OverrideFreeze,
 }
 
 impl Action {
     /// Every action, for tables and tests that must cover them all.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 17] = [
         Action::View,
         Action::ViewAudit,
         Action::Deploy(Protection::Unprotected),
@@ -114,6 +118,8 @@ impl Action {
         Action::ManageOwnSessions,
         Action::ViewRunbookProblems,
         Action::RefreshCosts,
+        Action::ManageIncidents,
+        Action::OverrideFreeze,
     ];
 
     /// The least role that may perform this action.
@@ -124,11 +130,13 @@ impl Action {
             Action::Deploy(Unprotected)
             | Action::Rollback(Unprotected)
             | Action::Promote(Unprotected)
-            | Action::Restart(Unprotected) => Role::Deployer,
+            | Action::Restart(Unprotected)
+            | Action::ManageIncidents => Role::Deployer,
             Action::Deploy(Protected)
             | Action::Rollback(Protected)
             | Action::Promote(Protected)
-            | Action::Restart(Protected) => Role::Releaser,
+            | Action::Restart(Protected)
+            | Action::OverrideFreeze => Role::Releaser,
             Action::ManageUsers
             | Action::ManageTokens
             | Action::ViewRunbookProblems
@@ -155,6 +163,8 @@ impl Action {
             Action::ManageOwnSessions => "manage your sessions",
             Action::ViewRunbookProblems => "see the runbook files' problems",
             Action::RefreshCosts => "ask AWS for the costs now",
+            Action::ManageIncidents => "declare, note and resolve incidents",
+            Action::OverrideFreeze => "deploy through a freeze",
         }
     }
 }

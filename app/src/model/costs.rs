@@ -124,6 +124,20 @@ pub enum Cost {
     Unknown { reason: String },
 }
 
+impl MeasuredCell {
+    /// "Measured: $5.80 this month, forecast $17.40".
+    pub fn summary(&self) -> String {
+        let forecast = self
+            .forecast_cents
+            .map(|f| format!(", forecast {}", dollars(f)))
+            .unwrap_or_default();
+        format!(
+            "Measured: {} this month{forecast}",
+            dollars(self.spent_cents)
+        )
+    }
+}
+
 impl Cost {
     /// What it adds to its environment's total.
     pub fn monthly_cents(&self) -> i64 {

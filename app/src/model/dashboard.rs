@@ -71,6 +71,9 @@ pub struct Cell {
     pub differs_from: Option<EnvName>,
     /// The unfinished deploy holding the service here.
     pub deploying: Option<i64>,
+    /// The open incident whose scope this cell is in (deploys here are frozen).
+    #[serde(default)]
+    pub incident: Option<i64>,
 }
 
 /// A version the console saw running (or deployed) somewhere.

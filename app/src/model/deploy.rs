@@ -143,6 +143,10 @@ pub struct DeployForm {
     /// when the source runs something else by the time it is confirmed.
     #[serde(default)]
     pub reviewed: Option<String>,
+    /// Deploy through a freeze (an open incident's scope): why. Releasers only; audited and
+    /// put on the incident's timeline.
+    #[serde(default)]
+    pub override_reason: Option<String>,
 }
 
 /// One deploy with its step log.
@@ -236,6 +240,13 @@ pub struct DeployPanel {
     /// The environment before this one in display order, to promote from.
     pub promote_from: Option<String>,
     pub rollback_to: Vec<RollbackOption>,
+    /// "frozen by incident #3 (Checkout errors)" while an open incident covers the service
+    /// here: deploys and promotions are refused unless a releaser gives a reason.
+    #[serde(default)]
+    pub frozen_by: Option<String>,
+    /// Whether the caller may deploy through that freeze (releasers and admins).
+    #[serde(default)]
+    pub may_override: bool,
     /// The unfinished deploy holding the service here.
     pub in_progress: Option<i64>,
     /// Newest first.

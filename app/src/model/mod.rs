@@ -7,6 +7,7 @@ mod costs;
 mod dashboard;
 mod deploy;
 mod health;
+mod incidents;
 mod names;
 mod runbooks;
 mod timestamp;
@@ -29,6 +30,9 @@ pub use deploy::{
 pub use health::{
     EcsDeploymentView, EcsServiceView, EnvironmentHealth, HealthChange, HealthNow, HealthState,
     HealthSummary, LatencyPoint, RunbookLink, ServiceHealthPage, TargetHealth, Uptime,
+};
+pub use incidents::{
+    DeclareForm, IncidentList, IncidentPage, IncidentView, PinnedRunbook, Severity, TimelineEntry,
 };
 pub use names::{EnvName, NameError, ServiceName};
 pub use runbooks::{

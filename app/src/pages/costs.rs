@@ -231,15 +231,7 @@ fn CostView(cost: Cost) -> impl IntoView {
 /// Month to date and forecast, as Cost Explorer counted them, under a cell's estimate.
 #[component]
 fn MeasuredView(cell: MeasuredCell) -> impl IntoView {
-    let forecast = cell
-        .forecast_cents
-        .map(|f| format!(", forecast {}", dollars(f)))
-        .unwrap_or_default();
-    view! {
-        <span class="cost-measured">
-            {format!("Measured: {} this month{forecast}", dollars(cell.spent_cents))}
-        </span>
-    }
+    view! { <span class="cost-measured">{cell.summary()}</span> }
 }
 
 /// One row per name Cost Explorer counted that is no service (other tag values, the

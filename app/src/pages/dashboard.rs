@@ -245,9 +245,22 @@ fn CellView(cell: Cell, generated_at: Timestamp, runbooks_href: Option<String>) 
             </a>
         }
     });
+    let incident = cell.incident.map(|id| {
+        view! {
+            <a class="badge frozen" href=format!("/incidents/{id}")>
+                {format!("incident #{id}")}
+            </a>
+        }
+    });
+    let class = if cell.incident.is_some() {
+        "cell in-incident"
+    } else {
+        "cell"
+    };
     view! {
-        <td data-env=env class="cell">
+        <td data-env=env class=class>
             {health}
+            {incident}
             {runbook}
             <div class="cell-version">{version} {differs} {deploying}</div>
             <dl class="cell-facts">

@@ -31,9 +31,23 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
         form_key,
         promote_from,
         rollback_to,
+        frozen_by,
+        may_override,
         in_progress,
         history,
     } = panel;
+    // During an incident a deploy needs a releaser's reason; rollbacks and restarts do not.
+    let frozen = frozen_by.is_some();
+    let may_deploy = may_deploy && (!frozen || may_override);
+    let may_promote = may_promote && !frozen;
+    let freeze_note = frozen_by.map(|why| {
+        let text = if may_override {
+            format!("Deploys here are {why}: give a reason to deploy through it. Rollbacks and restarts are allowed.")
+        } else {
+            format!("Deploys here are {why}. Rollbacks and restarts are allowed.")
+        };
+        view! { <p class="panel warning freeze-note" role="status">{text}</p> }
+    });
     let heading_id = format!("deploy-{environment}");
     let labelled_by = heading_id.clone();
     let action = ServerAction::<Deploy>::new();
@@ -42,6 +56,7 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
             let input_id = format!("version-{environment}");
             let fields = hidden(&environment, &service, &form_key, "deploy");
             let label = format!("Deploy to {environment}");
+            let reason_id = format!("override-{environment}");
             Some(view! {
                 <ActionForm action attr:class="inline-form deploy-form">
                     {fields}
@@ -53,6 +68,13 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
                         autocomplete="off"
                         placeholder="e.g. 1.4.3"
                     />
+                    {frozen
+                        .then(|| {
+                            view! {
+                                <label for=reason_id.clone()>"Reason to deploy through the freeze"</label>
+                                <input id=reason_id name="override_reason" required autocomplete="off" />
+                            }
+                        })}
                     <button type="submit">{label}</button>
                 </ActionForm>
             })
@@ -121,6 +143,7 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
         });
         let nothing = !may_deploy && !may_rollback && !may_promote && !may_restart;
         view! {
+            {freeze_note}
             {deploy_form}
             {promote_link}
             {rollback_form}

@@ -6,6 +6,7 @@ pub mod costs;
 pub mod dashboard;
 pub mod deploy_panel;
 pub mod deployment;
+pub mod incidents;
 pub mod login;
 pub mod not_found;
 pub mod promote;

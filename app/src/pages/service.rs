@@ -178,11 +178,14 @@ fn ServiceCosts(costs: Vec<CostCell>) -> impl IntoView {
                 Cost::Unknown { reason } => ("Unknown".to_owned(), reason),
                 Cost::NotHere => (String::new(), String::new()),
             };
+            // What AWS counted, where the environment measures it.
+            let measured = cell.measured.map(|m| m.summary());
             view! {
                 <dt>{cell.environment.to_string()}</dt>
                 <dd>
                     <span class="cost">{figure}</span>
                     <span class="cost-how">{how}</span>
+                    {measured.map(|m| view! { <span class="cost-measured">{m}</span> })}
                 </dd>
             }
         })

@@ -28,6 +28,7 @@ docker = {}
 name = "production"
 protected = true
 docker = {}
+costs = { host_monthly = 6, budget = { monthly = 10, alerts = [8, 10] } }
 
 [[service]]
 name = "shop-web"

@@ -71,6 +71,8 @@ mod tests {
             (ManageTokens,             [false, false, false, true]),
             (ViewRunbookProblems,      [false, false, false, true]),
             (RefreshCosts,             [false, false, false, true]),
+            (ManageIncidents,          [false, true,  true,  true]),
+            (OverrideFreeze,           [false, false, true,  true]),
         ];
         assert_eq!(
             table.len(),

@@ -12,9 +12,10 @@ use crate::{
     backend::{Backend, BackendError},
     config::{Config, DeploySettings, Target},
     health::{ProbeSettings, Prober},
+    incidents::timeline,
     store::{
-        AuditEntry, DeploymentId, DeploymentRecord, Enqueued, NewDeployment, Outcome, Store,
-        StoreError, VersionObservation, VersionSource,
+        AuditEntry, DeploymentId, DeploymentRecord, Enqueued, EntryKind, NewDeployment, Outcome,
+        Store, StoreError, VersionObservation, VersionSource,
     },
 };
 
@@ -70,6 +71,11 @@ impl DeployEngine {
     }
 
     /// Changes whenever a step of any deploy has been recorded or its state changed.
+    /// The store the engine keeps its jobs in (deploy requests read the open incidents there).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
     }
@@ -367,6 +373,29 @@ impl DeployEngine {
                 format!("; {reason}")
             }
         );
+        // On the timeline of an incident in whose scope it ran: how it ended.
+        timeline::record(
+            self.store.as_ref(),
+            &job.environment,
+            &job.service,
+            EntryKind::Deploy,
+            timeline::CONSOLE,
+            &format!(
+                "{} #{} of {} ({}): {}{}",
+                job.kind.as_str(),
+                job.id,
+                job.service,
+                job.release.version,
+                to.label().to_lowercase(),
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {reason}")
+                }
+            ),
+            Timestamp::now(),
+        )
+        .await;
         let outcome = if to == DeployState::Succeeded {
             Outcome::Success
         } else {

@@ -9,7 +9,7 @@ use flightdeck_app::{
     console::Caller,
     model::{
         Action, DeployForm, DeployKind, EnvName, HealthState, HealthSummary, Protection,
-        ServiceName, Timestamp,
+        ServiceName, Timestamp, permits,
     },
 };
 
@@ -20,7 +20,8 @@ use crate::{
     config::{Config, Environment, Target, TargetKind},
     error::AppError,
     health::HealthMonitor,
-    store::{DeploymentRecord, NewDeployment, Outcome, Release},
+    incidents::{self, timeline},
+    store::{DeploymentRecord, EntryKind, NewDeployment, Outcome, Release},
 };
 
 /// Idempotency keys are the caller's; this keeps them sane.
@@ -126,6 +127,15 @@ impl DeployService {
         self.auth
             .allow_in(caller, action, &audit_as, service.as_str(), env.as_str())
             .await?;
+        let overridden = self
+            .check_freeze(
+                caller,
+                &env,
+                &service,
+                kind,
+                form.override_reason.as_deref(),
+            )
+            .await?;
 
         let backend = self.backend(&env)?;
         let (release, promoted_from) = match &form.promote_from {
@@ -191,6 +201,55 @@ impl DeployService {
         };
         // A repeated key changed nothing, so it is not a new audit entry.
         if created {
+            let what = match kind {
+                DeployKind::Deploy => format!("deploy of {}", release.version),
+                DeployKind::Rollback => format!("rollback to {}", release.version),
+                DeployKind::Promote => format!("promotion of {}", release.version),
+                DeployKind::Restart => "restart".to_owned(),
+            };
+            if let Some((incident, reason)) = &overridden {
+                let text = format!(
+                    "{} requested a {what} of {service} in {env} through the freeze (#{}): {reason}",
+                    caller.name, job.id
+                );
+                timeline::record(
+                    self.engine.store().as_ref(),
+                    &env,
+                    &service,
+                    EntryKind::Freeze,
+                    &caller.name,
+                    &text,
+                    Timestamp::now(),
+                )
+                .await;
+                self.auth
+                    .audit_action(
+                        caller,
+                        "deploy.override_freeze",
+                        service.as_str(),
+                        env.as_str(),
+                        Outcome::Success,
+                        format!(
+                            "#{}: through incident #{incident}'s freeze: {reason}",
+                            job.id
+                        ),
+                    )
+                    .await?;
+            } else {
+                timeline::record(
+                    self.engine.store().as_ref(),
+                    &env,
+                    &service,
+                    EntryKind::Deploy,
+                    &caller.name,
+                    &format!(
+                        "{} requested a {what} of {service} in {env} (#{})",
+                        caller.name, job.id
+                    ),
+                    Timestamp::now(),
+                )
+                .await;
+            }
             self.auth
                 .audit_action(
                     caller,
@@ -209,6 +268,56 @@ impl DeployService {
                 .await?;
         }
         Ok(job)
+    }
+
+    /// Refuses a deploy or promotion into an open incident's scope, unless a caller who may
+    /// override gives a reason; returns the incident and the reason when overridden.
+    async fn check_freeze(
+        &self,
+        caller: &Caller,
+        env: &EnvName,
+        service: &ServiceName,
+        kind: DeployKind,
+        reason: Option<&str>,
+    ) -> Result<Option<(i64, String)>, AppError> {
+        let open = self.engine.store().open_incidents().await?;
+        let Some(incident) = incidents::frozen_by(&open, env, service, kind) else {
+            return Ok(None);
+        };
+        let frozen = incidents::frozen_message(incident);
+        let reason = reason.map(str::trim).unwrap_or_default();
+        if reason.is_empty() {
+            let hint = if permits(caller.role, Action::OverrideFreeze) {
+                "; give a reason to deploy through it"
+            } else {
+                "; roll back or restart instead, or ask a releaser"
+            };
+            return Err(AppError::Conflict(format!("{frozen}{hint}")));
+        }
+        if !permits(caller.role, Action::OverrideFreeze) {
+            let message = format!(
+                "{frozen}; only a releaser (or an admin) may deploy through it, you are a {}",
+                caller.role.as_str()
+            );
+            self.auth
+                .audit_action(
+                    caller,
+                    "deploy.override_freeze",
+                    service.as_str(),
+                    env.as_str(),
+                    Outcome::Denied,
+                    message.clone(),
+                )
+                .await?;
+            return Err(AppError::Denied(message));
+        }
+        if reason.chars().count() > 500 {
+            return Err(AppError::invalid(
+                "override_reason",
+                "at most 500 characters",
+            ));
+        }
+        Ok(Some((incident.id, reason.to_owned())))
     }
 
     /// The exact image running in `source`, refused unless the service is healthy there.

@@ -304,7 +304,9 @@ impl HealthMonitor {
         }
     }
 
-    fn is_writer(&self) -> bool {
+    /// Whether this console writes the health history (one of several sharing a database does);
+    /// what it writes once, such as incident timeline entries, follows the same holder.
+    pub fn is_writer(&self) -> bool {
         self.writer
             .lock()
             .map(|w| *w == Some(true))

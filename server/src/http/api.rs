@@ -8,8 +8,12 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use flightdeck_app::{console::Caller, error::ConsoleError, model::DeployForm};
-use serde::Serialize;
+use flightdeck_app::{
+    console::Caller,
+    error::ConsoleError,
+    model::{DeclareForm, DeployForm},
+};
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 
@@ -61,14 +65,9 @@ pub async fn request_deploy(
     Extension(caller): Extension<Caller>,
     form: Result<Json<DeployForm>, JsonRejection>,
 ) -> Response {
-    let Json(form) = match form {
+    let form = match body(form) {
         Ok(form) => form,
-        Err(rejection) => {
-            return json_error(&ConsoleError::Invalid {
-                field: "body".to_owned(),
-                message: rejection.body_text(),
-            });
-        }
+        Err(e) => return json_error(&e),
     };
     match state.console.request_deploy(&caller, form).await {
         Ok(job) => (StatusCode::ACCEPTED, Json(job)).into_response(),
@@ -117,6 +116,115 @@ pub async fn promotion_preview(
         .await
     {
         Ok(preview) => Json(preview).into_response(),
+        Err(e) => json_error(&e),
+    }
+}
+
+/// A JSON body, or the 400 error that names what is wrong with it.
+fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ConsoleError> {
+    body.map(|Json(b)| b)
+        .map_err(|rejection| ConsoleError::Invalid {
+            field: "body".to_owned(),
+            message: rejection.body_text(),
+        })
+}
+
+/// `GET /api/v1/incidents`: open incidents (oldest first) and the latest past ones.
+pub async fn incidents(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    match state.console.incidents(&caller).await {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => json_error(&e),
+    }
+}
+
+#[derive(Serialize)]
+struct Declared {
+    id: i64,
+}
+
+/// `POST /api/v1/incidents` with a JSON [`DeclareForm`] (lists comma-separated): 201 with its
+/// number. Deployers and up.
+pub async fn declare_incident(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    form: Result<Json<DeclareForm>, JsonRejection>,
+) -> Response {
+    let form = match body(form) {
+        Ok(form) => form,
+        Err(e) => return json_error(&e),
+    };
+    match state.console.declare_incident(&caller, form).await {
+        Ok(id) => (StatusCode::CREATED, Json(Declared { id })).into_response(),
+        Err(e) => json_error(&e),
+    }
+}
+
+/// `GET /api/v1/incidents/{id}`: the incident with its timeline.
+pub async fn incident(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> Response {
+    match state.console.incident(&caller, id).await {
+        Ok(page) => Json(page).into_response(),
+        Err(e) => json_error(&e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NoteBody {
+    note: String,
+    /// When it happened, if before now: `2026-11-30T08:02:00Z`.
+    #[serde(default)]
+    happened_at: String,
+}
+
+/// `POST /api/v1/incidents/{id}/notes` with `{"note": "…", "happened_at": "…"}`: 204.
+pub async fn note_incident(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    note: Result<Json<NoteBody>, JsonRejection>,
+) -> Response {
+    let note = match body(note) {
+        Ok(note) => note,
+        Err(e) => return json_error(&e),
+    };
+    match state
+        .console
+        .note_incident(&caller, id, note.note, note.happened_at)
+        .await
+    {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => json_error(&e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ResolveBody {
+    summary: String,
+}
+
+/// `POST /api/v1/incidents/{id}/resolve` with `{"summary": "…"}`: 204; 409 when it already is.
+pub async fn resolve_incident(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    resolve: Result<Json<ResolveBody>, JsonRejection>,
+) -> Response {
+    let resolve = match body(resolve) {
+        Ok(resolve) => resolve,
+        Err(e) => return json_error(&e),
+    };
+    match state
+        .console
+        .resolve_incident(&caller, id, resolve.summary)
+        .await
+    {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => json_error(&e),
     }
 }

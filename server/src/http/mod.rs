@@ -13,6 +13,7 @@ mod client;
 mod costs_export;
 mod csrf;
 mod deploy_events;
+mod incident_export;
 pub mod metrics;
 mod probes;
 mod runbook_export;
@@ -108,6 +109,17 @@ pub fn router(state: AppState) -> Router {
         .route("/runbooks/export.html", get(runbook_export::export))
         .route("/api/v1/health", get(api::health))
         .route("/api/v1/costs", get(api::costs))
+        .route("/incidents/{id}/record.md", get(incident_export::export))
+        .route(
+            "/api/v1/incidents",
+            get(api::incidents).post(api::declare_incident),
+        )
+        .route("/api/v1/incidents/{id}", get(api::incident))
+        .route("/api/v1/incidents/{id}/notes", post(api::note_incident))
+        .route(
+            "/api/v1/incidents/{id}/resolve",
+            post(api::resolve_incident),
+        )
         .route("/api/v1/deployments", post(api::request_deploy))
         .route("/api/v1/deployments/{id}", get(api::deployment))
         .route(

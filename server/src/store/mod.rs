@@ -1,9 +1,9 @@
 //! Durable state: versions seen, accounts and the audit log, health history, deploys, leases,
-//! measured costs.
+//! measured costs, incidents.
 //!
 //! One [`Store`] trait is what the rest of the server uses: one trait per area
-//! ([`AccessStore`], [`HealthStore`], [`DeployStore`], [`LeaseStore`], [`CostStore`]) and the
-//! versions seen. [`SqlStore`] implements it for both
+//! ([`AccessStore`], [`HealthStore`], [`DeployStore`], [`LeaseStore`], [`CostStore`],
+//! [`IncidentStore`]) and the versions seen. [`SqlStore`] implements it for both
 //! SQLite (the embedded default) and PostgreSQL (for teams that run several consoles or already
 //! operate a PostgreSQL server), chosen by the URL scheme. The SQL is written once in the portable
 //! subset both understand (`$1` parameters, `RETURNING`, window functions); each database has its
@@ -14,6 +14,7 @@ mod costs;
 mod deploy;
 mod error;
 mod health;
+mod incidents;
 mod lease;
 mod secrets;
 mod sql;
@@ -34,6 +35,7 @@ pub use error::{OpenError, StoreError};
 pub use health::{
     HealthSample, HealthStore, HealthTotals, HealthTransitionRecord, LatencyStats, Resolution,
 };
+pub use incidents::{EntryKind, EntryRecord, IncidentRecord, IncidentStore, NewIncident};
 pub use lease::{LeaseStore, lease_holder};
 pub use secrets::{PasswordHash, SecretDigest};
 pub use sql::SqlStore;
@@ -101,7 +103,15 @@ pub enum Recorded {
 
 #[async_trait]
 pub trait Store:
-    AccessStore + HealthStore + DeployStore + LeaseStore + CostStore + Send + Sync + 'static
+    AccessStore
+    + HealthStore
+    + DeployStore
+    + LeaseStore
+    + CostStore
+    + IncidentStore
+    + Send
+    + Sync
+    + 'static
 {
     /// "sqlite data/flightdeck.db" or "postgres db.example:5432/flightdeck", without secrets.
     fn describe(&self) -> &str;

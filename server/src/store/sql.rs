@@ -43,6 +43,7 @@ mod access;
 mod costs;
 mod deploy;
 mod health;
+mod incidents;
 mod lease;
 
 pub struct SqlStore {

@@ -12,6 +12,7 @@ use super::Views;
 use crate::{
     config::{Backend, Config},
     error::AppError,
+    incidents,
     store::VersionRecord,
 };
 
@@ -39,8 +40,15 @@ impl Views {
             Timestamp::now(),
         );
         let mut links = self.runbook_links();
+        let open = self.store.open_incidents().await?;
         for row in &mut dashboard.services {
             row.runbooks_href = links.remove(&row.name);
+            for cell in row.cells.iter_mut().filter(|c| c.target.is_some()) {
+                cell.incident = open
+                    .iter()
+                    .find(|i| incidents::covers(i, &cell.environment, &row.name))
+                    .map(|i| i.id);
+            }
         }
         Ok(dashboard)
     }
@@ -111,6 +119,8 @@ pub fn build(
                                 observed_at: v.last_seen,
                             }),
                         differs_from: None,
+                        // Filled in from the open incidents by `Views::dashboard`.
+                        incident: None,
                         deploying: target
                             .and_then(|_| deploying.get(&(env.name.clone(), service.name.clone())))
                             .copied(),

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use flightdeck_app::{
     console::Caller,
     model::{
-        Action, DeployPanel, DeployState, DeploySummary, DeploymentView, LiveService, Protection,
-        RollbackOption, ServiceName, StepView, permits,
+        Action, DeployKind, DeployPanel, DeployState, DeploySummary, DeploymentView, LiveService,
+        Protection, RollbackOption, ServiceName, StepView, permits,
     },
 };
 
@@ -18,6 +18,7 @@ use crate::{
     config::{Service, Target},
     deploy,
     error::AppError,
+    incidents,
     store::{DeploymentRecord, Release},
 };
 
@@ -125,6 +126,7 @@ impl Views {
             .config
             .service(service)
             .ok_or_else(|| AppError::NotFound(format!("there is no service named {service}")))?;
+        let open = self.store.open_incidents().await?;
         let mut panels = Vec::new();
         for env in &self.config.environments {
             if !found.targets.contains_key(&env.name) {
@@ -163,6 +165,9 @@ impl Views {
                     .promotion_source(found, &env.name)
                     .map(|b| b.to_string()),
                 rollback_to,
+                frozen_by: incidents::frozen_by(&open, &env.name, &found.name, DeployKind::Deploy)
+                    .map(incidents::frozen_message),
+                may_override: permits(caller.role, Action::OverrideFreeze),
                 in_progress: jobs.iter().find(|j| !j.state.is_final()).map(|j| j.id),
                 history: jobs
                     .into_iter()

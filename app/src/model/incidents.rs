@@ -1,0 +1,127 @@
+//! Incidents as the pages and the API show them: what is open, its scope and its timeline.
+
+use serde::{Deserialize, Serialize};
+
+use super::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Severity {
+    #[serde(rename = "SEV1")]
+    Sev1,
+    #[serde(rename = "SEV2")]
+    Sev2,
+    #[serde(rename = "SEV3")]
+    Sev3,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 3] = [Severity::Sev1, Severity::Sev2, Severity::Sev3];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Sev1 => "SEV1",
+            Severity::Sev2 => "SEV2",
+            Severity::Sev3 => "SEV3",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// One incident, without its timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentView {
+    pub id: i64,
+    pub title: String,
+    pub severity: Severity,
+    pub environments: Vec<String>,
+    /// Empty: every service in those environments.
+    pub services: Vec<String>,
+    pub lead: String,
+    pub declared_at: Timestamp,
+    pub resolved_at: Option<Timestamp>,
+}
+
+impl IncidentView {
+    /// "production (all services)", "staging, production: shop-web, orders-api".
+    pub fn scope(&self) -> String {
+        let envs = self.environments.join(", ");
+        if self.services.is_empty() {
+            format!("{envs} (all services)")
+        } else {
+            format!("{envs}: {}", self.services.join(", "))
+        }
+    }
+
+    /// Whether deploys to `service` in `environment` are frozen by it (while open).
+    pub fn covers(&self, environment: &str, service: &str) -> bool {
+        self.resolved_at.is_none()
+            && self.environments.iter().any(|e| e == environment)
+            && (self.services.is_empty() || self.services.iter().any(|s| s == service))
+    }
+}
+
+/// `/incidents` and `GET /api/v1/incidents`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentList {
+    /// Oldest first.
+    pub open: Vec<IncidentView>,
+    /// Newest first, the latest 50.
+    pub past: Vec<IncidentView>,
+    /// Whether the caller may declare one (deployer or higher).
+    pub may_declare: bool,
+    /// For the declare form.
+    pub environments: Vec<String>,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at: Timestamp,
+    /// "declared", "note", "health", "deploy", "freeze", "resolved".
+    pub kind: String,
+    pub author: String,
+    pub text: String,
+}
+
+/// A pinned runbook, linked from the top of the incident page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinnedRunbook {
+    pub slug: String,
+    pub title: String,
+}
+
+/// `/incidents/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentPage {
+    pub incident: IncidentView,
+    pub runbooks: Vec<PinnedRunbook>,
+    /// In the order things happened.
+    pub timeline: Vec<TimelineEntry>,
+    pub summary: Option<String>,
+    pub resolved_by: Option<String>,
+    /// Whether the caller may add notes and resolve it (deployer or higher).
+    pub may_change: bool,
+}
+
+/// What declaring an incident takes. Lists are comma-separated in forms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclareForm {
+    pub title: String,
+    pub severity: String,
+    /// Comma-separated environment names.
+    pub environments: String,
+    /// Comma-separated service names; empty for all.
+    #[serde(default)]
+    pub services: String,
+    /// Comma-separated runbook addresses to pin.
+    #[serde(default)]
+    pub runbooks: String,
+    /// Who leads it; the declarer when empty.
+    #[serde(default)]
+    pub lead: String,
+}
