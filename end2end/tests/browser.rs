@@ -130,6 +130,7 @@ async fn the_account_admin_service_and_runbook_pages_fit_a_360_px_phone() {
         ("/runbooks/shop-web-down", "Storefront is slow or down"),
         ("/runbooks?q=rollback", "Runbooks"),
         ("/costs", "Costs"),
+        ("/incidents", "Incidents"),
     ] {
         browser
             .client
@@ -139,6 +140,50 @@ async fn the_account_admin_service_and_runbook_pages_fit_a_360_px_phone() {
         assert_eq!(text_of(&browser, "h1").await, heading, "{page}");
         assert_no_horizontal_scroll(&browser, page).await;
     }
+
+    // Declared on the phone, from the form on /incidents (still open there): the page of the
+    // incident follows, with its timeline, and the banner says what is open.
+    let c = &browser.client;
+    for (id, text) in [
+        ("incident-title", "Checkout errors"),
+        ("incident-environments", "production"),
+        ("incident-services", "shop-web"),
+        ("incident-runbooks", "shop-web-down"),
+    ] {
+        c.find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+    c.find(Locator::Css("#declare-heading ~ form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let heading = eventually("the incident's page", Duration::from_secs(20), || async {
+        let h1 = c.find(Locator::Css("h1")).await.ok()?.text().await.ok()?;
+        h1.starts_with('#').then_some(h1)
+    })
+    .await;
+    assert_eq!(heading, "#1 Checkout errors");
+    assert!(
+        text_of(&browser, ".incident-banner")
+            .await
+            .starts_with("SEV1 incident #1: Checkout errors"),
+        "the banner"
+    );
+    assert_eq!(
+        text_of(&browser, ".timeline-entry .entry-text").await,
+        "Declared Checkout errors (SEV1), led by ada"
+    );
+    assert_eq!(
+        text_of(&browser, "#pinned-heading + ul a").await,
+        "Storefront is slow or down"
+    );
+    assert_no_horizontal_scroll(&browser, "/incidents/1").await;
     browser.close().await;
 }
 

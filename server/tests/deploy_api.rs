@@ -857,7 +857,8 @@ async fn an_incident_freezes_deploys_into_its_scope_and_keeps_its_timeline() {
     let (status, job) = deployer.post(deploy("d-3", None)).await;
     assert_eq!(status, 202, "{job}");
     releaser.finished(job["id"].as_i64().unwrap()).await;
-    let response = viewer.send_get(&format!("/incidents/{id}/record.md")).await;
+    // The record is a page's download: it takes a session, as every page does.
+    let response = admin.get(&format!("/incidents/{id}/record.md")).await;
     assert_eq!(
         response.headers()["content-type"],
         "text/markdown; charset=utf-8"
