@@ -6,6 +6,7 @@
 
 mod parse;
 pub(crate) mod reader;
+mod schedule;
 
 use std::{
     collections::BTreeMap,
@@ -21,6 +22,7 @@ use url::Url;
 
 pub(crate) use parse::parse_duration;
 pub use reader::{ConfigError, ConfigErrors};
+pub use schedule::Schedule;
 
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +41,32 @@ pub struct Config {
     pub services: Vec<Service>,
     /// `[runbooks]`: Markdown runbooks kept beside the configuration. `None`: none.
     pub runbooks: Option<RunbookSettings>,
+    /// `[[freeze]]`: windows when deploys are refused (a weekend, the holidays).
+    pub freezes: Vec<FreezeWindow>,
+}
+
+/// A window in which deploys and promotions to some environments (and services) are refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FreezeWindow {
+    pub name: String,
+    pub environments: Vec<EnvName>,
+    /// Empty: every service.
+    pub services: Vec<ServiceName>,
+    pub reason: String,
+    /// The zone its times are in (`Europe/Berlin`; UTC by default).
+    pub time_zone: jiff::tz::TimeZone,
+    pub when: FreezeWhen,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FreezeWhen {
+    /// Starts whenever the schedule fires and lasts `duration`.
+    Recurring {
+        schedule: Schedule,
+        duration: Duration,
+    },
+    /// Date ranges, local to the window's zone: from the first up to the second.
+    Dates(Vec<(jiff::civil::DateTime, jiff::civil::DateTime)>),
 }
 
 /// `[runbooks]`: where the Markdown runbooks are and how they are kept.

@@ -12,8 +12,8 @@ use url::Url;
 use super::{
     AccessSettings, Backend, BudgetSettings, Config, ConsoleSettings, CostSettings,
     DEFAULT_DOCKER_HOST, DeploySettings, DockerBackend, EcsBackend, Environment, FixedCost,
-    HealthSettings, MeasuredSettings, PriceOverrides, Runbook, RunbookSettings, Service, Target,
-    TargetKind, TlsSettings,
+    FreezeWhen, FreezeWindow, HealthSettings, MeasuredSettings, PriceOverrides, Runbook,
+    RunbookSettings, Schedule, Service, Target, TargetKind, TlsSettings,
     reader::{ConfigError, ConfigErrors, Located, Node, Reader, Seen, join, key_offset},
 };
 
@@ -26,6 +26,17 @@ const TOP_KEYS: &[&str] = &[
     "environment",
     "service",
     "runbooks",
+    "freeze",
+];
+const FREEZE_KEYS: &[&str] = &[
+    "name",
+    "environments",
+    "services",
+    "reason",
+    "schedule",
+    "duration",
+    "time_zone",
+    "dates",
 ];
 const RUNBOOKS_KEYS: &[&str] = &["dir", "review_every", "edit_url"];
 const HEALTH_KEYS: &[&str] = &["interval", "timeout", "slow_after", "down_after_failures"];
@@ -102,6 +113,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     check_order_all_or_none(&mut r, &root, &environments);
     let services = read_services(&mut r, &root, &declared);
     let runbooks = read_runbook_settings(&mut r, &root, path);
+    let freezes = read_freezes(&mut r, &root, &declared, &services);
     r.finish()?;
 
     // Display order: by `order` when given (ties keep file order), else file order.
@@ -117,7 +129,176 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         environments: environments.into_iter().map(|(e, _)| e).collect(),
         services,
         runbooks,
+        freezes,
     })
+}
+
+/// `[[freeze]]`: windows when deploys to some environments (and services) are refused, either
+/// recurring (a cron-like `schedule` and a `duration`) or on `dates`, in `time_zone`.
+fn read_freezes(
+    r: &mut Reader<'_>,
+    root: &Node<'_>,
+    declared: &Declared,
+    services: &[Service],
+) -> Vec<FreezeWindow> {
+    let mut out = Vec::new();
+    for (i, (table, span)) in r.tables(root, "freeze").into_iter().enumerate() {
+        let node = Node {
+            path: format!("freeze[{i}]"),
+            table,
+            span,
+        };
+        r.check_keys(&node, FREEZE_KEYS);
+        let at = span.map(|s| s.0);
+        let name = r
+            .string(&node, "name", true)
+            .map(|n| n.value.trim().to_owned())
+            .filter(|n| !n.is_empty());
+        let reason = r
+            .string(&node, "reason", true)
+            .map(|n| n.value.trim().to_owned())
+            .unwrap_or_default();
+        let mut environments = Vec::new();
+        match r.strings(&node, "environments") {
+            Some(list) if !list.is_empty() => {
+                for env in list {
+                    match EnvName::parse(&env.value) {
+                        Ok(name) if declared.contains_key(&name) => environments.push(name),
+                        _ => r.error(
+                            env.at,
+                            &join(&node.path, "environments"),
+                            format!("there is no environment `{}`", env.value),
+                        ),
+                    }
+                }
+            }
+            _ => r.error(
+                key_offset(&node, "environments").or(at),
+                &join(&node.path, "environments"),
+                "name the environments it freezes (e.g. [\"production\"])",
+            ),
+        }
+        let mut frozen_services = Vec::new();
+        for service in r.strings(&node, "services").unwrap_or_default() {
+            match services.iter().find(|s| s.name.as_str() == service.value) {
+                Some(s) => frozen_services.push(s.name.clone()),
+                None => r.error(
+                    service.at,
+                    &join(&node.path, "services"),
+                    format!("there is no service `{}`", service.value),
+                ),
+            }
+        }
+        let time_zone = match r.string(&node, "time_zone", false) {
+            None => Some(jiff::tz::TimeZone::UTC),
+            Some(tz) => match jiff::tz::TimeZone::get(&tz.value) {
+                Ok(zone) => Some(zone),
+                Err(_) => {
+                    r.error(
+                        tz.at,
+                        &join(&node.path, "time_zone"),
+                        format!(
+                            "`{}` is not a time zone; write one like \"Europe/Berlin\"",
+                            tz.value
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let schedule = r.string(&node, "schedule", false);
+        let dates = r.tables(&node, "dates");
+        let when = match (schedule, dates.is_empty()) {
+            (Some(text), true) => {
+                let schedule = Schedule::parse(&text.value)
+                    .map_err(|e| r.error(text.at, &join(&node.path, "schedule"), e))
+                    .ok();
+                let duration = match r.string(&node, "duration", false) {
+                    Some(d) => parse_duration(&d.value)
+                        .map_err(|e| r.error(d.at, &join(&node.path, "duration"), e))
+                        .ok(),
+                    None => {
+                        r.error(
+                            at,
+                            &join(&node.path, "duration"),
+                            "missing; say how long each window lasts (e.g. \"64h\")",
+                        );
+                        None
+                    }
+                };
+                schedule
+                    .zip(duration)
+                    .map(|(schedule, duration)| FreezeWhen::Recurring { schedule, duration })
+            }
+            (None, false) => {
+                let mut ranges = Vec::new();
+                for (j, (table, span)) in dates.into_iter().enumerate() {
+                    let item = Node {
+                        path: format!("{}.dates[{j}]", node.path),
+                        table,
+                        span,
+                    };
+                    r.check_keys(&item, &["from", "to"]);
+                    let mut local = |key: &str| {
+                        let text = r.string(&item, key, true)?;
+                        match text.value.trim().parse::<jiff::civil::DateTime>() {
+                            Ok(t) => Some(t),
+                            Err(_) => {
+                                r.error(
+                                    text.at,
+                                    &join(&item.path, key),
+                                    format!(
+                                        "`{}` is not a date and time; write \"2026-12-23 00:00\"",
+                                        text.value
+                                    ),
+                                );
+                                None
+                            }
+                        }
+                    };
+                    if let (Some(from), Some(to)) = (local("from"), local("to")) {
+                        if from < to {
+                            ranges.push((from, to));
+                        } else {
+                            r.error(
+                                span.map(|s| s.0),
+                                &join(&item.path, "to"),
+                                "must be after from",
+                            );
+                        }
+                    }
+                }
+                Some(FreezeWhen::Dates(ranges))
+            }
+            (Some(text), false) => {
+                r.error(
+                    text.at,
+                    &join(&node.path, "schedule"),
+                    "set either schedule (with duration) or dates, not both",
+                );
+                None
+            }
+            (None, true) => {
+                r.error(
+                    at,
+                    &join(&node.path, "schedule"),
+                    "missing; give a schedule (\"0 16 * * fri\") and a duration, or dates",
+                );
+                None
+            }
+        };
+        if let (Some(name), Some(time_zone), Some(when)) = (name, time_zone, when) {
+            out.push(FreezeWindow {
+                name,
+                environments,
+                services: frozen_services,
+                reason,
+                time_zone,
+                when,
+            });
+        }
+    }
+    out
 }
 
 fn syntax_error(path: &Path, text: &str, e: &toml_edit::TomlError) -> ConfigErrors {

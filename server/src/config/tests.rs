@@ -702,3 +702,38 @@ costs = { budget = { aws_name = "qa", account_id = "12" } }
         ]
     );
 }
+
+#[test]
+fn freeze_windows_are_checked_with_their_lines() {
+    assert_eq!(
+        errors(
+            r#"
+[[environment]]
+name = "production"
+docker = {}
+
+[[freeze]]
+name = "weekend"
+environments = ["prod"]
+reason = "quiet"
+schedule = "0 16 * fri"
+duration = "0h"
+time_zone = "Europe/Berlinn"
+
+[[freeze]]
+name = "holidays"
+environments = ["production"]
+reason = "code freeze"
+dates = [{ from = "Dec 23", to = "2026-12-31" }, { from = "2026-12-23", to = "2026-12-20 00:00" }]
+"#
+        ),
+        [
+            "8:freeze[0].environments: there is no environment `prod`",
+            "10:freeze[0].schedule: `0 16 * fri` has 4 fields; write five: minute hour day-of-month month day-of-week (e.g. \"0 16 * * fri\")",
+            "11:freeze[0].duration: `0h` must be longer than zero",
+            "12:freeze[0].time_zone: `Europe/Berlinn` is not a time zone; write one like \"Europe/Berlin\"",
+            "18:freeze[1].dates[0].from: `Dec 23` is not a date and time; write \"2026-12-23 00:00\"",
+            "18:freeze[1].dates[1].to: must be after from",
+        ]
+    );
+}

@@ -6,6 +6,7 @@
 pub mod record;
 mod service;
 pub mod timeline;
+pub mod windows;
 
 pub use service::IncidentService;
 
