@@ -692,6 +692,11 @@ async fn post_json(api: &Api<'_>, path: &str, body: Value) -> (u16, Value) {
 async fn an_incident_freezes_deploys_into_its_scope_and_keeps_its_timeline() {
     ensure_demo_images();
     let name = unique_name("fd-incident").replace('_', "-");
+    // A freeze window on the other service, from an hour ago to an hour from now (UTC).
+    let now = time::OffsetDateTime::now_utc();
+    let minutes = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    let from = (now - time::Duration::hours(1)).format(&minutes).unwrap();
+    let to = (now + time::Duration::hours(1)).format(&minutes).unwrap();
     let port = free_port_for_tests();
     let mut containers = Containers(Vec::new());
     containers.run_demo(&name, port);
@@ -701,7 +706,9 @@ async fn an_incident_freezes_deploys_into_its_scope_and_keeps_its_timeline() {
          [[environment]]\nname = \"staging\"\ndocker = {{}}\n\n\
          [[service]]\nname = \"shop\"\n\
          targets.staging = {{ container = \"{name}\", health_url = \"http://127.0.0.1:{port}/health\" }}\n\n\
-         [[service]]\nname = \"search\"\ntargets.staging = {{ container = \"{name}-none\" }}\n"
+         [[service]]\nname = \"search\"\ntargets.staging = {{ container = \"{name}-none\" }}\n\n\
+         [[freeze]]\nname = \"holidays\"\nenvironments = [\"staging\"]\nservices = [\"search\"]\n\
+         reason = \"code freeze\"\ndates = [{{ from = \"{from}\", to = \"{to}\" }}]\n"
     );
     let config = Config::parse(Path::new("test.toml"), &text).unwrap();
     let db = TestDb::sqlite();
@@ -768,14 +775,24 @@ async fn an_incident_freezes_deploys_into_its_scope_and_keeps_its_timeline() {
     );
     let (status, body) = deployer.post(deploy("d-2", Some("hotfix"))).await;
     assert_eq!(status, 403, "{body}");
-    // Out of scope: another service is not frozen (it fails later, for its own reason).
+    // Out of the incident's scope, the other service is frozen by its window instead.
     let (status, body) = deployer
         .post(
             json!({"environment": "staging", "service": "search", "version": "2",
                      "idempotency_key": "s-1"}),
         )
         .await;
-    assert_ne!(status, 409, "{body}");
+    assert_eq!(status, 409, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("frozen by window holidays (code freeze) until ")
+            && error.ends_with(" UTC; roll back or restart instead, or ask a releaser"),
+        "{error}"
+    );
+    assert!(
+        dashboard.contains("Freeze holidays is on until"),
+        "{dashboard}"
+    );
     let (status, job) = releaser
         .post(deploy("r-1", Some("the fix for this incident")))
         .await;

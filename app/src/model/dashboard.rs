@@ -17,6 +17,22 @@ pub struct Dashboard {
     pub environments: Vec<EnvironmentColumn>,
     /// In configuration order.
     pub services: Vec<ServiceRow>,
+    /// The freeze windows of the configuration: on now, or when the next starts.
+    #[serde(default)]
+    pub freezes: Vec<FreezeNotice>,
+}
+
+/// A freeze window as the dashboard shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreezeNotice {
+    pub name: String,
+    /// "production (all services)", "production: shop".
+    pub scope: String,
+    pub reason: String,
+    /// While it is on: when it ends.
+    pub on_until: Option<Timestamp>,
+    /// The next run (after the one on now): start and end.
+    pub next: Option<(Timestamp, Timestamp)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -241,12 +241,16 @@ pub struct DeployPanel {
     pub promote_from: Option<String>,
     pub rollback_to: Vec<RollbackOption>,
     /// "frozen by incident #3 (Checkout errors)" while an open incident covers the service
-    /// here: deploys and promotions are refused unless a releaser gives a reason.
+    /// here, or "frozen by window weekend (…) until …" while a freeze window is on: deploys and
+    /// promotions are refused unless a releaser gives a reason.
     #[serde(default)]
     pub frozen_by: Option<String>,
     /// Whether the caller may deploy through that freeze (releasers and admins).
     #[serde(default)]
     pub may_override: bool,
+    /// The next freeze window here: "weekend: 2026-12-04 15:00 UTC to … (reason)".
+    #[serde(default)]
+    pub next_freeze: Option<String>,
     /// The unfinished deploy holding the service here.
     pub in_progress: Option<i64>,
     /// Newest first.

@@ -21,7 +21,9 @@ pub use costs::{
     BudgetView, Cost, CostCell, CostsPage, EnvironmentCosts, FixedItem, MeasuredCell,
     MeasuredCosts, ServiceCosts, ThresholdView, dollars,
 };
-pub use dashboard::{BackendSummary, Cell, Dashboard, EnvironmentColumn, KnownVersion, ServiceRow};
+pub use dashboard::{
+    BackendSummary, Cell, Dashboard, EnvironmentColumn, FreezeNotice, KnownVersion, ServiceRow,
+};
 pub use deploy::{
     DeployForm, DeployKind, DeployPanel, DeployState, DeploySummary, DeploymentView, Lag,
     LiveService, PromotionPreview, RecentHealth, RollbackOption, RunningRelease, SettingDifference,

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use crate::{
     api::load_dashboard,
     components::{ErrorPanel, HealthBadge},
-    model::{Cell, Dashboard, EnvironmentColumn, HealthState, ServiceRow, Timestamp},
+    model::{Cell, Dashboard, EnvironmentColumn, FreezeNotice, HealthState, ServiceRow, Timestamp},
     time_format,
 };
 
@@ -76,8 +76,16 @@ fn Matrix(dashboard: Dashboard, filter: RwSignal<String>) -> impl IntoView {
         generated_at,
         environments,
         services,
+        freezes,
         ..
     } = dashboard;
+    let freezes = (!freezes.is_empty()).then(|| {
+        view! {
+            <ul class="freeze-notices">
+                {freezes.into_iter().map(|f| view! { <FreezeItem notice=f /> }).collect_view()}
+            </ul>
+        }
+    });
     let total = services.len();
     let haystacks: Vec<String> = services.iter().map(search_text).collect();
     let visible_count = Memo::new(move |_| {
@@ -99,6 +107,7 @@ fn Matrix(dashboard: Dashboard, filter: RwSignal<String>) -> impl IntoView {
                 {time_format::utc(generated_at)}
             </time>
         </p>
+        {freezes}
         <p class="filter-count" aria-live="polite">
             {move || format!("Showing {} of {}", visible_count.get(), total)}
         </p>
@@ -314,4 +323,37 @@ mod tests {
         );
         assert_eq!(short_digest("abc"), "abc");
     }
+}
+
+/// A freeze window: on now (until when), and when the next one runs.
+#[component]
+fn FreezeItem(notice: FreezeNotice) -> impl IntoView {
+    let FreezeNotice {
+        name,
+        scope,
+        reason,
+        on_until,
+        next,
+    } = notice;
+    let on = on_until.map(|end| {
+        view! {
+            <strong class="freeze-on">
+                {format!("Freeze {name} is on until {}", time_format::utc(end))}
+            </strong>
+            {format!(": {reason} ({scope}). ")}
+        }
+    });
+    let upcoming = next.map(|(start, end)| {
+        format!(
+            "Next freeze {name}: {} to {}{}",
+            time_format::utc(start),
+            time_format::utc(end),
+            if on_until.is_some() {
+                String::new()
+            } else {
+                format!(" ({reason}; {scope})")
+            }
+        )
+    });
+    view! { <li class="freeze-notice">{on} {upcoming}</li> }
 }

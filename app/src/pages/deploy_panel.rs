@@ -33,6 +33,7 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
         rollback_to,
         frozen_by,
         may_override,
+        next_freeze,
         in_progress,
         history,
     } = panel;
@@ -48,6 +49,8 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
         };
         view! { <p class="panel warning freeze-note" role="status">{text}</p> }
     });
+    let next_freeze = next_freeze
+        .map(|next| view! { <p class="muted next-freeze">{format!("Next freeze: {next}")}</p> });
     let heading_id = format!("deploy-{environment}");
     let labelled_by = heading_id.clone();
     let action = ServerAction::<Deploy>::new();
@@ -144,6 +147,7 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
         let nothing = !may_deploy && !may_rollback && !may_promote && !may_restart;
         view! {
             {freeze_note}
+            {next_freeze}
             {deploy_form}
             {promote_link}
             {rollback_form}

@@ -20,9 +20,18 @@ use crate::{
     config::{Config, Environment, Target, TargetKind},
     error::AppError,
     health::HealthMonitor,
-    incidents::{self, timeline},
+    incidents::{self, timeline, windows},
     store::{DeploymentRecord, EntryKind, NewDeployment, Outcome, Release},
 };
+
+/// A freeze a releaser deployed through, and why.
+struct Overridden {
+    /// The incident whose freeze it was; `None` for a freeze window.
+    incident: Option<i64>,
+    /// "frozen by incident #3 (…)", "frozen by window weekend (…) until …".
+    freeze: String,
+    reason: String,
+}
 
 /// Idempotency keys are the caller's; this keeps them sane.
 const MAX_KEY_LEN: usize = 128;
@@ -207,21 +216,30 @@ impl DeployService {
                 DeployKind::Promote => format!("promotion of {}", release.version),
                 DeployKind::Restart => "restart".to_owned(),
             };
-            if let Some((incident, reason)) = &overridden {
-                let text = format!(
-                    "{} requested a {what} of {service} in {env} through the freeze (#{}): {reason}",
-                    caller.name, job.id
-                );
-                timeline::record(
-                    self.engine.store().as_ref(),
-                    &env,
-                    &service,
-                    EntryKind::Freeze,
-                    &caller.name,
-                    &text,
-                    Timestamp::now(),
-                )
-                .await;
+            if let Some(Overridden {
+                incident,
+                freeze,
+                reason,
+            }) = &overridden
+            {
+                // An incident's freeze overridden goes on its timeline; a window has none.
+                if incident.is_some() {
+                    let text = format!(
+                        "{} requested a {what} of {service} in {env} through the freeze (#{}): \
+                         {reason}",
+                        caller.name, job.id
+                    );
+                    timeline::record(
+                        self.engine.store().as_ref(),
+                        &env,
+                        &service,
+                        EntryKind::Freeze,
+                        &caller.name,
+                        &text,
+                        Timestamp::now(),
+                    )
+                    .await;
+                }
                 self.auth
                     .audit_action(
                         caller,
@@ -229,10 +247,7 @@ impl DeployService {
                         service.as_str(),
                         env.as_str(),
                         Outcome::Success,
-                        format!(
-                            "#{}: through incident #{incident}'s freeze: {reason}",
-                            job.id
-                        ),
+                        format!("#{}: through the freeze ({freeze}): {reason}", job.id),
                     )
                     .await?;
             } else {
@@ -270,8 +285,8 @@ impl DeployService {
         Ok(job)
     }
 
-    /// Refuses a deploy or promotion into an open incident's scope, unless a caller who may
-    /// override gives a reason; returns the incident and the reason when overridden.
+    /// Refuses a deploy or promotion into an open incident's scope or a freeze window, unless
+    /// a caller who may override gives a reason; returns what was overridden when so.
     async fn check_freeze(
         &self,
         caller: &Caller,
@@ -279,12 +294,19 @@ impl DeployService {
         service: &ServiceName,
         kind: DeployKind,
         reason: Option<&str>,
-    ) -> Result<Option<(i64, String)>, AppError> {
+    ) -> Result<Option<Overridden>, AppError> {
         let open = self.engine.store().open_incidents().await?;
-        let Some(incident) = incidents::frozen_by(&open, env, service, kind) else {
-            return Ok(None);
+        let frozen = match incidents::frozen_by(&open, env, service, kind) {
+            Some(incident) => (incidents::frozen_message(incident), Some(incident.id)),
+            None => {
+                match windows::frozen_by(&self.config.freezes, env, service, kind, Timestamp::now())
+                {
+                    Some((window, run)) => (windows::frozen_message(window, &run), None),
+                    None => return Ok(None),
+                }
+            }
         };
-        let frozen = incidents::frozen_message(incident);
+        let (frozen, incident) = frozen;
         let reason = reason.map(str::trim).unwrap_or_default();
         if reason.is_empty() {
             let hint = if permits(caller.role, Action::OverrideFreeze) {
@@ -317,7 +339,11 @@ impl DeployService {
                 "at most 500 characters",
             ));
         }
-        Ok(Some((incident.id, reason.to_owned())))
+        Ok(Some(Overridden {
+            incident,
+            freeze: frozen,
+            reason: reason.to_owned(),
+        }))
     }
 
     /// The exact image running in `source`, refused unless the service is healthy there.

@@ -112,6 +112,17 @@ pub fn next_after(w: &FreezeWindow, at: Timestamp) -> Option<Occurrence> {
     }
 }
 
+/// "production (all services)", "staging, production: shop".
+pub fn scope(w: &FreezeWindow) -> String {
+    let envs: Vec<&str> = w.environments.iter().map(EnvName::as_str).collect();
+    if w.services.is_empty() {
+        format!("{} (all services)", envs.join(", "))
+    } else {
+        let services: Vec<&str> = w.services.iter().map(ServiceName::as_str).collect();
+        format!("{}: {}", envs.join(", "), services.join(", "))
+    }
+}
+
 /// Whether `w` is about `service` in `env` at all.
 pub fn applies_to(w: &FreezeWindow, env: &EnvName, service: &ServiceName) -> bool {
     w.environments.contains(env) && (w.services.is_empty() || w.services.contains(service))

@@ -4,15 +4,15 @@
 use std::collections::HashMap;
 
 use flightdeck_app::model::{
-    BackendSummary, Cell, Dashboard, EnvName, EnvironmentColumn, HealthSummary, KnownVersion,
-    ServiceName, ServiceRow, Timestamp,
+    BackendSummary, Cell, Dashboard, EnvName, EnvironmentColumn, FreezeNotice, HealthSummary,
+    KnownVersion, ServiceName, ServiceRow, Timestamp,
 };
 
 use super::Views;
 use crate::{
     config::{Backend, Config},
     error::AppError,
-    incidents,
+    incidents::{self, windows},
     store::VersionRecord,
 };
 
@@ -144,6 +144,21 @@ pub fn build(
         refresh_seconds: super::refresh_seconds(config),
         environments,
         services,
+        freezes: config
+            .freezes
+            .iter()
+            .map(|w| {
+                let on = windows::occurrence_at(w, now);
+                let after = on.map_or(now, |o| o.end);
+                FreezeNotice {
+                    name: w.name.clone(),
+                    scope: windows::scope(w),
+                    reason: w.reason.clone(),
+                    on_until: on.map(|o| o.end),
+                    next: windows::next_after(w, after).map(|o| (o.start, o.end)),
+                }
+            })
+            .collect(),
     }
 }
 

@@ -7,18 +7,20 @@ use std::collections::HashMap;
 use flightdeck_app::{
     console::Caller,
     model::{
-        Action, DeployKind, DeployPanel, DeployState, DeploySummary, DeploymentView, LiveService,
-        Protection, RollbackOption, ServiceName, StepView, permits,
+        Action, DeployKind, DeployPanel, DeployState, DeploySummary, DeploymentView, EnvName,
+        LiveService, Protection, RollbackOption, ServiceName, StepView, Timestamp, permits,
     },
+    time_format,
 };
 
 use super::Views;
 use crate::{
     backend::BackendError,
+    config::FreezeWindow,
     config::{Service, Target},
     deploy,
     error::AppError,
-    incidents,
+    incidents::{self, windows},
     store::{DeploymentRecord, Release},
 };
 
@@ -60,6 +62,33 @@ pub(super) fn rollback_options(jobs: &[DeploymentRecord]) -> Vec<RollbackOption>
     }
     options.sort_by_key(|r| std::cmp::Reverse(r.deployed_at));
     options
+}
+
+/// "weekend: 2026-12-04 15:00 UTC to 2026-12-07 07:00 UTC (no deploys over the weekend)": the
+/// next freeze window of `service` in `env` to start, after any on now.
+fn next_freeze(
+    freezes: &[FreezeWindow],
+    env: &EnvName,
+    service: &ServiceName,
+    now: Timestamp,
+) -> Option<String> {
+    freezes
+        .iter()
+        .filter(|w| windows::applies_to(w, env, service))
+        .filter_map(|w| {
+            let after = windows::occurrence_at(w, now).map_or(now, |o| o.end);
+            windows::next_after(w, after).map(|o| (w, o))
+        })
+        .min_by_key(|(_, o)| o.start)
+        .map(|(w, o)| {
+            format!(
+                "{}: {} to {} ({})",
+                w.name,
+                time_format::utc(o.start),
+                time_format::utc(o.end),
+                w.reason
+            )
+        })
 }
 
 pub(super) fn fresh_key() -> String {
@@ -127,6 +156,7 @@ impl Views {
             .service(service)
             .ok_or_else(|| AppError::NotFound(format!("there is no service named {service}")))?;
         let open = self.store.open_incidents().await?;
+        let now = Timestamp::now();
         let mut panels = Vec::new();
         for env in &self.config.environments {
             if !found.targets.contains_key(&env.name) {
@@ -166,7 +196,18 @@ impl Views {
                     .map(|b| b.to_string()),
                 rollback_to,
                 frozen_by: incidents::frozen_by(&open, &env.name, &found.name, DeployKind::Deploy)
-                    .map(incidents::frozen_message),
+                    .map(incidents::frozen_message)
+                    .or_else(|| {
+                        windows::frozen_by(
+                            &self.config.freezes,
+                            &env.name,
+                            &found.name,
+                            DeployKind::Deploy,
+                            now,
+                        )
+                        .map(|(w, run)| windows::frozen_message(w, &run))
+                    }),
+                next_freeze: next_freeze(&self.config.freezes, &env.name, &found.name, now),
                 may_override: permits(caller.role, Action::OverrideFreeze),
                 in_progress: jobs.iter().find(|j| !j.state.is_final()).map(|j| j.id),
                 history: jobs
