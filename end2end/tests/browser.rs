@@ -183,6 +183,12 @@ async fn the_account_admin_service_and_runbook_pages_fit_a_360_px_phone() {
         text_of(&browser, "#pinned-heading + ul a").await,
         "Storefront is slow or down"
     );
+    // The pinned runbook is there to act from: its action blocks are on the incident's page.
+    let blocks = c
+        .find_all(Locator::Css(".pinned-runbook[open] .action-block"))
+        .await
+        .unwrap();
+    assert_eq!(blocks.len(), 2, "the runbook's two action blocks");
     assert_no_horizontal_scroll(&browser, "/incidents/1").await;
     browser.close().await;
 }

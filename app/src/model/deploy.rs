@@ -334,6 +334,9 @@ pub struct PromotionPreview {
     /// Why the promotion cannot be confirmed now (unhealthy source, a deploy in progress, no
     /// role), or `None` when it can.
     pub refusal: Option<String>,
+    /// "frozen by incident #3 (…)" or a freeze window: a releaser confirms with a reason.
+    #[serde(default)]
+    pub frozen_by: Option<String>,
     /// A fresh key for the confirm form, so a double submit promotes once.
     pub form_key: String,
     pub generated_at: Timestamp,

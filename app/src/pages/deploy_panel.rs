@@ -40,7 +40,7 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
     // During an incident a deploy needs a releaser's reason; rollbacks and restarts do not.
     let frozen = frozen_by.is_some();
     let may_deploy = may_deploy && (!frozen || may_override);
-    let may_promote = may_promote && !frozen;
+    let may_promote = may_promote && (!frozen || may_override);
     let freeze_note = frozen_by.map(|why| {
         let text = if may_override {
             format!("Deploys here are {why}: give a reason to deploy through it. Rollbacks and restarts are allowed.")

@@ -7,9 +7,12 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    api::{DeclareIncident, NoteIncident, ResolveIncident, load_incident, load_incidents},
+    api::{
+        DeclareIncident, NoteIncident, ResolveIncident, load_incident, load_incidents, load_runbook,
+    },
     components::{ErrorPanel, FormResult},
     model::{IncidentList, IncidentPage as Page, IncidentView, Severity, TimelineEntry},
+    pages::runbooks::RunbookBody,
     time_format,
 };
 
@@ -180,15 +183,22 @@ fn Incident(
         (None, _) => format!("Open since {}", time_format::utc(incident.declared_at)),
     };
     let pinned = (!runbooks.is_empty()).then(|| {
+        let links = runbooks
+            .iter()
+            .map(|r| view! { <li><a href=format!("/runbooks/{}", r.slug)>{r.title.clone()}</a></li> })
+            .collect_view();
+        // Each pinned runbook's text, with its live health and working action blocks, so the
+        // incident page is where the team acts from.
+        let bodies = runbooks
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| view! { <PinnedRunbookView slug=r.slug title=r.title open=i == 0 /> })
+            .collect_view();
         view! {
             <section class="panel" aria-labelledby="pinned-heading">
                 <h2 id="pinned-heading">"Runbooks"</h2>
-                <ul>
-                    {runbooks
-                        .into_iter()
-                        .map(|r| view! { <li><a href=format!("/runbooks/{}", r.slug)>{r.title}</a></li> })
-                        .collect_view()}
-                </ul>
+                <ul>{links}</ul>
+                {bodies}
             </section>
         }
     });
@@ -291,4 +301,33 @@ pub fn IncidentBanner(open: Vec<IncidentView>) -> impl IntoView {
             </div>
         }
     })
+}
+
+/// A pinned runbook, read in place (the first one opened).
+#[component]
+fn PinnedRunbookView(slug: String, title: String, open: bool) -> impl IntoView {
+    let page = Resource::new(move || slug.clone(), load_runbook);
+    view! {
+        <details class="pinned-runbook" open=open>
+            <summary>{title}</summary>
+            <Transition fallback=|| view! { <p class="muted">"Loading the runbook…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(page) => {
+                            view! {
+                                <RunbookBody
+                                    parts=page.parts
+                                    slug=page.runbook.slug
+                                    health=page.health
+                                    refresh_seconds=page.refresh_seconds
+                                />
+                            }
+                                .into_any()
+                        }
+                        Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </details>
+    }
 }

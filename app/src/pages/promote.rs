@@ -62,13 +62,21 @@ fn Preview(preview: PromotionPreview) -> impl IntoView {
         source_health,
         source_recent,
         refusal,
+        frozen_by,
         form_key,
         generated_at: now,
     } = preview;
     let heading = format!("Promote {service} from {source} to {target}");
     let confirm = match (refusal, after.clone()) {
         (None, Some(after)) => view! {
-            <Confirm service=service.clone() source=source.clone() target=target.clone() form_key after />
+            <Confirm
+                service=service.clone()
+                source=source.clone()
+                target=target.clone()
+                form_key
+                after
+                frozen_by
+            />
         }
         .into_any(),
         (Some(reason), _) => view! {
@@ -335,15 +343,27 @@ fn Confirm(
     target: String,
     form_key: String,
     after: RunningRelease,
+    frozen_by: Option<String>,
 ) -> impl IntoView {
     let action = ServerAction::<Deploy>::new();
     let label = format!("Promote {} to {target}", after.version);
     let reviewed = after.exact().to_owned();
+    // Frozen (the server let the preview through: this caller may override): ask why.
+    let reason = frozen_by.map(|frozen| {
+        view! {
+            <p class="panel warning" role="status">
+                {format!("{target} is {frozen}. Say why this promotion goes through it.")}
+            </p>
+            <label for="override-reason">"Reason to promote through the freeze"</label>
+            <input id="override-reason" name="override_reason" required autocomplete="off" />
+        }
+    });
     view! {
         <ActionForm action attr:class="confirm-form">
             {hidden(&target, &service, &form_key, "promote")}
             <input type="hidden" name="promote_from" value=source />
             <input type="hidden" name="reviewed" value=reviewed />
+            {reason}
             <button type="submit">{label}</button>
         </ActionForm>
         <FormResult value=action.value() success="Promotion queued." />

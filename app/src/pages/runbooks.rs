@@ -11,8 +11,8 @@ use crate::{
     api::{Deploy, load_runbook, load_runbook_problems, load_runbooks},
     components::{ErrorPanel, FormResult, LiveHealth},
     model::{
-        Action, ActionBlockView, DeployKind, RunbookEntry, RunbookList, RunbookPage, RunbookPart,
-        RunbookSummary, TocEntry, encode_query_value,
+        Action, ActionBlockView, DeployKind, HealthNow, RunbookEntry, RunbookList, RunbookPage,
+        RunbookPart, RunbookSummary, TocEntry, encode_query_value,
     },
     pages::deploy_panel::hidden,
 };
@@ -298,26 +298,14 @@ fn Runbook(page: RunbookPage) -> impl IntoView {
         health,
         refresh_seconds,
     } = page;
-    let slug = runbook.slug.clone();
-    let body = parts
-        .into_iter()
-        .map(|part| match part {
-            // Sanitized on the server: pulldown-cmark's HTML through ammonia.
-            RunbookPart::Html(html) => view! { <div inner_html=html></div> }.into_any(),
-            RunbookPart::Health { service } => {
-                let label = format!("Health of {service} now");
-                view! {
-                    <section class="health-block" aria-label=label>
-                        <LiveHealth services=vec![service] initial=health.clone() refresh_seconds />
-                    </section>
-                }
-                .into_any()
-            }
-            RunbookPart::Action(block) => {
-                view! { <ActionBlock block runbook=slug.clone() /> }.into_any()
-            }
-        })
-        .collect_view();
+    let body = view! {
+        <RunbookBody
+            parts
+            slug=runbook.slug.clone()
+            health=health.clone()
+            refresh_seconds
+        />
+    };
     let title = runbook.title.clone();
     let services = runbook.services.clone();
     let toc = (toc.len() > 1).then(|| view! { <Contents toc /> });
@@ -346,6 +334,36 @@ fn Runbook(page: RunbookPage) -> impl IntoView {
             </div>
         </article>
     }
+}
+
+/// A runbook's text with its live health and action blocks (on its page, and pinned to an
+/// incident's).
+#[component]
+pub fn RunbookBody(
+    parts: Vec<RunbookPart>,
+    slug: String,
+    health: HealthNow,
+    refresh_seconds: u32,
+) -> impl IntoView {
+    parts
+        .into_iter()
+        .map(|part| match part {
+            // Sanitized on the server: pulldown-cmark's HTML through ammonia.
+            RunbookPart::Html(html) => view! { <div inner_html=html></div> }.into_any(),
+            RunbookPart::Health { service } => {
+                let label = format!("Health of {service} now");
+                view! {
+                    <section class="health-block" aria-label=label>
+                        <LiveHealth services=vec![service] initial=health.clone() refresh_seconds />
+                    </section>
+                }
+                .into_any()
+            }
+            RunbookPart::Action(block) => {
+                view! { <ActionBlock block runbook=slug.clone() /> }.into_any()
+            }
+        })
+        .collect_view()
 }
 
 /// A button that deploys, rolls back or restarts, behind a confirmation that says what will

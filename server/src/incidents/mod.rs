@@ -36,6 +36,24 @@ pub fn frozen_by<'i>(
     }
 }
 
+/// What freezes a change of `kind` to `service` in `env` at `now`, worded for the pages: an
+/// open incident first, else a freeze window that is on.
+pub fn freeze_of(
+    open: &[IncidentRecord],
+    windows: &[crate::config::FreezeWindow],
+    env: &EnvName,
+    service: &ServiceName,
+    kind: DeployKind,
+    now: flightdeck_app::model::Timestamp,
+) -> Option<String> {
+    frozen_by(open, env, service, kind)
+        .map(frozen_message)
+        .or_else(|| {
+            windows::frozen_by(windows, env, service, kind, now)
+                .map(|(w, run)| windows::frozen_message(w, &run))
+        })
+}
+
 /// The refusal a frozen change gets: "frozen by incident #3 (Checkout errors)".
 pub fn frozen_message(incident: &IncidentRecord) -> String {
     format!("frozen by incident #{} ({})", incident.id, incident.title)

@@ -195,18 +195,14 @@ impl Views {
                     .promotion_source(found, &env.name)
                     .map(|b| b.to_string()),
                 rollback_to,
-                frozen_by: incidents::frozen_by(&open, &env.name, &found.name, DeployKind::Deploy)
-                    .map(incidents::frozen_message)
-                    .or_else(|| {
-                        windows::frozen_by(
-                            &self.config.freezes,
-                            &env.name,
-                            &found.name,
-                            DeployKind::Deploy,
-                            now,
-                        )
-                        .map(|(w, run)| windows::frozen_message(w, &run))
-                    }),
+                frozen_by: incidents::freeze_of(
+                    &open,
+                    &self.config.freezes,
+                    &env.name,
+                    &found.name,
+                    DeployKind::Deploy,
+                    now,
+                ),
                 next_freeze: next_freeze(&self.config.freezes, &env.name, &found.name, now),
                 may_override: permits(caller.role, Action::OverrideFreeze),
                 in_progress: jobs.iter().find(|j| !j.state.is_final()).map(|j| j.id),

@@ -4,7 +4,7 @@
 use flightdeck_app::{
     console::Caller,
     model::{
-        Action, EnvName, HealthChange, Lag, PromotionPreview, Protection, RecentHealth,
+        Action, DeployKind, EnvName, HealthChange, Lag, PromotionPreview, Protection, RecentHealth,
         RunningRelease, permits,
     },
 };
@@ -15,6 +15,7 @@ use crate::{
     config::{Service, Target},
     deploy::{pinned, promotable_health, promotion},
     error::AppError,
+    incidents,
     store::{Release, Resolution},
 };
 use std::sync::Arc;
@@ -137,6 +138,24 @@ impl Views {
                 _ => promotable_health(&self.health.shown(&source, name), &source, name).err(),
             }
         };
+        // During an incident or a freeze window: refused, unless the caller may deploy
+        // through it (then the confirm form asks for the reason).
+        let open = self.store.open_incidents().await?;
+        let frozen_by = incidents::freeze_of(
+            &open,
+            &self.config.freezes,
+            to,
+            name,
+            DeployKind::Promote,
+            now,
+        );
+        if let (None, Some(frozen)) = (&refusal, &frozen_by)
+            && !permits(caller.role, Action::OverrideFreeze)
+        {
+            refusal = Some(format!(
+                "Promotions to {to} are {frozen}; roll back or restart instead, or ask a releaser."
+            ));
+        }
         // A target that pulls by reference needs a registry digest: say now, not on confirm,
         // when there is none.
         if let (None, Ok(Some(a)), Ok(backend)) = (&refusal, &after, self.adapter(to))
@@ -177,6 +196,7 @@ impl Views {
                 changes,
             },
             refusal,
+            frozen_by,
             form_key: fresh_key(),
             generated_at: now,
         })
