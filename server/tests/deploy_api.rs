@@ -81,6 +81,22 @@ impl Api<'_> {
     }
 }
 
+/// A viewer's, a deployer's and a releaser's API token, created by `admin` as an admin does.
+async fn role_tokens<'a>(app: &'a TestApp, admin: &common::Session) -> [Api<'a>; 3] {
+    let mut tokens = Vec::new();
+    for role in ["viewer", "deployer", "releaser"] {
+        let (status, created) = admin
+            .call_json("tokens/create", &format!("name=ci-{role}&role={role}"))
+            .await;
+        assert_eq!(status, 200, "{created}");
+        tokens.push(Api {
+            app,
+            token: created["secret"].as_str().unwrap().to_owned(),
+        });
+    }
+    tokens.try_into().unwrap_or_else(|_| unreachable!())
+}
+
 #[tokio::test]
 async fn deploy_and_promote_through_the_api_with_tokens() {
     ensure_demo_images();
@@ -106,20 +122,7 @@ async fn deploy_and_promote_through_the_api_with_tokens() {
     let db = TestDb::sqlite();
     let app = TestApp::start_with(&db, config).await;
     let admin = app.signed_in(&db, "root", Role::Admin).await;
-    let mut tokens = Vec::new();
-    for role in ["viewer", "deployer", "releaser"] {
-        let (status, created) = admin
-            .call_json("tokens/create", &format!("name=ci-{role}&role={role}"))
-            .await;
-        assert_eq!(status, 200, "{created}");
-        tokens.push(Api {
-            app: &app,
-            token: created["secret"].as_str().unwrap().to_owned(),
-        });
-    }
-    let [viewer, deployer, releaser] = &tokens[..] else {
-        unreachable!()
-    };
+    let [viewer, deployer, releaser] = &role_tokens(&app, &admin).await;
 
     // Roles: a viewer may not deploy; a deployer may not touch a protected environment.
     let (status, body) = viewer
@@ -714,20 +717,7 @@ async fn an_incident_freezes_deploys_into_its_scope_and_keeps_its_timeline() {
     let db = TestDb::sqlite();
     let app = TestApp::start_with(&db, config).await;
     let admin = app.signed_in(&db, "root", Role::Admin).await;
-    let mut tokens = Vec::new();
-    for role in ["viewer", "deployer", "releaser"] {
-        let (status, created) = admin
-            .call_json("tokens/create", &format!("name=ci-{role}&role={role}"))
-            .await;
-        assert_eq!(status, 200, "{created}");
-        tokens.push(Api {
-            app: &app,
-            token: created["secret"].as_str().unwrap().to_owned(),
-        });
-    }
-    let [viewer, deployer, releaser] = &tokens[..] else {
-        unreachable!()
-    };
+    let [viewer, deployer, releaser] = &role_tokens(&app, &admin).await;
 
     // Declaring: a viewer may not; a wrong environment is named; a deployer may.
     let declare = json!({"title": "Checkout errors", "severity": "SEV2",

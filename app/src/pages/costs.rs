@@ -156,47 +156,72 @@ fn Costs(page: Page) -> impl IntoView {
     }
 }
 
-/// One row per fixed item name, with its cost in each environment that lists it.
-fn fixed_rows(environments: &[EnvironmentCosts], names: &[String]) -> AnyView {
-    let mut items: Vec<String> = Vec::new();
-    for env in environments {
-        for f in &env.fixed {
-            if !items.contains(&f.name) {
-                items.push(f.name.clone());
+/// Rows that are no service, one per name any environment lists (fixed items, or what Cost
+/// Explorer counted under another tag or none), with each environment's figure as text.
+struct NamedRows {
+    /// The row's class and badge: "fixed-item" / "fixed".
+    class: &'static str,
+    badge: &'static str,
+    /// The class of a figure.
+    figure_class: &'static str,
+}
+
+impl NamedRows {
+    fn render(
+        &self,
+        environments: &[EnvironmentCosts],
+        names: &[String],
+        items: impl Fn(&EnvironmentCosts) -> Vec<(String, String)>,
+    ) -> AnyView {
+        let per_env: Vec<Vec<(String, String)>> = environments.iter().map(&items).collect();
+        let mut rows: Vec<String> = Vec::new();
+        for (name, _) in per_env.iter().flatten() {
+            if !rows.contains(name) {
+                rows.push(name.clone());
             }
         }
+        let (class, badge, figure_class) = (self.class, self.badge, self.figure_class);
+        rows.into_iter()
+            .map(|row| {
+                let cells = per_env
+                    .iter()
+                    .zip(names)
+                    .map(|(items, env)| {
+                        let figure = items.iter().find(|(n, _)| *n == row).map(|(_, f)| f.clone());
+                        view! {
+                            <td data-env=env.clone() data-label=env.clone()>
+                                {match figure {
+                                    Some(f) => view! { <span class=figure_class>{f}</span> }.into_any(),
+                                    None => view! { <span class="muted">"—"</span> }.into_any(),
+                                }}
+                            </td>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <tr class=class>
+                        <th scope="row">{row} " " <span class="badge">{badge}</span></th>
+                        {cells}
+                    </tr>
+                }
+            })
+            .collect_view()
+            .into_any()
     }
-    items
-        .into_iter()
-        .map(|item| {
-            let cells = environments
-                .iter()
-                .zip(names)
-                .map(|(env, name)| {
-                    let cost = env
-                        .fixed
-                        .iter()
-                        .find(|f| f.name == item)
-                        .map(|f| dollars(f.monthly_cents));
-                    view! {
-                        <td data-env=name.clone() data-label=name.clone()>
-                            {match cost {
-                                Some(c) => view! { <span class="cost">{c}</span> }.into_any(),
-                                None => view! { <span class="muted">"—"</span> }.into_any(),
-                            }}
-                        </td>
-                    }
-                })
-                .collect_view();
-            view! {
-                <tr class="fixed-item">
-                    <th scope="row">{item} " " <span class="badge">"fixed"</span></th>
-                    {cells}
-                </tr>
-            }
-        })
-        .collect_view()
-        .into_any()
+}
+
+fn fixed_rows(environments: &[EnvironmentCosts], names: &[String]) -> AnyView {
+    let rows = NamedRows {
+        class: "fixed-item",
+        badge: "fixed",
+        figure_class: "cost",
+    };
+    rows.render(environments, names, |env| {
+        env.fixed
+            .iter()
+            .map(|f| (f.name.clone(), dollars(f.monthly_cents)))
+            .collect()
+    })
 }
 
 #[component]
@@ -237,48 +262,23 @@ fn MeasuredView(cell: MeasuredCell) -> impl IntoView {
 /// One row per name Cost Explorer counted that is no service (other tag values, the
 /// untagged rest), month to date in each environment that measures.
 fn measured_rows(environments: &[EnvironmentCosts], names: &[String]) -> AnyView {
-    let mut items: Vec<String> = Vec::new();
-    for m in environments.iter().filter_map(|e| e.measured.as_ref()) {
-        for item in &m.other {
-            if !items.contains(&item.name) {
-                items.push(item.name.clone());
-            }
-        }
-    }
-    items
-        .into_iter()
-        .map(|item| {
-            let cells = environments
-                .iter()
-                .zip(names)
-                .map(|(env, name)| {
-                    let spent = env
-                        .measured
-                        .as_ref()
-                        .and_then(|m| m.other.iter().find(|o| o.name == item))
-                        .map(|o| dollars(o.monthly_cents));
-                    view! {
-                        <td data-env=name.clone() data-label=name.clone()>
-                            {match spent {
-                                Some(s) => view! {
-                                    <span class="cost-measured">{format!("Measured: {s} this month")}</span>
-                                }
-                                .into_any(),
-                                None => view! { <span class="muted">"—"</span> }.into_any(),
-                            }}
-                        </td>
-                    }
-                })
-                .collect_view();
-            view! {
-                <tr class="measured-item">
-                    <th scope="row">{item} " " <span class="badge">"measured"</span></th>
-                    {cells}
-                </tr>
-            }
-        })
-        .collect_view()
-        .into_any()
+    let rows = NamedRows {
+        class: "measured-item",
+        badge: "measured",
+        figure_class: "cost-measured",
+    };
+    rows.render(environments, names, |env| {
+        env.measured
+            .iter()
+            .flat_map(|m| &m.other)
+            .map(|o| {
+                (
+                    o.name.clone(),
+                    format!("Measured: {} this month", dollars(o.monthly_cents)),
+                )
+            })
+            .collect()
+    })
 }
 
 /// An environment's month as measured, its daily sparkline and its budget.
