@@ -21,11 +21,17 @@ struct Api<'a> {
 }
 
 impl Api<'_> {
+    /// A deploy request.
     async fn post(&self, body: Value) -> (u16, Value) {
+        self.post_to("/api/v1/deployments", body).await
+    }
+
+    /// A POST of `body` as JSON to `path` with this token.
+    async fn post_to(&self, path: &str, body: Value) -> (u16, Value) {
         let response = self
             .app
             .client
-            .post(format!("{}/api/v1/deployments", self.app.base))
+            .post(format!("{}{path}", self.app.base))
             .bearer_auth(&self.token)
             .json(&body)
             .send()
@@ -676,21 +682,6 @@ async fn a_promotion_from_docker_to_ecs_needs_a_registry_digest() {
     app.stop().await;
 }
 
-/// A POST of `body` as JSON to `path` with `api`'s token.
-async fn post_json(api: &Api<'_>, path: &str, body: Value) -> (u16, Value) {
-    let response = api
-        .app
-        .client
-        .post(format!("{}{path}", api.app.base))
-        .bearer_auth(&api.token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn an_incident_freezes_deploys_into_its_scope_and_keeps_its_timeline() {
     ensure_demo_images();
@@ -722,17 +713,17 @@ async fn an_incident_freezes_deploys_into_its_scope_and_keeps_its_timeline() {
     // Declaring: a viewer may not; a wrong environment is named; a deployer may.
     let declare = json!({"title": "Checkout errors", "severity": "SEV2",
                          "environments": "staging", "services": "shop"});
-    let (status, _) = post_json(viewer, "/api/v1/incidents", declare.clone()).await;
+    let (status, _) = viewer.post_to("/api/v1/incidents", declare.clone()).await;
     assert_eq!(status, 403);
-    let (status, body) = post_json(
-        deployer,
-        "/api/v1/incidents",
-        json!({"title": "x", "severity": "SEV2", "environments": "qa"}),
-    )
-    .await;
+    let (status, body) = deployer
+        .post_to(
+            "/api/v1/incidents",
+            json!({"title": "x", "severity": "SEV2", "environments": "qa"}),
+        )
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "environments: there is no environment `qa`");
-    let (status, body) = post_json(deployer, "/api/v1/incidents", declare).await;
+    let (status, body) = deployer.post_to("/api/v1/incidents", declare).await;
     assert_eq!(status, 201, "{body}");
     let id = body["id"].as_i64().unwrap();
 
@@ -806,26 +797,26 @@ async fn an_incident_freezes_deploys_into_its_scope_and_keeps_its_timeline() {
     let happened = before
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
-    let (status, body) = post_json(
-        deployer,
-        &format!("/api/v1/incidents/{id}/notes"),
-        json!({"note": "alerts began", "happened_at": happened}),
-    )
-    .await;
+    let (status, body) = deployer
+        .post_to(
+            &format!("/api/v1/incidents/{id}/notes"),
+            json!({"note": "alerts began", "happened_at": happened}),
+        )
+        .await;
     assert_eq!(status, 204, "{body}");
-    let (status, _) = post_json(
-        deployer,
-        &format!("/api/v1/incidents/{id}/resolve"),
-        json!({"summary": "fixed by 2"}),
-    )
-    .await;
+    let (status, _) = deployer
+        .post_to(
+            &format!("/api/v1/incidents/{id}/resolve"),
+            json!({"summary": "fixed by 2"}),
+        )
+        .await;
     assert_eq!(status, 204);
-    let (status, body) = post_json(
-        releaser,
-        &format!("/api/v1/incidents/{id}/resolve"),
-        json!({"summary": "again"}),
-    )
-    .await;
+    let (status, body) = releaser
+        .post_to(
+            &format!("/api/v1/incidents/{id}/resolve"),
+            json!({"summary": "again"}),
+        )
+        .await;
     assert_eq!(
         (status, body["error"].as_str()),
         (409, Some(&*format!("incident #{id} is already resolved")))
