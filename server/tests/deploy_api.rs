@@ -683,7 +683,18 @@ async fn a_promotion_from_docker_to_ecs_needs_a_registry_digest() {
 }
 
 #[tokio::test]
-async fn an_incident_freezes_deploys_into_its_scope_and_keeps_its_timeline() {
+async fn an_incident_freezes_deploys_into_its_scope_and_keeps_its_timeline_on_sqlite() {
+    incident_and_freezes(TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn an_incident_freezes_deploys_into_its_scope_and_keeps_its_timeline_on_postgres() {
+    incident_and_freezes(TestDb::postgres().await).await;
+}
+
+/// Declaring, the freezes (incident and window) and their override, the timeline, resolving
+/// and the record, through the JSON API on `db`.
+async fn incident_and_freezes(db: TestDb) {
     ensure_demo_images();
     let name = unique_name("fd-incident").replace('_', "-");
     // A freeze window on the other service, from an hour ago to an hour from now (UTC).
@@ -705,7 +716,6 @@ async fn an_incident_freezes_deploys_into_its_scope_and_keeps_its_timeline() {
          reason = \"code freeze\"\ndates = [{{ from = \"{from}\", to = \"{to}\" }}]\n"
     );
     let config = Config::parse(Path::new("test.toml"), &text).unwrap();
-    let db = TestDb::sqlite();
     let app = TestApp::start_with(&db, config).await;
     let admin = app.signed_in(&db, "root", Role::Admin).await;
     let [viewer, deployer, releaser] = &role_tokens(&app, &admin).await;
