@@ -528,6 +528,44 @@ async fn a_promotion_is_previewed_before_it_is_confirmed() {
     );
     assert_eq!(releaser.live("production").await["version"], "1");
 
+    // During an incident on production the preview says so: a releaser's confirm form asks for
+    // the reason, and the promotion without one is refused.
+    let (status, declared) = releaser
+        .post_to(
+            "/api/v1/incidents",
+            json!({"title": "Checkout errors", "severity": "SEV2", "environments": "production"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{declared}");
+    let incident = declared["id"].as_i64().unwrap();
+    let (_, preview) = releaser
+        .get("/api/v1/environments/production/services/shop/promotion")
+        .await;
+    assert_eq!(
+        preview["frozen_by"],
+        format!("frozen by incident #{incident} (Checkout errors)")
+    );
+    assert_eq!(preview["refusal"], Value::Null, "{preview}");
+    let (_, page) = admin.get_text("/services/shop/promote/production").await;
+    assert!(
+        page.contains("Reason to promote through the freeze"),
+        "{page}"
+    );
+    let (status, body) = releaser
+        .post(
+            json!({"environment": "production", "service": "shop", "promote_from": "staging",
+                     "reviewed": digest, "idempotency_key": "frozen"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = releaser
+        .post_to(
+            &format!("/api/v1/incidents/{incident}/resolve"),
+            json!({"summary": "false alarm"}),
+        )
+        .await;
+    assert_eq!(status, 204);
+
     // The confirm form, posted as a browser without script would, promotes what was shown.
     let response = app
         .client
