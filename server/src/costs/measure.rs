@@ -45,6 +45,9 @@ pub struct Measurer {
     /// One per environment with `[environment.costs.aws]`.
     clients: HashMap<EnvName, AwsCosts>,
     holder: String,
+    /// One fetch at a time in this console: the lease keeps other consoles out, but this
+    /// console's loop and an admin's refresh would both hold it.
+    fetching: tokio::sync::Mutex<()>,
     /// Counts saved fetches: pages showing figures start over when it moves (tests wait on it).
     changed: watch::Sender<u64>,
 }
@@ -63,6 +66,7 @@ impl Measurer {
             clock,
             clients,
             holder: lease_holder(),
+            fetching: tokio::sync::Mutex::new(()),
             changed: watch::channel(0).0,
         }
     }
@@ -142,6 +146,7 @@ impl Measurer {
                     now,
                 )
         };
+        let _one_at_a_time = self.fetching.lock().await;
         let now = self.clock.now();
         let store_error = |e: StoreError| {
             tracing::error!(environment = %env.name, error = %e, "cannot keep measured costs");
