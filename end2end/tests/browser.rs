@@ -551,6 +551,20 @@ async fn deploy_page(browser: &Browser) -> Option<(String, String, usize, bool)>
 /// arrive while it runs (no reload), until the state is `outcome`.
 async fn click_and_watch(browser: &Browser, button: &str, outcome: &str) -> String {
     let c = &browser.client;
+    // The form must run in the browser first (the bundle loads after the page): clicked
+    // before, it would still deploy, but as a plain form with a full page load.
+    let live = format!(
+        "const b = document.querySelector({button:?});
+         return !!(b && b.closest('form[data-live=true]'));"
+    );
+    eventually(
+        "the form to run in the browser",
+        Duration::from_secs(30),
+        || async {
+            (c.execute(&live, vec![]).await.ok()? == serde_json::Value::Bool(true)).then_some(())
+        },
+    )
+    .await;
     c.execute("window.__sameDocument = true;", vec![])
         .await
         .unwrap();

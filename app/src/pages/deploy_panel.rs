@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::{
     api::Deploy,
-    components::FormResult,
+    components::{FormResult, live_marker},
     model::{DeployPanel, DeploySummary, Timestamp},
     time_format,
 };
@@ -61,7 +61,7 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
             let label = format!("Deploy to {environment}");
             let reason_id = format!("override-{environment}");
             Some(view! {
-                <ActionForm action attr:class="inline-form deploy-form">
+                <ActionForm action attr:class="inline-form deploy-form" attr:data-live=live_marker()>
                     {fields}
                     <label for=input_id.clone()>"Version"</label>
                     <input
@@ -119,7 +119,7 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
                 options.push(view! { <option value=r.version>{label}</option> });
             }
             Some(view! {
-                <ActionForm action attr:class="inline-form rollback-form">
+                <ActionForm action attr:class="inline-form rollback-form" attr:data-live=live_marker()>
                     {fields}
                     <input type="hidden" name="rollback" value="true" />
                     <label for=select_id.clone()>"Earlier release"</label>
@@ -137,7 +137,7 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
             let fields = hidden(&environment, &service, &form_key, "restart");
             let label = format!("Restart in {environment}");
             view! {
-                <ActionForm action attr:class="inline-form restart-form">
+                <ActionForm action attr:class="inline-form restart-form" attr:data-live=live_marker()>
                     {fields}
                     <input type="hidden" name="restart" value="true" />
                     <button type="submit">{label}</button>

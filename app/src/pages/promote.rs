@@ -9,7 +9,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::{
     api::{Deploy, load_promotion_preview},
-    components::{ErrorPanel, FormResult, HealthBadge},
+    components::{ErrorPanel, FormResult, HealthBadge, live_marker},
     model::{Lag, PromotionPreview, RecentHealth, RunningRelease, SettingDifference, Timestamp},
     pages::deploy_panel::hidden,
     time_format,
@@ -359,7 +359,7 @@ fn Confirm(
         }
     });
     view! {
-        <ActionForm action attr:class="confirm-form">
+        <ActionForm action attr:class="confirm-form" attr:data-live=live_marker()>
             {hidden(&target, &service, &form_key, "promote")}
             <input type="hidden" name="promote_from" value=source />
             <input type="hidden" name="reviewed" value=reviewed />

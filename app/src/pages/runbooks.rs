@@ -9,7 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::{
     MeResource,
     api::{Deploy, load_runbook, load_runbook_problems, load_runbooks},
-    components::{ErrorPanel, FormResult, LiveHealth},
+    components::{ErrorPanel, FormResult, LiveHealth, live_marker},
     model::{
         Action, ActionBlockView, DeployKind, HealthNow, RunbookEntry, RunbookList, RunbookPage,
         RunbookPart, RunbookSummary, TocEntry, encode_query_value,
@@ -460,7 +460,7 @@ fn ActionBlock(block: ActionBlockView, runbook: String) -> impl IntoView {
             </summary>
             <p>{change}</p>
             {cost_change.map(|c| view! { <p class="cost-change">{format!("Cost: {c}")}</p> })}
-            <ActionForm action attr:class="inline-form">
+            <ActionForm action attr:class="inline-form" attr:data-live=live_marker()>
                 {fields}
                 <input type="hidden" name="runbook" value=runbook />
                 {(!restart).then(|| view! { <input type="hidden" name="version" value=to.clone() /> })}
