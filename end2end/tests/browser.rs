@@ -190,6 +190,21 @@ async fn the_account_admin_service_and_runbook_pages_fit_a_360_px_phone() {
         .unwrap();
     assert_eq!(blocks.len(), 2, "the runbook's two action blocks");
     assert_no_horizontal_scroll(&browser, "/incidents/1").await;
+    // The service page says production is frozen, and asks an admin for a reason to deploy.
+    c.goto(&format!("{}/services/shop-web", console.url))
+        .await
+        .unwrap();
+    let note = text_of(
+        &browser,
+        "section.deploy-panel[data-env=production] .freeze-note",
+    )
+    .await;
+    assert!(
+        note.starts_with("Deploys here are frozen by incident #1 (Checkout errors): give a reason"),
+        "{note}"
+    );
+    c.find(Locator::Id("override-production")).await.unwrap();
+    assert_no_horizontal_scroll(&browser, "/services/shop-web (frozen)").await;
     browser.close().await;
 }
 
