@@ -81,12 +81,15 @@ impl Measurer {
         if self.clients.is_empty() {
             return;
         }
+        // The first tick is at once: figures that are stale at start are asked for then.
+        let mut looks = tokio::time::interval(LOOK_EVERY);
+        looks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            self.refresh_due().await;
             tokio::select! {
                 () = stopping.cancelled() => return,
-                () = tokio::time::sleep(LOOK_EVERY) => {}
+                _ = looks.tick() => {}
             }
+            self.refresh_due().await;
         }
     }
 
