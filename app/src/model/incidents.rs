@@ -49,19 +49,25 @@ pub struct IncidentView {
 impl IncidentView {
     /// "production (all services)", "staging, production: shop-web, orders-api".
     pub fn scope(&self) -> String {
-        let envs = self.environments.join(", ");
-        if self.services.is_empty() {
-            format!("{envs} (all services)")
-        } else {
-            format!("{envs}: {}", self.services.join(", "))
-        }
+        scope_text(
+            self.environments.iter().map(String::as_str),
+            self.services.iter().map(String::as_str),
+        )
     }
+}
 
-    /// Whether deploys to `service` in `environment` are frozen by it (while open).
-    pub fn covers(&self, environment: &str, service: &str) -> bool {
-        self.resolved_at.is_none()
-            && self.environments.iter().any(|e| e == environment)
-            && (self.services.is_empty() || self.services.iter().any(|s| s == service))
+/// What an incident or a freeze window covers: "production (all services)" when it names no
+/// service, else "staging, production: shop-web, orders-api".
+pub fn scope_text<'a>(
+    environments: impl IntoIterator<Item = &'a str>,
+    services: impl IntoIterator<Item = &'a str>,
+) -> String {
+    let envs = environments.into_iter().collect::<Vec<_>>().join(", ");
+    let services = services.into_iter().collect::<Vec<_>>().join(", ");
+    if services.is_empty() {
+        format!("{envs} (all services)")
+    } else {
+        format!("{envs}: {services}")
     }
 }
 

@@ -35,6 +35,7 @@ pub use health::{
 };
 pub use incidents::{
     DeclareForm, IncidentList, IncidentPage, IncidentView, PinnedRunbook, Severity, TimelineEntry,
+    scope_text,
 };
 pub use names::{EnvName, NameError, ServiceName};
 pub use runbooks::{

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::aws::AwsCosts;
 use super::budget::Budget;
-use super::month::{MonthToDate, day_of, due, month_key, month_to_date};
+use super::month::{MonthToDate, day_index, day_of, due, month_key, month_to_date};
 use crate::clock::Clock;
 use crate::config::{Backend, BudgetSettings, Config, Environment};
 use crate::store::{BudgetCrossing, CostDay, CostFetch, Store, StoreError, lease_holder};
@@ -280,13 +280,7 @@ impl Measurer {
         };
         let mut daily_micros = vec![0; usize::from(today.day())];
         for d in &days {
-            let index = d
-                .day
-                .rsplit('-')
-                .next()
-                .and_then(|dd| dd.parse::<usize>().ok())
-                .and_then(|dd| dd.checked_sub(1));
-            if let Some(slot) = index.and_then(|i| daily_micros.get_mut(i)) {
+            if let Some(slot) = day_index(&d.day).and_then(|i| daily_micros.get_mut(i)) {
                 *slot += d.micros;
             }
         }

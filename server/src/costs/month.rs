@@ -22,6 +22,14 @@ pub fn day_key(day: Date) -> String {
     format!("{month}-{:02}", day.day(), month = month_key(day))
 }
 
+/// Where a kept day (`2026-11-03`) goes in a month's list of daily figures: 0 for the 1st.
+pub fn day_index(day: &str) -> Option<usize> {
+    day.rsplit('-')
+        .next()
+        .and_then(|dd| dd.parse::<usize>().ok())
+        .and_then(|dd| dd.checked_sub(1))
+}
+
 /// The first day of `day`'s month.
 pub fn first_of_month(day: Date) -> Date {
     day.replace_day(1).unwrap_or(day)
@@ -117,6 +125,10 @@ mod tests {
         assert_eq!(day_key(first_of_month(day)), "2026-11-01");
         assert_eq!(days_in_month(date!(2028 - 02 - 10)), 29);
         assert_eq!(month_name(day), "November 2026");
+        assert_eq!(
+            (day_index("2026-11-01"), day_index("2026-11-30")),
+            (Some(0), Some(29))
+        );
     }
 
     #[test]

@@ -20,16 +20,13 @@ use crate::{
     config::{Config, Environment, Target, TargetKind},
     error::AppError,
     health::HealthMonitor,
-    incidents::{self, timeline, windows},
-    store::{DeploymentRecord, EntryKind, NewDeployment, Outcome, Release},
+    incidents::{self, timeline},
+    store::{DeploymentRecord, EntryKind, IncidentRecord, NewDeployment, Outcome, Release},
 };
 
 /// A freeze a releaser deployed through, and why.
 struct Overridden {
-    /// The incident whose freeze it was; `None` for a freeze window.
-    incident: Option<i64>,
-    /// "frozen by incident #3 (…)", "frozen by window weekend (…) until …".
-    freeze: String,
+    freeze: incidents::Freeze,
     reason: String,
 }
 
@@ -136,11 +133,13 @@ impl DeployService {
         self.auth
             .allow_in(caller, action, &audit_as, service.as_str(), env.as_str())
             .await?;
+        // Read once: the freeze check and the timeline entry below both need them.
+        let open = self.engine.store().open_incidents().await?;
         let overridden = self
             .check_freeze(
                 caller,
-                &env,
-                &service,
+                &open,
+                (&env, &service),
                 kind,
                 form.override_reason.as_deref(),
             )
@@ -216,30 +215,29 @@ impl DeployService {
                 DeployKind::Promote => format!("promotion of {}", release.version),
                 DeployKind::Restart => "restart".to_owned(),
             };
-            if let Some(Overridden {
-                incident,
-                freeze,
-                reason,
-            }) = &overridden
-            {
-                // An incident's freeze overridden goes on its timeline; a window has none.
-                if incident.is_some() {
-                    let text = format!(
-                        "{} requested a {what} of {service} in {env} through the freeze (#{}): \
-                         {reason}",
-                        caller.name, job.id
-                    );
-                    timeline::record(
-                        self.engine.store().as_ref(),
-                        &env,
-                        &service,
-                        EntryKind::Freeze,
-                        &caller.name,
-                        &text,
-                        Timestamp::now(),
-                    )
-                    .await;
-                }
+            // On the timeline of an incident in scope: the request, and a freeze overridden.
+            let (entry_kind, through) = match &overridden {
+                Some(o) if o.freeze.incident.is_some() => (
+                    EntryKind::Freeze,
+                    format!(" through the freeze: {}", o.reason),
+                ),
+                _ => (EntryKind::Deploy, String::new()),
+            };
+            timeline::record_in(
+                self.engine.store().as_ref(),
+                &open,
+                &env,
+                &service,
+                entry_kind,
+                &caller.name,
+                &format!(
+                    "{} requested a {what} of {service} in {env} (#{}){through}",
+                    caller.name, job.id
+                ),
+                Timestamp::now(),
+            )
+            .await;
+            if let Some(Overridden { freeze, reason }) = &overridden {
                 self.auth
                     .audit_action(
                         caller,
@@ -247,23 +245,12 @@ impl DeployService {
                         service.as_str(),
                         env.as_str(),
                         Outcome::Success,
-                        format!("#{}: through the freeze ({freeze}): {reason}", job.id),
+                        format!(
+                            "#{}: through the freeze ({}): {reason}",
+                            job.id, freeze.message
+                        ),
                     )
                     .await?;
-            } else {
-                timeline::record(
-                    self.engine.store().as_ref(),
-                    &env,
-                    &service,
-                    EntryKind::Deploy,
-                    &caller.name,
-                    &format!(
-                        "{} requested a {what} of {service} in {env} (#{})",
-                        caller.name, job.id
-                    ),
-                    Timestamp::now(),
-                )
-                .await;
             }
             self.auth
                 .audit_action(
@@ -290,23 +277,22 @@ impl DeployService {
     async fn check_freeze(
         &self,
         caller: &Caller,
-        env: &EnvName,
-        service: &ServiceName,
+        open: &[IncidentRecord],
+        (env, service): (&EnvName, &ServiceName),
         kind: DeployKind,
         reason: Option<&str>,
     ) -> Result<Option<Overridden>, AppError> {
-        let open = self.engine.store().open_incidents().await?;
-        let frozen = match incidents::frozen_by(&open, env, service, kind) {
-            Some(incident) => (incidents::frozen_message(incident), Some(incident.id)),
-            None => {
-                match windows::frozen_by(&self.config.freezes, env, service, kind, Timestamp::now())
-                {
-                    Some((window, run)) => (windows::frozen_message(window, &run), None),
-                    None => return Ok(None),
-                }
-            }
+        let Some(freeze) = incidents::freeze_of(
+            open,
+            &self.config.freezes,
+            env,
+            service,
+            kind,
+            Timestamp::now(),
+        ) else {
+            return Ok(None);
         };
-        let (frozen, incident) = frozen;
+        let frozen = &freeze.message;
         let reason = reason.map(str::trim).unwrap_or_default();
         if reason.is_empty() {
             let hint = if permits(caller.role, Action::OverrideFreeze) {
@@ -340,8 +326,7 @@ impl DeployService {
             ));
         }
         Ok(Some(Overridden {
-            incident,
-            freeze: frozen,
+            freeze,
             reason: reason.to_owned(),
         }))
     }

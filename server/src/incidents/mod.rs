@@ -36,8 +36,17 @@ pub fn frozen_by<'i>(
     }
 }
 
-/// What freezes a change of `kind` to `service` in `env` at `now`, worded for the pages: an
-/// open incident first, else a freeze window that is on.
+/// What freezes a change, and whose freeze it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Freeze {
+    /// "frozen by incident #3 (…)", "frozen by window weekend (…) until …".
+    pub message: String,
+    /// The incident's number; `None` for a freeze window.
+    pub incident: Option<i64>,
+}
+
+/// What freezes a change of `kind` to `service` in `env` at `now`: an open incident first,
+/// else a freeze window that is on. The one rule deploy requests and the pages both ask.
 pub fn freeze_of(
     open: &[IncidentRecord],
     windows: &[crate::config::FreezeWindow],
@@ -45,13 +54,17 @@ pub fn freeze_of(
     service: &ServiceName,
     kind: DeployKind,
     now: flightdeck_app::model::Timestamp,
-) -> Option<String> {
-    frozen_by(open, env, service, kind)
-        .map(frozen_message)
-        .or_else(|| {
-            windows::frozen_by(windows, env, service, kind, now)
-                .map(|(w, run)| windows::frozen_message(w, &run))
-        })
+) -> Option<Freeze> {
+    match frozen_by(open, env, service, kind) {
+        Some(incident) => Some(Freeze {
+            message: frozen_message(incident),
+            incident: Some(incident.id),
+        }),
+        None => windows::frozen_by(windows, env, service, kind, now).map(|(w, run)| Freeze {
+            message: windows::frozen_message(w, &run),
+            incident: None,
+        }),
+    }
 }
 
 /// The refusal a frozen change gets: "frozen by incident #3 (Checkout errors)".

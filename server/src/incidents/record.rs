@@ -4,7 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use flightdeck_app::{model::Timestamp, time_format};
+use flightdeck_app::{
+    model::{EnvName, ServiceName, Timestamp, scope_text},
+    time_format,
+};
 
 use crate::store::{EntryKind, EntryRecord, IncidentRecord};
 
@@ -89,13 +92,10 @@ pub fn markdown(incident: &IncidentRecord, entries: &[EntryRecord]) -> String {
         inline(&incident.title),
         incident.severity.as_str()
     );
-    let envs: Vec<&str> = incident.environments.iter().map(|e| e.as_str()).collect();
-    let scope = if incident.services.is_empty() {
-        format!("{} (all services)", envs.join(", "))
-    } else {
-        let services: Vec<&str> = incident.services.iter().map(|s| s.as_str()).collect();
-        format!("{}: {}", envs.join(", "), services.join(", "))
-    };
+    let scope = scope_text(
+        incident.environments.iter().map(EnvName::as_str),
+        incident.services.iter().map(ServiceName::as_str),
+    );
     md.push_str(&format!("- Scope: {scope}\n"));
     md.push_str(&format!("- Led by: {}\n", inline(&incident.lead)));
     md.push_str(&format!(
@@ -162,7 +162,7 @@ pub fn markdown(incident: &IncidentRecord, entries: &[EntryRecord]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use flightdeck_app::model::{EnvName, ServiceName, Severity};
+    use flightdeck_app::model::Severity;
 
     use super::*;
 

@@ -5,7 +5,7 @@
 use flightdeck_app::model::{EnvName, HealthState, ServiceName, Timestamp};
 
 use super::covers;
-use crate::store::{EntryKind, EntryRecord, Store};
+use crate::store::{EntryKind, EntryRecord, IncidentRecord, Store};
 
 /// Who wrote what the console adds by itself.
 pub const CONSOLE: &str = "flightdeck";
@@ -28,6 +28,22 @@ pub async fn record(
             return;
         }
     };
+    record_in(store, &open, env, service, kind, author, text, at).await;
+}
+
+/// [`record`] with the open incidents already read (a deploy request has them from its
+/// freeze check).
+#[allow(clippy::too_many_arguments)] // each is one fact of the entry
+pub async fn record_in(
+    store: &dyn Store,
+    open: &[IncidentRecord],
+    env: &EnvName,
+    service: &ServiceName,
+    kind: EntryKind,
+    author: &str,
+    text: &str,
+    at: Timestamp,
+) {
     for incident in open.iter().filter(|i| covers(i, env, service)) {
         let entry = EntryRecord {
             at,

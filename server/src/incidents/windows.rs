@@ -114,13 +114,10 @@ pub fn next_after(w: &FreezeWindow, at: Timestamp) -> Option<Occurrence> {
 
 /// "production (all services)", "staging, production: shop".
 pub fn scope(w: &FreezeWindow) -> String {
-    let envs: Vec<&str> = w.environments.iter().map(EnvName::as_str).collect();
-    if w.services.is_empty() {
-        format!("{} (all services)", envs.join(", "))
-    } else {
-        let services: Vec<&str> = w.services.iter().map(ServiceName::as_str).collect();
-        format!("{}: {}", envs.join(", "), services.join(", "))
-    }
+    flightdeck_app::model::scope_text(
+        w.environments.iter().map(EnvName::as_str),
+        w.services.iter().map(ServiceName::as_str),
+    )
 }
 
 /// Whether `w` is about `service` in `env` at all.

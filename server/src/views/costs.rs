@@ -20,7 +20,7 @@ use crate::{
         dollars,
         estimate::{ContainerLimits, size_change},
         measure::Measured,
-        month::{day_of, month_name, month_to_date},
+        month::{day_index, day_of, month_name, month_to_date},
         monthly_fargate,
         prices::for_region,
         share_host,
@@ -267,12 +267,7 @@ fn cents_of(micros: i64) -> i64 {
 fn measured_by_group(days: &[CostDay], today: Date) -> HashMap<String, MeasuredCell> {
     let mut daily: HashMap<&str, Vec<i64>> = HashMap::new();
     for d in days {
-        let index = d
-            .day
-            .rsplit('-')
-            .next()
-            .and_then(|dd| dd.parse::<usize>().ok());
-        if let Some(i) = index.and_then(|dd| dd.checked_sub(1)) {
+        if let Some(i) = day_index(&d.day) {
             let row = daily.entry(d.group.as_str()).or_default();
             if row.len() <= i {
                 row.resize(i + 1, 0);

@@ -202,7 +202,8 @@ impl Views {
                     &found.name,
                     DeployKind::Deploy,
                     now,
-                ),
+                )
+                .map(|f| f.message),
                 next_freeze: next_freeze(&self.config.freezes, &env.name, &found.name, now),
                 may_override: permits(caller.role, Action::OverrideFreeze),
                 in_progress: jobs.iter().find(|j| !j.state.is_final()).map(|j| j.id),

@@ -148,7 +148,8 @@ impl Views {
             name,
             DeployKind::Promote,
             now,
-        );
+        )
+        .map(|f| f.message);
         if let (None, Some(frozen)) = (&refusal, &frozen_by)
             && !permits(caller.role, Action::OverrideFreeze)
         {
