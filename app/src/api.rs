@@ -531,6 +531,30 @@ pub async fn note_incident(id: i64, note: String, happened_at: String) -> Result
     )
 }
 
+/// Approves or rejects a deploy awaiting approval (`decision` is `approve` or `reject`), then
+/// shows the deploy again.
+#[server(endpoint = "deployments/decide")]
+pub async fn decide_deployment(
+    deployment: i64,
+    decision: String,
+    comment: Option<String>,
+) -> Result<(), ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            let form = crate::model::ApprovalForm {
+                deployment,
+                decision,
+                comment: comment.unwrap_or_default(),
+            };
+            console.decide_deployment(&caller, form).await?;
+            leptos_axum::redirect(&format!("/deployments/{deployment}"));
+            Ok(())
+        }
+        .await,
+    )
+}
+
 /// Resolves an incident with a summary.
 #[server(endpoint = "incidents/resolve")]
 pub async fn resolve_incident(id: i64, summary: String) -> Result<(), ConsoleError> {

@@ -13,10 +13,10 @@ use leptos::prelude::use_context;
 use crate::{
     error::ConsoleError,
     model::{
-        AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard, DeclareForm, DeployForm,
-        DeployPanel, DeploymentView, IncidentList, IncidentPage, IncidentView, LiveService, Me,
-        PromotionPreview, Role, RunbookList, RunbookPage, RunbookProblem, ServiceHealthPage,
-        SessionView, TargetHealth, TokenView, UserView,
+        ApprovalForm, AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard, DeclareForm,
+        DeployForm, DeployPanel, DeploymentView, IncidentList, IncidentPage, IncidentView,
+        LiveService, Me, PromotionPreview, Role, RunbookList, RunbookPage, RunbookProblem,
+        ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
     },
 };
 
@@ -25,6 +25,10 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub name: String,
+    /// The person answerable for what the caller does: the account's name, or for an API
+    /// token, whoever created it. Approvals compare people, so a second token is not a second
+    /// person.
+    pub person: String,
     pub role: Role,
     pub kind: CallerKind,
     /// The client address, as the network allow-list saw it.
@@ -144,6 +148,13 @@ pub trait Console: Send + Sync + 'static {
 
     /// One deploy with its steps.
     async fn deployment(&self, caller: &Caller, id: i64) -> Result<DeploymentView, ConsoleError>;
+
+    /// Approves or rejects a deploy awaiting approval (a releaser other than its requester).
+    async fn decide_deployment(
+        &self,
+        caller: &Caller,
+        form: ApprovalForm,
+    ) -> Result<DeploymentView, ConsoleError>;
 
     /// The services of one environment as the backend reports them now.
     async fn environment_services(

@@ -9,9 +9,9 @@ use flightdeck_app::{
     console::{Caller, Client, Console, SetCookie},
     error::ConsoleError,
     model::{
-        Action, AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard, DeclareForm,
-        DeployForm, DeployPanel, DeploymentView, IncidentList, IncidentPage, IncidentView,
-        LiveService, Me, PromotionPreview, RunbookList, RunbookPage, RunbookProblem,
+        Action, ApprovalForm, AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard,
+        DeclareForm, DeployForm, DeployPanel, DeploymentView, IncidentList, IncidentPage,
+        IncidentView, LiveService, Me, PromotionPreview, RunbookList, RunbookPage, RunbookProblem,
         ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
     },
 };
@@ -73,7 +73,7 @@ impl Console for ConsoleService {
         form: DeployForm,
     ) -> Result<DeploymentView, ConsoleError> {
         let job = self.deploys.request(caller, form).await?;
-        Ok(self.views.deployment_view(job).await?)
+        Ok(self.views.deployment_view(caller, job).await?)
     }
 
     async fn deploy_panels(
@@ -100,7 +100,16 @@ impl Console for ConsoleService {
 
     async fn deployment(&self, caller: &Caller, id: i64) -> Result<DeploymentView, ConsoleError> {
         authorize(caller, Action::View)?;
-        Ok(self.views.deployment(id).await?)
+        Ok(self.views.deployment(caller, id).await?)
+    }
+
+    async fn decide_deployment(
+        &self,
+        caller: &Caller,
+        form: ApprovalForm,
+    ) -> Result<DeploymentView, ConsoleError> {
+        let job = self.deploys.decide(caller, form).await?;
+        Ok(self.views.deployment_view(caller, job).await?)
     }
 
     async fn environment_services(

@@ -138,7 +138,8 @@ impl Application {
                 backends.clone(),
                 config.deploy,
             )
-            .map_err(StartupError::Prober)?,
+            .map_err(StartupError::Prober)?
+            .with_clock(clock.clone()),
         );
         // Read now (a problem is logged, never fatal), then kept current by its loop.
         let runbooks = Arc::new(Catalog::new(config.clone()));

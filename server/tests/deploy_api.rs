@@ -4,15 +4,15 @@
 
 mod common;
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use common::{
     TestApp, TestDb,
     docker::{Containers, DEMO_REPO, ensure_demo_images},
     free_port_for_tests, unique_name,
 };
-use flightdeck::config::Config;
-use flightdeck_app::model::Role;
+use flightdeck::{clock::ManualClock, config::Config};
+use flightdeck_app::model::{Role, Timestamp};
 use serde_json::{Value, json};
 
 struct Api<'a> {
@@ -924,5 +924,226 @@ async fn incident_and_freezes(db: TestDb) {
     ] {
         assert!(audit.contains(action), "{action} in {audit}");
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn production_changes_wait_for_a_second_person_on_sqlite() {
+    approvals(TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn production_changes_wait_for_a_second_person_on_postgres() {
+    approvals(TestDb::postgres().await).await;
+}
+
+/// Into production (`approvals = 1`): a deployer's promotion waits holding the lock, the
+/// requester cannot approve it even with a second token, another releaser approves it and it
+/// runs; a second request is rejected; a third outlives a restart and then expires on the
+/// console's clock, freeing the lock. Through the JSON API and the pages, on `db`.
+async fn approvals(db: TestDb) {
+    ensure_demo_images();
+    let name = unique_name("fd-approve").replace('_', "-");
+    let (staging_port, production_port) = (free_port_for_tests(), free_port_for_tests());
+    let mut containers = Containers(Vec::new());
+    for (env, port, version) in [
+        ("staging", staging_port, "2"),
+        ("production", production_port, "1"),
+    ] {
+        let publish = format!("127.0.0.1:{port}:8080");
+        let image = format!("{DEMO_REPO}:{version}");
+        containers.run(
+            &format!("{name}-{env}"),
+            &["-p", &publish, "--stop-timeout", "1", &image],
+        );
+    }
+    let text = format!(
+        "[health]\ninterval = \"1s\"\ntimeout = \"500ms\"\nslow_after = \"300ms\"\n\n\
+         [deploy]\nbake = \"1s\"\ndeadline = \"20s\"\n\n\
+         [[environment]]\nname = \"staging\"\ndocker = {{}}\n\n\
+         [[environment]]\nname = \"production\"\nprotected = true\napprovals = 1\n\
+         approval_timeout = \"1h\"\ndocker = {{}}\n\n\
+         [[service]]\nname = \"shop\"\n\
+         targets.staging = {{ container = \"{name}-staging\", health_url = \"http://127.0.0.1:{staging_port}/health\" }}\n\
+         targets.production = {{ container = \"{name}-production\", health_url = \"http://127.0.0.1:{production_port}/health\" }}\n"
+    );
+    let config = Config::parse(Path::new("test.toml"), &text).unwrap();
+    let clock = ManualClock::at(Timestamp::now());
+    let app = TestApp::start_with_clock(&db, config.clone(), Arc::new(clock.clone())).await;
+    // Every token is root's: root answers for what they do.
+    let root_password = db.add_user("root", Role::Admin).await;
+    let root = app.login("root", &root_password).await;
+    let [viewer, deployer, second_token] = &role_tokens(&app, &root).await;
+    let bob_password = db.add_user("bob", Role::Releaser).await;
+    let bob = app.login("bob", &bob_password).await;
+    // Carol's token answers for carol.
+    let carol = app.signed_in(&db, "carol", Role::Admin).await;
+    let (status, created) = carol
+        .call_json("tokens/create", "name=carol-ci&role=releaser")
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let carol_ci = Api {
+        app: &app,
+        token: created["secret"].as_str().unwrap().to_owned(),
+    };
+    while !staging_healthy(viewer).await {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A deployer may request a promotion to protected production: it waits, holding the lock.
+    let promote = |key: &str| {
+        json!({"environment": "production", "service": "shop", "promote_from": "staging",
+               "idempotency_key": key})
+    };
+    let (status, job) = deployer.post(promote("p-1")).await;
+    assert_eq!(status, 202, "{job}");
+    assert_eq!(job["state"], "awaiting_approval", "{job}");
+    assert_eq!(job["approval"]["requester"], "root", "{job}");
+    let first = job["id"].as_i64().unwrap();
+    let deploy_2 = json!({"environment": "production", "service": "shop", "version": "2",
+                          "idempotency_key": "d-1"});
+    let (status, body) = second_token.post(deploy_2.clone()).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        body["error"],
+        format!("deploy #{first} by ci-deployer is awaiting approval for shop in production")
+    );
+    let (_, dashboard) = bob.get_text("/").await;
+    assert!(
+        dashboard.contains(&format!("awaiting approval #{first}")),
+        "{dashboard}"
+    );
+
+    // Not the requester, not with a second token; not a deployer; a comment to reject.
+    let approve = |id: i64| format!("/api/v1/deployments/{id}/approve");
+    let (status, body) = second_token.post_to(&approve(first), json!({})).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            403,
+            Some(&*format!(
+                "Not allowed: deploy #{first} was requested by root: another releaser must approve it"
+            ))
+        )
+    );
+    let (status, body) = deployer.post_to(&approve(first), json!({})).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = bob
+        .call_json(
+            "deployments/decide",
+            &format!("deployment={first}&decision=reject"),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    // The approver sees what changes and the form; the requester sees why they may not.
+    let page = format!("/deployments/{first}");
+    let (_, shown) = bob.get_text(&page).await;
+    for expected in [
+        "What changes",
+        "Health in staging",
+        "value=\"approve\"",
+        "value=\"reject\"",
+    ] {
+        assert!(shown.contains(expected), "{expected:?} in {shown}");
+    }
+    let (_, shown) = root.get_text(&page).await;
+    assert!(
+        !shown.contains("value=\"approve\"") && shown.contains("another releaser must approve it"),
+        "{shown}"
+    );
+
+    // Bob approves on his own session: it runs, and only it changed production.
+    let (status, body) = bob
+        .call_json(
+            "deployments/decide",
+            &format!("deployment={first}&decision=approve&comment=staging+looks+fine"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let done = viewer.finished(first).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let decision = &done["approval"]["decisions"][0];
+    assert_eq!(
+        (
+            &decision["person"],
+            &decision["approved"],
+            &decision["comment"]
+        ),
+        (&json!("bob"), &json!(true), &json!("staging looks fine"))
+    );
+    assert_eq!(viewer.live("production").await["version"], "2");
+
+    // A second request is rejected: nothing changes, the lock is free.
+    let (status, job) = deployer
+        .post(
+            json!({"environment": "production", "service": "shop", "version": "1",
+                     "idempotency_key": "d-2"}),
+        )
+        .await;
+    assert_eq!(
+        (status, &job["state"]),
+        (202, &json!("awaiting_approval")),
+        "{job}"
+    );
+    let second = job["id"].as_i64().unwrap();
+    let (status, job) = carol_ci
+        .post_to(
+            &format!("/api/v1/deployments/{second}/reject"),
+            json!({"comment": "not during the sale"}),
+        )
+        .await;
+    assert_eq!((status, &job["state"]), (200, &json!("rejected")), "{job}");
+    assert_eq!(job["reason"], "rejected by carol-ci: not during the sale");
+    assert_eq!(viewer.live("production").await["version"], "2");
+
+    // A third outlives a restart, still holding the lock, then runs out of time.
+    let (status, job) = deployer.post(promote("p-3")).await;
+    assert_eq!(status, 202, "{job}");
+    let third = job["id"].as_i64().unwrap();
+    let token = second_token.token.clone();
+    app.stop().await;
+    let app = TestApp::start_with_clock(&db, config, Arc::new(clock.clone())).await;
+    let releaser = Api { app: &app, token };
+    let (status, body) = releaser.post(deploy_2.clone()).await;
+    assert_eq!(status, 409, "{body}");
+    clock.advance(Duration::from_secs(3601));
+    let bob = app.login("bob", &bob_password).await;
+    let (status, body) = bob
+        .call_json(
+            "deployments/decide",
+            &format!("deployment={third}&decision=approve"),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body.to_string().contains(&format!(
+            "deploy #{third} is not awaiting approval: it is expired"
+        )),
+        "{body}"
+    );
+    let (_, job) = releaser.get(&format!("/api/v1/deployments/{third}")).await;
+    assert_eq!(job["state"], "expired", "{job}");
+    let (status, job) = releaser
+        .post(
+            json!({"environment": "production", "service": "shop", "version": "1",
+                     "idempotency_key": "d-3"}),
+        )
+        .await;
+    assert_eq!(status, 202, "the lock is free again: {job}");
+
+    let root = app.login("root", &root_password).await;
+    let (_, audit) = root.get_text("/audit.csv").await;
+    for action in [
+        "deploy.approve",
+        "deploy.reject",
+        "deploy.expired",
+        "deploy.rejected",
+    ] {
+        assert!(audit.contains(action), "{action} in {audit}");
+    }
+    assert!(
+        audit.contains("requested by root: another releaser must approve it"),
+        "the refused approval is audited: {audit}"
+    );
     app.stop().await;
 }

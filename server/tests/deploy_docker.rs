@@ -123,6 +123,8 @@ fn request_for(
         release: release(version),
         promoted_from: None,
         requested_by: by.to_owned(),
+        requester: by.to_owned(),
+        approval: None,
         idempotency_key: key.to_owned(),
         at: Timestamp::now(),
     }
@@ -338,6 +340,8 @@ async fn a_job_left_running_by_a_crash_is_interrupted_after_its_lease_and_the_re
             release: release("2"),
             promoted_from: None,
             requested_by: "ada".into(),
+            requester: "ada".into(),
+            approval: None,
             idempotency_key: "k".into(),
             at: Timestamp::now(),
         })

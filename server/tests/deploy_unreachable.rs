@@ -114,6 +114,8 @@ async fn an_engine_lost_mid_deploy_ends_it_failed_and_the_state_is_read_back_lat
             },
             promoted_from: None,
             requested_by: "ada".into(),
+            requester: "ada".into(),
+            approval: None,
             idempotency_key: "k".into(),
             at: Timestamp::now(),
         })

@@ -529,6 +529,8 @@ async fn a_deploy_to_ecs_that_does_not_roll_out_is_rolled_back_to_the_revision_b
             release: release_of("registry.example/shop:1.1.0"),
             promoted_from: None,
             requested_by: "ada".into(),
+            requester: "ada".into(),
+            approval: None,
             idempotency_key: "k".into(),
             at: Timestamp::now(),
         })
@@ -1142,6 +1144,8 @@ async fn a_rollback_is_priced_with_the_sizes_of_the_revision_it_puts_back() {
             release: release_of("registry.example/shop:1.1.0"),
             promoted_from: None,
             requested_by: "ada".into(),
+            requester: "ada".into(),
+            approval: None,
             idempotency_key: "rollback-cost".into(),
             at: Timestamp::now(),
         })

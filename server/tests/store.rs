@@ -729,6 +729,8 @@ fn deploy_request(env_name: &str, service: &str, by: &str, key: &str) -> NewDepl
         },
         promoted_from: None,
         requested_by: by.into(),
+        requester: by.into(),
+        approval: None,
         idempotency_key: key.into(),
         at: Timestamp::from_unix_millis(1_000),
     }
@@ -899,7 +901,7 @@ async fn deploy_states_move_only_from_the_expected_ones(db: TestDb) {
         !store
             .transition_deployment(
                 job.id,
-                &DeployState::UNFINISHED,
+                &DeployState::UNDER_WAY,
                 DeployState::Succeeded,
                 "",
                 at(30)

@@ -98,11 +98,13 @@ pub enum Action {
     ManageIncidents,
     /// Deploy or promote through a freeze, with a reason.
     OverrideFreeze,
+    /// Approve or reject someone else's deploy into an environment with `approvals`.
+    Approve,
 }
 
 impl Action {
     /// Every action, for tables and tests that must cover them all.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
         Action::View,
         Action::ViewAudit,
         Action::Deploy(Protection::Unprotected),
@@ -120,6 +122,7 @@ impl Action {
         Action::RefreshCosts,
         Action::ManageIncidents,
         Action::OverrideFreeze,
+        Action::Approve,
     ];
 
     /// The least role that may perform this action.
@@ -136,7 +139,8 @@ impl Action {
             | Action::Rollback(Protected)
             | Action::Promote(Protected)
             | Action::Restart(Protected)
-            | Action::OverrideFreeze => Role::Releaser,
+            | Action::OverrideFreeze
+            | Action::Approve => Role::Releaser,
             Action::ManageUsers
             | Action::ManageTokens
             | Action::ViewRunbookProblems
@@ -165,6 +169,7 @@ impl Action {
             Action::RefreshCosts => "ask AWS for the costs now",
             Action::ManageIncidents => "declare, note and resolve incidents",
             Action::OverrideFreeze => "deploy through a freeze",
+            Action::Approve => "approve or reject a deploy",
         }
     }
 }

@@ -87,6 +87,9 @@ pub struct Cell {
     pub differs_from: Option<EnvName>,
     /// The unfinished deploy holding the service here.
     pub deploying: Option<i64>,
+    /// That deploy waits for a releaser's approval.
+    #[serde(default)]
+    pub awaiting_approval: bool,
     /// The open incident whose scope this cell is in (deploys here are frozen).
     #[serde(default)]
     pub incident: Option<i64>,

@@ -43,10 +43,15 @@ impl DeployKind {
     }
 }
 
-/// Where a deploy is. `Queued`, `Running` and `Verifying` hold the lock; the others are final.
+/// Where a deploy is. `AwaitingApproval`, `Queued`, `Running` and `Verifying` hold the lock;
+/// the others are final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeployState {
+    /// Into an environment with `approvals`: waits for a releaser other than the requester,
+    /// holding the lock so nothing else slips in, until approved (then queued), rejected or
+    /// expired.
+    AwaitingApproval,
     Queued,
     /// Switching the target to the new version.
     Running,
@@ -59,10 +64,15 @@ pub enum DeployState {
     RolledBack,
     /// The console stopped while it ran; the target's real state was read back at start.
     Interrupted,
+    /// A releaser said no before it ran; nothing changed.
+    Rejected,
+    /// Nobody approved it in time; nothing changed.
+    Expired,
 }
 
 impl DeployState {
-    pub const ALL: [DeployState; 7] = [
+    pub const ALL: [DeployState; 10] = [
+        DeployState::AwaitingApproval,
         DeployState::Queued,
         DeployState::Running,
         DeployState::Verifying,
@@ -70,8 +80,19 @@ impl DeployState {
         DeployState::Failed,
         DeployState::RolledBack,
         DeployState::Interrupted,
+        DeployState::Rejected,
+        DeployState::Expired,
     ];
-    pub const UNFINISHED: [DeployState; 3] = [
+    /// The states that hold the lock.
+    pub const UNFINISHED: [DeployState; 4] = [
+        DeployState::AwaitingApproval,
+        DeployState::Queued,
+        DeployState::Running,
+        DeployState::Verifying,
+    ];
+    /// The states of a job the engine has taken on (approved, or needing no approval): how
+    /// it ends is the engine's to say.
+    pub const UNDER_WAY: [DeployState; 3] = [
         DeployState::Queued,
         DeployState::Running,
         DeployState::Verifying,
@@ -79,6 +100,7 @@ impl DeployState {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            DeployState::AwaitingApproval => "awaiting_approval",
             DeployState::Queued => "queued",
             DeployState::Running => "running",
             DeployState::Verifying => "verifying",
@@ -86,6 +108,8 @@ impl DeployState {
             DeployState::Failed => "failed",
             DeployState::RolledBack => "rolled_back",
             DeployState::Interrupted => "interrupted",
+            DeployState::Rejected => "rejected",
+            DeployState::Expired => "expired",
         }
     }
 
@@ -99,6 +123,7 @@ impl DeployState {
 
     pub fn label(self) -> &'static str {
         match self {
+            DeployState::AwaitingApproval => "Awaiting approval",
             DeployState::Queued => "Queued",
             DeployState::Running => "Running",
             DeployState::Verifying => "Verifying health",
@@ -106,6 +131,8 @@ impl DeployState {
             DeployState::Failed => "Failed",
             DeployState::RolledBack => "Rolled back",
             DeployState::Interrupted => "Interrupted",
+            DeployState::Rejected => "Rejected",
+            DeployState::Expired => "Expired",
         }
     }
 }
@@ -150,7 +177,7 @@ pub struct DeployForm {
 }
 
 /// One deploy with its step log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeploymentView {
     pub id: i64,
     pub environment: String,
@@ -170,6 +197,55 @@ pub struct DeploymentView {
     pub finished_at: Option<Timestamp>,
     /// Oldest first.
     pub steps: Vec<StepView>,
+    /// For a job into an environment with `approvals`: who decided what, and what the
+    /// approver is asked to look at.
+    #[serde(default)]
+    pub approval: Option<ApprovalView>,
+}
+
+/// A job that needs approval, as its page and the API show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalView {
+    /// How many releasers (other than the requester) must approve.
+    pub required: u32,
+    /// The person answerable for the request (for a token, whoever created it): they cannot
+    /// approve it.
+    pub requester: String,
+    /// Unapproved by then, it expires and frees the lock.
+    pub expires_at: Timestamp,
+    /// Oldest first.
+    pub decisions: Vec<ApprovalDecision>,
+    /// Whether the caller may approve or reject it now; when not, why (shown by the form's
+    /// place).
+    pub may_decide: bool,
+    pub why_not: Option<String>,
+    /// What runs in the target now, to compare with what the job would run.
+    pub runs_now: Option<RunningRelease>,
+    /// For a promotion: the preview, as it stands now.
+    pub preview: Option<Box<PromotionPreview>>,
+}
+
+/// One approver's word on a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalDecision {
+    /// The account (for a token: its creator) who decided.
+    pub person: String,
+    /// The caller as it signed in: the account or the token's name.
+    pub by: String,
+    pub approved: bool,
+    pub comment: String,
+    pub at: Timestamp,
+}
+
+/// Approve or reject a job awaiting approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalForm {
+    pub deployment: i64,
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// Why; required to reject.
+    #[serde(default)]
+    pub comment: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,6 +327,9 @@ pub struct DeployPanel {
     /// The next freeze window here: "weekend: 2026-12-04 15:00 UTC to … (reason)".
     #[serde(default)]
     pub next_freeze: Option<String>,
+    /// Deploys and promotions here wait for this many releasers' approval (0: none).
+    #[serde(default)]
+    pub approvals: u32,
     /// The unfinished deploy holding the service here.
     pub in_progress: Option<i64>,
     /// Newest first.
@@ -321,6 +400,9 @@ pub struct PromotionPreview {
     pub source: String,
     pub target: String,
     pub target_protected: bool,
+    /// The promotion waits for this many releasers' approval before it runs (0: none).
+    #[serde(default)]
+    pub approvals: u32,
     /// What runs in the source now: what would be promoted.
     pub after: Option<RunningRelease>,
     /// What runs in the target now.
@@ -347,7 +429,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn states_round_trip_and_only_three_hold_the_lock() {
+    fn states_round_trip_and_only_four_hold_the_lock() {
         for state in DeployState::ALL {
             assert_eq!(DeployState::parse(state.as_str()), Some(state));
         }

@@ -25,9 +25,9 @@ pub use dashboard::{
     BackendSummary, Cell, Dashboard, EnvironmentColumn, FreezeNotice, KnownVersion, ServiceRow,
 };
 pub use deploy::{
-    DeployForm, DeployKind, DeployPanel, DeployState, DeploySummary, DeploymentView, Lag,
-    LiveService, PromotionPreview, RecentHealth, RollbackOption, RunningRelease, SettingDifference,
-    StepView,
+    ApprovalDecision, ApprovalForm, ApprovalView, DeployForm, DeployKind, DeployPanel, DeployState,
+    DeploySummary, DeploymentView, Lag, LiveService, PromotionPreview, RecentHealth,
+    RollbackOption, RunningRelease, SettingDifference, StepView,
 };
 pub use health::{
     EcsDeploymentView, EcsServiceView, EnvironmentHealth, HealthChange, HealthNow, HealthState,

@@ -247,10 +247,16 @@ fn CellView(cell: Cell, generated_at: Timestamp, runbooks_href: Option<String>) 
     let differs = cell.differs_from.map(|env| {
         view! { <span class="badge differs">{format!("differs from {env}")}</span> }
     });
+    let awaiting = cell.awaiting_approval;
     let deploying = cell.deploying.map(|id| {
+        let (class, text) = if awaiting {
+            ("badge awaiting", format!("awaiting approval #{id}"))
+        } else {
+            ("badge deploying", format!("deploying #{id}"))
+        };
         view! {
-            <a class="badge deploying" href=format!("/deployments/{id}")>
-                {format!("deploying #{id}")}
+            <a class=class href=format!("/deployments/{id}")>
+                {text}
             </a>
         }
     });

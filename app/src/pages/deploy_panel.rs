@@ -34,6 +34,7 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
         frozen_by,
         may_override,
         next_freeze,
+        approvals,
         in_progress,
         history,
     } = panel;
@@ -51,6 +52,21 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
     });
     let next_freeze = next_freeze
         .map(|next| view! { <p class="muted next-freeze">{format!("Next freeze: {next}")}</p> });
+    // Said before the click: the request waits for someone else.
+    let approval_note = (approvals > 0 && (may_deploy || may_promote)).then(|| {
+        let who = if approvals == 1 {
+            "a releaser".to_owned()
+        } else {
+            format!("{approvals} releasers")
+        };
+        view! {
+            <p class="muted approval-note">
+                {format!(
+                    "Deploys and promotions here wait for approval by {who} other than you; rollbacks and restarts do not."
+                )}
+            </p>
+        }
+    });
     let heading_id = format!("deploy-{environment}");
     let labelled_by = heading_id.clone();
     let action = ServerAction::<Deploy>::new();
@@ -58,7 +74,11 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
         let deploy_form = if may_deploy {
             let input_id = format!("version-{environment}");
             let fields = hidden(&environment, &service, &form_key, "deploy");
-            let label = format!("Deploy to {environment}");
+            let label = if approvals > 0 {
+                format!("Request deploy to {environment}")
+            } else {
+                format!("Deploy to {environment}")
+            };
             let reason_id = format!("override-{environment}");
             Some(view! {
                 <ActionForm action attr:class="inline-form deploy-form" attr:data-live=live_marker()>
@@ -148,6 +168,7 @@ fn Panel(service: String, panel: DeployPanel, now: Timestamp) -> impl IntoView {
         view! {
             {freeze_note}
             {next_freeze}
+            {approval_note}
             {deploy_form}
             {promote_link}
             {rollback_form}

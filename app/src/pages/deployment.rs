@@ -8,9 +8,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::{
-    api::load_deployment,
-    components::ErrorPanel,
-    model::{DeployKind, DeploymentView},
+    api::{DecideDeployment, load_deployment},
+    components::{ErrorPanel, FormResult, live_marker},
+    model::{ApprovalView, DeployKind, DeployState, DeploymentView},
+    pages::promote::PreviewSections,
     time_format,
 };
 
@@ -123,6 +124,17 @@ fn Deployment(job: DeploymentView) -> impl IntoView {
     let previous = job
         .previous_version
         .map(|v| format!("{v} ({})", job.previous_image.unwrap_or_default()));
+    let approval = job.approval.map(|approval| {
+        view! {
+            <Approval
+                id=job.id
+                waiting=job.state == DeployState::AwaitingApproval
+                environment=job.environment.clone()
+                version=job.version.clone()
+                approval
+            />
+        }
+    });
 
     view! {
         <Title text=heading.clone() />
@@ -175,8 +187,115 @@ fn Deployment(job: DeploymentView) -> impl IntoView {
                     </time>
                 </dd>
             </dl>
+            {approval}
             <h2>"Steps"</h2>
             <ol class="steps" aria-live="polite">{steps}</ol>
         </article>
+    }
+}
+
+/// Who must approve, who did, and while it waits: what it would change and, for a releaser
+/// other than the requester, the form to approve or reject it.
+#[component]
+fn Approval(
+    id: i64,
+    waiting: bool,
+    environment: String,
+    version: String,
+    approval: ApprovalView,
+) -> impl IntoView {
+    let ApprovalView {
+        required,
+        requester,
+        expires_at,
+        decisions,
+        may_decide,
+        why_not,
+        runs_now,
+        preview,
+    } = approval;
+    let who = if required == 1 {
+        format!("a releaser other than {requester}")
+    } else {
+        format!("{required} releasers other than {requester}")
+    };
+    let terms = if waiting {
+        format!("Runs once approved by {who}. Unapproved, it expires at ")
+    } else {
+        format!("Needed approval by {who}, before ")
+    };
+    let decisions = (!decisions.is_empty()).then(|| {
+        let items = decisions
+            .into_iter()
+            .map(|d| {
+                let verb = if d.approved { "Approved" } else { "Rejected" };
+                let by = if d.by == d.person {
+                    d.by
+                } else {
+                    format!("{} (token of {})", d.by, d.person)
+                };
+                view! {
+                    <li class=if d.approved { "approved" } else { "rejected" }>
+                        <strong>{format!("{verb} by {by}")}</strong>
+                        " at "
+                        <time datetime=time_format::iso8601(d.at)>{time_format::utc(d.at)}</time>
+                        {(!d.comment.is_empty()).then(|| format!(": {}", d.comment))}
+                    </li>
+                }
+            })
+            .collect_view();
+        view! { <ul class="decisions">{items}</ul> }
+    });
+    // What the approver compares: the preview for a promotion, what runs now for a deploy.
+    let changes = match (waiting, preview, runs_now) {
+        (false, _, _) => None,
+        (true, Some(preview), _) => Some(view! { <PreviewSections preview=*preview /> }.into_any()),
+        (true, None, Some(now)) => Some(
+            view! {
+                <p class="approval-change">
+                    {format!("{environment} runs {} now; after this it runs {version}.", now.version)}
+                </p>
+            }
+            .into_any(),
+        ),
+        (true, None, None) => None,
+    };
+    let decide = if waiting && may_decide {
+        let action = ServerAction::<DecideDeployment>::new();
+        let comment_id = format!("approval-comment-{id}");
+        Some(
+            view! {
+                <ActionForm action attr:class="decide-form" attr:data-live=live_marker()>
+                    <input type="hidden" name="deployment" value=id.to_string() />
+                    <label for=comment_id.clone()>"Comment (required to reject)"</label>
+                    <textarea id=comment_id name="comment" rows="2" maxlength="500"></textarea>
+                    <div class="decide-buttons">
+                        <button type="submit" name="decision" value="approve">
+                            "Approve"
+                        </button>
+                        <button type="submit" name="decision" value="reject" class="secondary">
+                            "Reject"
+                        </button>
+                    </div>
+                </ActionForm>
+                <FormResult value=action.value() success="Decision recorded." />
+            }
+            .into_any(),
+        )
+    } else {
+        why_not.map(|why| view! { <p class="muted">{why}</p> }.into_any())
+    };
+    view! {
+        <section class="panel approval" aria-labelledby="approval-heading">
+            <h2 id="approval-heading">"Approval"</h2>
+            <p>
+                {terms}
+                <time datetime=time_format::iso8601(expires_at)>{time_format::utc(expires_at)}</time>
+                "."
+            </p>
+            {decisions}
+            {changes}
+            {decide}
+        </section>
     }
 }

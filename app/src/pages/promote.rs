@@ -49,25 +49,21 @@ pub fn PromotePage() -> impl IntoView {
 
 #[component]
 fn Preview(preview: PromotionPreview) -> impl IntoView {
+    let sections = view! { <PreviewSections preview=preview.clone() /> };
     let PromotionPreview {
         service,
         source,
         target,
         target_protected,
+        approvals,
         after,
-        before,
-        lag,
-        differences,
-        settings_error,
-        source_health,
-        source_recent,
         refusal,
         frozen_by,
         form_key,
-        generated_at: now,
+        ..
     } = preview;
     let heading = format!("Promote {service} from {source} to {target}");
-    let confirm = match (refusal, after.clone()) {
+    let confirm = match (refusal, after) {
         (None, Some(after)) => view! {
             <Confirm
                 service=service.clone()
@@ -76,6 +72,7 @@ fn Preview(preview: PromotionPreview) -> impl IntoView {
                 form_key
                 after
                 frozen_by
+                approvals
             />
         }
         .into_any(),
@@ -85,7 +82,40 @@ fn Preview(preview: PromotionPreview) -> impl IntoView {
         .into_any(),
         (None, None) => ().into_any(),
     };
+    view! {
+        <Title text=heading.clone() />
+        <article class="promotion" aria-labelledby="promotion-heading">
+            <p>
+                <a href=format!("/services/{service}")>"← " {service.clone()}</a>
+            </p>
+            <h1 id="promotion-heading">
+                {heading}
+                {target_protected
+                    .then(|| view! { " " <span class="badge protected">"protected"</span> })}
+            </h1>
+            {sections}
+            {confirm}
+        </article>
+    }
+}
 
+/// What a promotion changes, the settings that differ and the source's health: the preview
+/// itself, also shown to whoever approves a promotion.
+#[component]
+pub fn PreviewSections(preview: PromotionPreview) -> impl IntoView {
+    let PromotionPreview {
+        source,
+        target,
+        after,
+        before,
+        lag,
+        differences,
+        settings_error,
+        source_health,
+        source_recent,
+        generated_at: now,
+        ..
+    } = preview;
     // Each section is type-erased: the page as one nested view type is too deep to compile.
     let changes = view! {
         <section class="panel" aria-labelledby="changes-heading">
@@ -111,21 +141,9 @@ fn Preview(preview: PromotionPreview) -> impl IntoView {
     }
     .into_any();
     view! {
-        <Title text=heading.clone() />
-        <article class="promotion" aria-labelledby="promotion-heading">
-            <p>
-                <a href=format!("/services/{service}")>"← " {service.clone()}</a>
-            </p>
-            <h1 id="promotion-heading">
-                {heading}
-                {target_protected
-                    .then(|| view! { " " <span class="badge protected">"protected"</span> })}
-            </h1>
-            {changes}
-            {settings}
-            {health}
-            {confirm}
-        </article>
+        {changes}
+        {settings}
+        {health}
     }
 }
 
@@ -344,9 +362,21 @@ fn Confirm(
     form_key: String,
     after: RunningRelease,
     frozen_by: Option<String>,
+    approvals: u32,
 ) -> impl IntoView {
     let action = ServerAction::<Deploy>::new();
-    let label = format!("Promote {} to {target}", after.version);
+    // With approvals the click asks; a releaser other than the caller lets it run.
+    let (label, success) = if approvals > 0 {
+        (
+            format!("Request promotion of {} to {target}", after.version),
+            "Promotion requested: it waits for approval.",
+        )
+    } else {
+        (
+            format!("Promote {} to {target}", after.version),
+            "Promotion queued.",
+        )
+    };
     let reviewed = after.exact().to_owned();
     // Frozen (the server let the preview through: this caller may override): ask why.
     let reason = frozen_by.map(|frozen| {
@@ -366,6 +396,6 @@ fn Confirm(
             {reason}
             <button type="submit">{label}</button>
         </ActionForm>
-        <FormResult value=action.value() success="Promotion queued." />
+        <FormResult value=action.value() success=success />
     }
 }

@@ -42,6 +42,7 @@ mod tests {
     fn caller(role: Role) -> Caller {
         Caller {
             name: format!("a-{role}"),
+            person: format!("a-{role}"),
             role,
             kind: CallerKind::Token { token_id: 1 },
             source: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -73,6 +74,7 @@ mod tests {
             (RefreshCosts,             [false, false, false, true]),
             (ManageIncidents,          [false, true,  true,  true]),
             (OverrideFreeze,           [false, false, true,  true]),
+            (Approve,                  [false, false, true,  true]),
         ];
         assert_eq!(
             table.len(),

@@ -309,6 +309,7 @@ impl AuthService {
     fn caller_for(&self, user: &UserRecord, session: SecretDigest, client: &Client) -> Caller {
         Caller {
             name: user.name.clone(),
+            person: user.name.clone(),
             role: user.role,
             kind: CallerKind::Session {
                 user_id: user.id,
@@ -381,6 +382,7 @@ impl AuthService {
         }
         Ok(Some(Caller {
             name: token.name,
+            person: token.created_by,
             role: token.role,
             kind: CallerKind::Token { token_id: token.id },
             source: client.addr,

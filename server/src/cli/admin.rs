@@ -42,6 +42,7 @@ fn system_caller() -> Caller {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
     Caller {
         name: format!("cli:{user}"),
+        person: format!("cli:{user}"),
         role: Role::Admin,
         kind: CallerKind::System,
         source: IpAddr::V4(Ipv4Addr::LOCALHOST),

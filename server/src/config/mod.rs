@@ -211,6 +211,11 @@ pub struct Environment {
     pub name: EnvName,
     /// Production-like: deploys and rollbacks here need the releaser role.
     pub protected: bool,
+    /// Deploys and promotions here wait for this many releasers other than the requester to
+    /// approve them (0: they run at once). A deployer may then request them, even here.
+    pub approvals: u32,
+    /// How long a request waits for its approvals before it expires and frees the lock.
+    pub approval_timeout: Duration,
     pub backend: Backend,
     /// `[environment.costs]`: what the estimates need beyond what the backend reports.
     pub costs: CostSettings,

@@ -49,7 +49,21 @@ const ACCESS_KEYS: &[&str] = &[
     "session_idle_timeout",
     "session_lifetime",
 ];
-const ENV_KEYS: &[&str] = &["name", "order", "protected", "docker", "ecs", "costs"];
+const ENV_KEYS: &[&str] = &[
+    "name",
+    "order",
+    "protected",
+    "approvals",
+    "approval_timeout",
+    "docker",
+    "ecs",
+    "costs",
+];
+/// More approvers than a small team has would leave every request to expire.
+const MAX_APPROVALS: i64 = 5;
+/// A request nobody approved for a week is stale: look at it again.
+const MAX_APPROVAL_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
 const COSTS_KEYS: &[&str] = &[
     "host_monthly",
     "spot_discount",
@@ -641,6 +655,7 @@ fn read_environments(
         }
         let order = r.integer(&node, "order").map(|o| o.value);
         let protected = r.bool(&node, "protected").unwrap_or(false);
+        let (approvals, approval_timeout) = read_approvals(r, &node);
         let backend = read_backend(r, &node);
         let costs = read_costs(r, &node, backend.as_ref(), name.as_ref().map(|(n, _)| n));
         if let Some((name, _)) = &name {
@@ -655,6 +670,8 @@ fn read_environments(
                 Environment {
                     name,
                     protected,
+                    approvals,
+                    approval_timeout,
                     backend,
                     costs,
                 },
@@ -663,6 +680,43 @@ fn read_environments(
         }
     }
     (out, declared)
+}
+
+/// An environment's `approvals` (how many releasers must approve a deploy there) and
+/// `approval_timeout` (how long a request waits for them).
+fn read_approvals(r: &mut Reader<'_>, env: &Node<'_>) -> (u32, Duration) {
+    let given = r.integer(env, "approvals");
+    let approvals = match given {
+        Some(ref n) if (0..=MAX_APPROVALS).contains(&n.value) => {
+            u32::try_from(n.value).unwrap_or(0)
+        }
+        Some(ref n) => {
+            r.error(
+                n.at,
+                &join(&env.path, "approvals"),
+                format!("must be 0 to {MAX_APPROVALS} (releasers other than the requester)"),
+            );
+            0
+        }
+        None => 0,
+    };
+    let mut timeout = DEFAULT_APPROVAL_TIMEOUT;
+    if let Some(text) = r.string(env, "approval_timeout", false) {
+        let key = join(&env.path, "approval_timeout");
+        match parse_duration(&text.value) {
+            Ok(d) if d > MAX_APPROVAL_TIMEOUT => r.error(text.at, &key, "must be at most 7d"),
+            Ok(d) => timeout = d,
+            Err(message) => r.error(text.at, &key, message),
+        }
+        if given.is_none() {
+            r.error(
+                text.at,
+                &key,
+                "is set, but approvals is not: add approvals = 1 or remove it",
+            );
+        }
+    }
+    (approvals, timeout)
 }
 
 /// `[environment.costs]`: a Docker host's monthly cost, or an ECS environment's prices and

@@ -737,3 +737,46 @@ dates = [{ from = "Dec 23", to = "2026-12-31" }, { from = "2026-12-23", to = "20
         ]
     );
 }
+
+#[test]
+fn approvals_are_checked_with_their_lines() {
+    assert_eq!(
+        errors(
+            r#"
+[[environment]]
+name = "staging"
+approval_timeout = "2h"
+docker = {}
+
+[[environment]]
+name = "production"
+approvals = 9
+approval_timeout = "0s"
+docker = {}
+
+[[environment]]
+name = "qa"
+approvals = 1
+approval_timeout = "30d"
+docker = {}
+"#
+        ),
+        [
+            "4:environment[0].approval_timeout: is set, but approvals is not: add approvals = 1 or remove it",
+            "9:environment[1].approvals: must be 0 to 5 (releasers other than the requester)",
+            "10:environment[1].approval_timeout: `0s` must be longer than zero",
+            "16:environment[2].approval_timeout: must be at most 7d",
+        ]
+    );
+    let config = Config::parse(
+        Path::new("t.toml"),
+        "[[environment]]\nname = \"production\"\napprovals = 1\ndocker = {}\n",
+    )
+    .unwrap();
+    assert_eq!(config.environments[0].approvals, 1);
+    assert_eq!(
+        config.environments[0].approval_timeout,
+        Duration::from_secs(4 * 3600),
+        "four hours unless said"
+    );
+}

@@ -10,12 +10,13 @@ use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 use super::gate::{self, GateSettings};
 use crate::{
     backend::{Backend, BackendError},
+    clock::{Clock, SystemClock},
     config::{Config, DeploySettings, Target},
     health::{ProbeSettings, Prober},
     incidents::timeline,
     store::{
-        AuditEntry, DeploymentId, DeploymentRecord, Enqueued, EntryKind, NewDeployment, Outcome,
-        Store, StoreError, VersionObservation, VersionSource,
+        AuditEntry, Decided, DeploymentId, DeploymentRecord, Enqueued, EntryKind, NewDecision,
+        NewDeployment, Outcome, Store, StoreError, VersionObservation, VersionSource,
     },
 };
 
@@ -24,10 +25,11 @@ pub enum DeployError {
     #[error("{0}")]
     NotFound(String),
     /// Another deploy holds the lock.
-    #[error("deploy #{id} by {by} is in progress for {service} in {environment}")]
+    #[error("deploy #{id} by {by} is {} for {service} in {environment}", holding(*.state))]
     Busy {
         id: i64,
         by: String,
+        state: DeployState,
         environment: EnvName,
         service: ServiceName,
     },
@@ -45,6 +47,7 @@ pub struct DeployEngine {
     /// Counts recorded steps and state changes: the live deploy pages wait on it instead of
     /// asking the store over and over.
     changes: watch::Sender<u64>,
+    clock: Arc<dyn Clock>,
 }
 
 impl DeployEngine {
@@ -67,15 +70,22 @@ impl DeployEngine {
             settings,
             wake: Notify::new(),
             changes: watch::Sender::new(0),
+            clock: Arc::new(SystemClock),
         })
     }
 
-    /// Changes whenever a step of any deploy has been recorded or its state changed.
+    /// The clock approval times are read from (tests hand in a manual one).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// The store the engine keeps its jobs in (deploy requests read the open incidents there).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
+    /// Changes whenever a step of any deploy has been recorded or its state changed.
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
     }
@@ -108,8 +118,16 @@ impl DeployEngine {
         }
         match self.store.create_deployment(&request).await? {
             Enqueued::Created(job) => {
-                self.step(&job, format!("Queued by {}", job.requested_by))
-                    .await;
+                let step = match job.approval {
+                    None => format!("Queued by {}", job.requested_by),
+                    Some(terms) => format!(
+                        "Requested by {}; waits for {} until {}",
+                        job.requested_by,
+                        approvers(terms.required, &job.requester),
+                        flightdeck_app::time_format::utc(terms.expires_at)
+                    ),
+                };
+                self.step(&job, step).await;
                 self.wake.notify_one();
                 Ok((job, true))
             }
@@ -117,6 +135,7 @@ impl DeployEngine {
             Enqueued::Locked(holder) => Err(DeployError::Busy {
                 id: holder.id,
                 by: holder.requested_by,
+                state: holder.state,
                 environment: holder.environment,
                 service: holder.service,
             }),
@@ -236,6 +255,10 @@ impl DeployEngine {
                 break;
             }
             let mut retry_after = Duration::from_secs(2);
+            // Every round, so a request expires within a round of its time on any console.
+            if let Err(e) = self.expire_approvals().await {
+                tracing::warn!(error = %e, "cannot expire requests awaiting approval");
+            }
             while running.len() < self.settings.parallel {
                 match self.store.claim_queued(Timestamp::now()).await {
                     Ok(Some(job)) => {
@@ -299,7 +322,7 @@ impl DeployEngine {
             let _ = self
                 .transition(
                     id,
-                    &DeployState::UNFINISHED,
+                    &DeployState::UNDER_WAY,
                     DeployState::Failed,
                     "internal error while deploying; see the console's log",
                 )
@@ -341,25 +364,19 @@ impl DeployEngine {
     }
 
     async fn finish(&self, job: &DeploymentRecord, to: DeployState, reason: &str) {
-        self.step(
-            job,
-            format!(
-                "{}{}",
-                to.label(),
-                if reason.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {reason}")
-                }
-            ),
-        )
-        .await;
+        // The step before the state: a page closes its stream once the state is final.
+        self.step(job, ending_step(to, reason)).await;
         if let Err(e) = self
-            .transition(job.id, &DeployState::UNFINISHED, to, reason)
+            .transition(job.id, &DeployState::UNDER_WAY, to, reason)
             .await
         {
             tracing::error!(id = job.id, error = %e, "cannot record how a deploy ended");
         }
+        self.record_end(job, to, reason).await;
+    }
+
+    /// Puts how a job ended on the timeline of an incident in scope and in the audit log.
+    async fn record_end(&self, job: &DeploymentRecord, to: DeployState, reason: &str) {
         // The request was audited with its actor; how it ended is the console's own entry.
         let details = format!(
             "#{}: {} ({}) requested by {}{}",
@@ -411,6 +428,70 @@ impl DeployEngine {
         if let Err(e) = self.store.append_audit(&entry).await {
             tracing::error!(id = job.id, error = %e, "cannot audit how a deploy ended");
         }
+    }
+
+    /// The console's clock, which approval times are read from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Records a releaser's approval or rejection (see [`Store::decide`]), says so in the
+    /// job's steps and wakes the worker when the job may run now.
+    pub async fn decide(&self, decision: &NewDecision) -> Result<Option<Decided>, StoreError> {
+        let decided = self.store.decide(decision).await?;
+        let said = if decision.comment.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", decision.comment)
+        };
+        match &decided {
+            Some(Decided::Queued(job)) => {
+                self.step(job, format!("Approved by {}{said}; queued", decision.by))
+                    .await;
+                self.wake.notify_one();
+            }
+            Some(Decided::Waiting(job)) => {
+                self.step(
+                    job,
+                    format!("Approved by {}{said}; waits for more", decision.by),
+                )
+                .await;
+            }
+            Some(Decided::Rejected(job)) => {
+                self.step(job, format!("Rejected by {}{said}", decision.by))
+                    .await;
+                self.record_end(job, DeployState::Rejected, &job.reason)
+                    .await;
+            }
+            Some(Decided::NotAwaiting(_) | Decided::AlreadyDecided(_)) | None => {}
+        }
+        Ok(decided)
+    }
+
+    /// Ends the requests whose approval time is up by the console's clock, freeing their
+    /// locks; returns how many. The worker calls this every round; a request or a decision
+    /// calls it first, so nobody acts on a request that has run out.
+    pub async fn expire_approvals(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        match self.store.next_approval_expiry().await? {
+            Some(next) if next <= now => {}
+            _ => return Ok(0),
+        }
+        let expired = self
+            .store
+            .expire_approvals(now, "nobody approved it in time; nothing changed")
+            .await?;
+        for job in &expired {
+            let until = job
+                .approval
+                .map(|a| flightdeck_app::time_format::utc(a.expires_at))
+                .unwrap_or_default();
+            self.step(job, format!("Expired: not approved by {until}"))
+                .await;
+            self.record_end(job, DeployState::Expired, &job.reason)
+                .await;
+        }
+        Ok(expired.len())
     }
 
     async fn execute(&self, job: DeploymentRecord) {
@@ -608,5 +689,32 @@ impl DeployEngine {
         if let Err(e) = self.store.record_version(&obs).await {
             tracing::warn!(error = %e, "cannot record the deployed version");
         }
+    }
+}
+
+/// The last step of a job: its final state and why.
+fn ending_step(to: DeployState, reason: &str) -> String {
+    if reason.is_empty() {
+        to.label().to_owned()
+    } else {
+        format!("{}: {reason}", to.label())
+    }
+}
+
+/// "approval by a releaser other than ada", "approval by 2 releasers other than ada".
+pub fn approvers(required: u32, requester: &str) -> String {
+    if required == 1 {
+        format!("approval by a releaser other than {requester}")
+    } else {
+        format!("approval by {required} releasers other than {requester}")
+    }
+}
+
+/// How a job holding the lock is described to whoever it keeps out.
+fn holding(state: DeployState) -> &'static str {
+    if state == DeployState::AwaitingApproval {
+        "awaiting approval"
+    } else {
+        "in progress"
     }
 }

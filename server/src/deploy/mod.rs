@@ -6,10 +6,11 @@
 //! gate (`verifying`), then ends it `succeeded`, `rolled_back` (the previous release runs again)
 //! or `failed` (it never switched, or could not switch back; the reason says which).
 
+pub mod approvals;
 mod engine;
 pub mod gate;
 pub mod promotion;
 mod requests;
 
-pub use engine::{DeployEngine, DeployError};
+pub use engine::{DeployEngine, DeployError, approvers};
 pub use requests::{DeployService, environment, pinned, promotable_health};

@@ -166,6 +166,8 @@ mod tests {
             state,
             reason: String::new(),
             requested_by: "ada".to_owned(),
+            requester: "ada".into(),
+            approval: None,
             idempotency_key: String::new(),
             created_at: Timestamp::from_unix_millis(0),
             started_at: None,

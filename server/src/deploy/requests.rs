@@ -8,12 +8,12 @@ use std::{collections::HashMap, sync::Arc};
 use flightdeck_app::{
     console::Caller,
     model::{
-        Action, DeployForm, DeployKind, EnvName, HealthState, HealthSummary, Protection,
+        Action, ApprovalForm, DeployForm, DeployKind, EnvName, HealthState, HealthSummary,
         ServiceName, Timestamp, permits,
     },
 };
 
-use super::{DeployEngine, DeployError};
+use super::{DeployEngine, DeployError, approvals};
 use crate::{
     auth::AuthService,
     backend::{Backend, BackendError},
@@ -21,7 +21,10 @@ use crate::{
     error::AppError,
     health::HealthMonitor,
     incidents::{self, timeline},
-    store::{DeploymentRecord, EntryKind, IncidentRecord, NewDeployment, Outcome, Release},
+    store::{
+        ApprovalTerms, Decided, DeploymentRecord, EntryKind, IncidentRecord, NewDecision,
+        NewDeployment, Outcome, Release,
+    },
 };
 
 /// A freeze a releaser deployed through, and why.
@@ -32,6 +35,8 @@ struct Overridden {
 
 /// Idempotency keys are the caller's; this keeps them sane.
 const MAX_KEY_LEN: usize = 128;
+/// An approver's comment is a sentence or two, like an override's reason.
+const MAX_COMMENT: usize = 500;
 
 pub struct DeployService {
     config: Arc<Config>,
@@ -56,11 +61,6 @@ impl DeployService {
             engine,
             backends,
         }
-    }
-
-    fn environment(&self, field: &str, name: &str) -> Result<(EnvName, bool), AppError> {
-        let env = environment(&self.config, field, name)?;
-        Ok((env.name.clone(), env.protected))
     }
 
     fn target(&self, env: &EnvName, service: &str) -> Result<(ServiceName, &Target), AppError> {
@@ -90,7 +90,8 @@ impl DeployService {
         caller: &Caller,
         form: DeployForm,
     ) -> Result<DeploymentRecord, AppError> {
-        let (env, protected) = self.environment("environment", &form.environment)?;
+        let env_config = environment(&self.config, "environment", &form.environment)?;
+        let env = env_config.name.clone();
         let (service, target) = self.target(&env, &form.service)?;
         let key = form.idempotency_key.trim();
         if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
@@ -111,13 +112,8 @@ impl DeployService {
                 ));
             }
         };
-        let protection = Protection::from_flag(protected);
-        let action = match kind {
-            DeployKind::Deploy => Action::Deploy(protection),
-            DeployKind::Rollback => Action::Rollback(protection),
-            DeployKind::Promote => Action::Promote(protection),
-            DeployKind::Restart => Action::Restart(protection),
-        };
+        let action = approvals::action(env_config, kind);
+        let required = approvals::required(env_config, kind);
         let runbook = match form.runbook.as_deref().map(str::trim) {
             Some(slug) if !slug.is_empty() => {
                 if slug.len() > MAX_KEY_LEN
@@ -149,7 +145,9 @@ impl DeployService {
         let (release, promoted_from) = match &form.promote_from {
             None if kind == DeployKind::Restart => (running(backend.as_ref(), target).await?, None),
             Some(source) => {
-                let (source, _) = self.environment("promote_from", source)?;
+                let source = environment(&self.config, "promote_from", source)?
+                    .name
+                    .clone();
                 if source == env {
                     return Err(AppError::invalid(
                         "promote_from",
@@ -191,6 +189,8 @@ impl DeployService {
             }
         };
 
+        // A request whose approval time is up no longer holds the lock.
+        self.engine.expire_approvals().await?;
         let request = NewDeployment {
             environment: env.clone(),
             service: service.clone(),
@@ -198,8 +198,13 @@ impl DeployService {
             release: release.clone(),
             promoted_from,
             requested_by: caller.name.clone(),
+            requester: caller.person.clone(),
             idempotency_key: key.to_owned(),
             at: Timestamp::now(),
+            approval: (required > 0).then(|| ApprovalTerms {
+                required,
+                expires_at: later(self.engine.clock().now(), env_config.approval_timeout),
+            }),
         };
         let (job, created) = match self.engine.request(request).await {
             Ok(queued) => queued,
@@ -214,6 +219,11 @@ impl DeployService {
                 DeployKind::Rollback => format!("rollback to {}", release.version),
                 DeployKind::Promote => format!("promotion of {}", release.version),
                 DeployKind::Restart => "restart".to_owned(),
+            };
+            let awaits = if job.approval.is_some() {
+                "; awaits approval"
+            } else {
+                ""
             };
             // On the timeline of an incident in scope: the request, and a freeze overridden.
             let (entry_kind, through) = match &overridden {
@@ -231,7 +241,7 @@ impl DeployService {
                 entry_kind,
                 &caller.name,
                 &format!(
-                    "{} requested a {what} of {service} in {env} (#{}){through}",
+                    "{} requested a {what} of {service} in {env} (#{}){through}{awaits}",
                     caller.name, job.id
                 ),
                 Timestamp::now(),
@@ -261,15 +271,173 @@ impl DeployService {
                     Outcome::Success,
                     match &runbook {
                         Some(slug) => format!(
-                            "#{}: {} ({}), from runbook {slug}",
+                            "#{}: {} ({}), from runbook {slug}{awaits}",
                             job.id, release.version, release.image
                         ),
-                        None => format!("#{}: {} ({})", job.id, release.version, release.image),
+                        None => format!(
+                            "#{}: {} ({}){awaits}",
+                            job.id, release.version, release.image
+                        ),
                     },
                 )
                 .await?;
         }
         Ok(job)
+    }
+
+    /// Approves or rejects a job awaiting approval: a releaser other than its requester, with
+    /// a comment (required to reject). An approval into a freeze is refused like the deploy
+    /// would be; the request waits for the freeze to end or is rejected.
+    pub async fn decide(
+        &self,
+        caller: &Caller,
+        form: ApprovalForm,
+    ) -> Result<DeploymentRecord, AppError> {
+        let approved = match form.decision.trim() {
+            "approve" => true,
+            "reject" => false,
+            other => {
+                return Err(AppError::invalid(
+                    "decision",
+                    format!("`{other}` is not a decision: say approve or reject"),
+                ));
+            }
+        };
+        let comment = form.comment.trim();
+        if comment.chars().count() > MAX_COMMENT {
+            return Err(AppError::invalid(
+                "comment",
+                format!("at most {MAX_COMMENT} characters"),
+            ));
+        }
+        if !approved && comment.is_empty() {
+            return Err(AppError::invalid(
+                "comment",
+                "say why it is rejected, for the requester",
+            ));
+        }
+        let audit_as = if approved {
+            "deploy.approve"
+        } else {
+            "deploy.reject"
+        };
+        self.engine.expire_approvals().await?;
+        let store = self.engine.store();
+        let job = store.deployment(form.deployment).await?.ok_or_else(|| {
+            AppError::NotFound(format!("there is no deploy #{}", form.deployment))
+        })?;
+        let (env, service) = (job.environment.as_str(), job.service.as_str());
+        self.auth
+            .allow_in(caller, Action::Approve, audit_as, service, env)
+            .await?;
+        let decisions = store.decisions(job.id).await?;
+        match approvals::refusal(caller, &job, &decisions) {
+            None => {}
+            Some(approvals::Refusal::Conflict(message)) => return Err(AppError::Conflict(message)),
+            Some(approvals::Refusal::Denied(message)) => {
+                self.auth
+                    .audit_action(
+                        caller,
+                        audit_as,
+                        service,
+                        env,
+                        Outcome::Denied,
+                        message.clone(),
+                    )
+                    .await?;
+                return Err(AppError::Denied(message));
+            }
+        }
+        let now = self.engine.clock().now();
+        if approved {
+            let open = store.open_incidents().await?;
+            if let Some(freeze) = incidents::freeze_of(
+                &open,
+                &self.config.freezes,
+                &job.environment,
+                &job.service,
+                job.kind,
+                now,
+            ) {
+                return Err(AppError::Conflict(format!(
+                    "{}; approve it once the freeze is over, or reject it",
+                    freeze.message
+                )));
+            }
+        }
+        let said = if comment.is_empty() {
+            String::new()
+        } else {
+            format!(": {comment}")
+        };
+        let decision = NewDecision {
+            deployment: job.id,
+            person: caller.person.clone(),
+            by: caller.name.clone(),
+            approved,
+            comment: comment.to_owned(),
+            at: now,
+            reason: if approved {
+                format!("approved by {}{said}", caller.name)
+            } else {
+                format!("rejected by {}{said}", caller.name)
+            },
+        };
+        let decided = match self.engine.decide(&decision).await? {
+            Some(Decided::Queued(j) | Decided::Waiting(j) | Decided::Rejected(j)) => j,
+            // Between our look and the decision: someone else decided, or it ran out.
+            Some(Decided::NotAwaiting(j)) => {
+                return Err(AppError::Conflict(format!(
+                    "deploy #{} is not awaiting approval: it is {}",
+                    j.id,
+                    j.state.label().to_lowercase()
+                )));
+            }
+            Some(Decided::AlreadyDecided(j)) => {
+                return Err(AppError::Conflict(format!(
+                    "{} has already approved deploy #{}",
+                    caller.person, j.id
+                )));
+            }
+            None => {
+                return Err(AppError::NotFound(format!(
+                    "there is no deploy #{}",
+                    job.id
+                )));
+            }
+        };
+        let verb = if approved { "approved" } else { "rejected" };
+        timeline::record(
+            store.as_ref(),
+            &job.environment,
+            &job.service,
+            EntryKind::Deploy,
+            &caller.name,
+            &format!(
+                "{} {verb} the {} of {} to {} (#{}){said}",
+                caller.name,
+                job.kind.as_str(),
+                job.release.version,
+                job.environment,
+                job.id
+            ),
+            now,
+        )
+        .await;
+        self.auth
+            .audit_action(
+                caller,
+                audit_as,
+                service,
+                env,
+                Outcome::Success,
+                format!(
+                    "#{}: {} ({}) requested by {}{said}",
+                    job.id, job.release.version, job.release.image, job.requested_by
+                ),
+            )
+            .await?;
+        Ok(decided)
     }
 
     /// Refuses a deploy or promotion into an open incident's scope or a freeze window, unless
@@ -463,4 +631,10 @@ pub fn environment<'a>(
                 format!("no environment `{name}`; there are: {}", known.join(", ")),
             )
         })
+}
+
+/// `at` plus `by`, saturating.
+fn later(at: Timestamp, by: std::time::Duration) -> Timestamp {
+    let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+    Timestamp::from_unix_millis(at.unix_millis().saturating_add(by))
 }

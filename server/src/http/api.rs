@@ -11,7 +11,7 @@ use axum::{
 use flightdeck_app::{
     console::Caller,
     error::ConsoleError,
-    model::{DeclareForm, DeployForm},
+    model::{ApprovalForm, DeclareForm, DeployForm},
 };
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +82,56 @@ pub async fn deployment(
     Path(id): Path<i64>,
 ) -> Response {
     match state.console.deployment(&caller, id).await {
+        Ok(job) => Json(job).into_response(),
+        Err(e) => json_error(&e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DecisionBody {
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /api/v1/deployments/{id}/approve` with `{"comment": "…"}`: the job, queued once it
+/// has the approvals it needs. 403 for the requester (any of their tokens) and below releaser,
+/// 409 when it is not awaiting approval or frozen.
+pub async fn approve_deployment(
+    state: State<AppState>,
+    caller: Extension<Caller>,
+    id: Path<i64>,
+    body: Result<Json<DecisionBody>, JsonRejection>,
+) -> Response {
+    decide(state, caller, id, "approve", body).await
+}
+
+/// `POST /api/v1/deployments/{id}/reject` with `{"comment": "why"}`: the job, rejected.
+pub async fn reject_deployment(
+    state: State<AppState>,
+    caller: Extension<Caller>,
+    id: Path<i64>,
+    body: Result<Json<DecisionBody>, JsonRejection>,
+) -> Response {
+    decide(state, caller, id, "reject", body).await
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<i64>,
+    decision: &str,
+    sent: Result<Json<DecisionBody>, JsonRejection>,
+) -> Response {
+    let body = match body(sent) {
+        Ok(body) => body,
+        Err(e) => return json_error(&e),
+    };
+    let form = ApprovalForm {
+        deployment: id,
+        decision: decision.to_owned(),
+        comment: body.comment,
+    };
+    match state.console.decide_deployment(&caller, form).await {
         Ok(job) => Json(job).into_response(),
         Err(e) => json_error(&e),
     }

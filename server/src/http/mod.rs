@@ -123,6 +123,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/deployments", post(api::request_deploy))
         .route("/api/v1/deployments/{id}", get(api::deployment))
         .route(
+            "/api/v1/deployments/{id}/approve",
+            post(api::approve_deployment),
+        )
+        .route(
+            "/api/v1/deployments/{id}/reject",
+            post(api::reject_deployment),
+        )
+        .route(
             "/api/v1/deployments/{id}/events",
             get(deploy_events::stream),
         )

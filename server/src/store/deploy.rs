@@ -28,8 +28,21 @@ pub struct NewDeployment {
     pub release: Release,
     pub promoted_from: Option<EnvName>,
     pub requested_by: String,
+    /// The person answerable for it (for a token, whoever created the token): the one who
+    /// may not approve it.
+    pub requester: String,
     pub idempotency_key: String,
     pub at: Timestamp,
+    /// Into an environment with `approvals`: the job waits (`awaiting_approval`) instead of
+    /// being queued.
+    pub approval: Option<ApprovalTerms>,
+}
+
+/// What a job awaiting approval needs before it runs, and until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApprovalTerms {
+    pub required: u32,
+    pub expires_at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +57,10 @@ pub struct DeploymentRecord {
     pub state: DeployState,
     pub reason: String,
     pub requested_by: String,
+    pub requester: String,
     pub idempotency_key: String,
+    /// Set when it needed approval.
+    pub approval: Option<ApprovalTerms>,
     pub created_at: Timestamp,
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
@@ -60,6 +76,44 @@ pub enum Enqueued {
     Repeated(DeploymentRecord),
     /// Another unfinished job holds the service in that environment.
     Locked(DeploymentRecord),
+}
+
+/// One releaser's word on a job awaiting approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDecision {
+    pub deployment: DeploymentId,
+    /// The person (for a token, its creator): one word per person per job.
+    pub person: String,
+    /// The caller's name (the account or the token).
+    pub by: String,
+    pub approved: bool,
+    pub comment: String,
+    pub at: Timestamp,
+    /// The job's reason should this word end the wait (approved by all it needs, or rejected).
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionRecord {
+    pub person: String,
+    pub by: String,
+    pub approved: bool,
+    pub comment: String,
+    pub at: Timestamp,
+}
+
+/// What [`DeployStore::decide`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decided {
+    /// Approved, and that was the last approval it needed: queued now.
+    Queued(DeploymentRecord),
+    /// Approved; it waits for more.
+    Waiting(DeploymentRecord),
+    Rejected(DeploymentRecord),
+    /// It was not awaiting approval (any more): decided, expired, or never needed it.
+    NotAwaiting(DeploymentRecord),
+    /// This person has already had their word on it.
+    AlreadyDecided(DeploymentRecord),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +176,26 @@ pub trait DeployStore: Send + Sync {
     /// Oldest first.
     async fn steps(&self, id: DeploymentId) -> Result<Vec<StepRecord>, StoreError>;
 
-    /// Every job not in a final state.
+    /// Records an approval or a rejection of a job awaiting approval and moves the job on when
+    /// that settles it. One transaction, with the job's row locked first, so two approvers at
+    /// once count right. `None` when there is no such job.
+    async fn decide(&self, decision: &NewDecision) -> Result<Option<Decided>, StoreError>;
+
+    /// The words on a job, oldest first.
+    async fn decisions(&self, id: DeploymentId) -> Result<Vec<DecisionRecord>, StoreError>;
+
+    /// Ends every job whose approval time is up by `at` (`expired`, with `reason`), freeing
+    /// its lock; returns them. One statement, so each is expired once across consoles.
+    async fn expire_approvals(
+        &self,
+        at: Timestamp,
+        reason: &str,
+    ) -> Result<Vec<DeploymentRecord>, StoreError>;
+
+    /// When the next job awaiting approval expires, if one does.
+    async fn next_approval_expiry(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    /// Every job not in a final state (awaiting approval included).
     async fn unfinished_deployments(&self) -> Result<Vec<DeploymentRecord>, StoreError>;
 
     /// The jobs of one target, newest first.

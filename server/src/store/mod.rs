@@ -29,7 +29,8 @@ pub use access::{
 };
 pub use costs::{AwsBudget, BudgetCrossing, CostDay, CostFetch, CostStore};
 pub use deploy::{
-    DeployStore, DeploymentId, DeploymentRecord, Enqueued, NewDeployment, Release, StepRecord,
+    ApprovalTerms, Decided, DecisionRecord, DeployStore, DeploymentId, DeploymentRecord, Enqueued,
+    NewDecision, NewDeployment, Release, StepRecord,
 };
 pub use error::{OpenError, StoreError};
 pub use health::{

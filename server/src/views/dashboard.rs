@@ -1,11 +1,11 @@
 //! The dashboard matrix, from the configuration (what exists), the store (what the console has
 //! seen running, and the deploys under way) and the monitor (health now).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use flightdeck_app::model::{
-    BackendSummary, Cell, Dashboard, EnvName, EnvironmentColumn, FreezeNotice, HealthSummary,
-    KnownVersion, ServiceName, ServiceRow, Timestamp,
+    BackendSummary, Cell, Dashboard, DeployState, EnvName, EnvironmentColumn, FreezeNotice,
+    HealthSummary, KnownVersion, ServiceName, ServiceRow, Timestamp,
 };
 
 use super::Views;
@@ -25,10 +25,13 @@ impl Views {
             .into_iter()
             .map(|(env, service, summary)| ((env, service), summary))
             .collect();
-        let deploying: DeployingNow = self
-            .store
-            .unfinished_deployments()
-            .await?
+        let unfinished = self.store.unfinished_deployments().await?;
+        let awaiting: HashSet<i64> = unfinished
+            .iter()
+            .filter(|job| job.state == DeployState::AwaitingApproval)
+            .map(|job| job.id)
+            .collect();
+        let deploying: DeployingNow = unfinished
             .into_iter()
             .map(|job| ((job.environment, job.service), job.id))
             .collect();
@@ -44,6 +47,7 @@ impl Views {
         for row in &mut dashboard.services {
             row.runbooks_href = links.remove(&row.name);
             for cell in row.cells.iter_mut().filter(|c| c.target.is_some()) {
+                cell.awaiting_approval = cell.deploying.is_some_and(|id| awaiting.contains(&id));
                 cell.incident = open
                     .iter()
                     .find(|i| incidents::covers(i, &cell.environment, &row.name))
@@ -119,8 +123,10 @@ pub fn build(
                                 observed_at: v.last_seen,
                             }),
                         differs_from: None,
-                        // Filled in from the open incidents by `Views::dashboard`.
+                        // Filled in from the open incidents and the deploys' states by
+                        // `Views::dashboard`.
                         incident: None,
+                        awaiting_approval: false,
                         deploying: target
                             .and_then(|_| deploying.get(&(env.name.clone(), service.name.clone())))
                             .copied(),

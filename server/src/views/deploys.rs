@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use flightdeck_app::{
     console::Caller,
     model::{
-        Action, DeployKind, DeployPanel, DeployState, DeploySummary, DeploymentView, EnvName,
-        LiveService, Protection, RollbackOption, ServiceName, StepView, Timestamp, permits,
+        Action, ApprovalDecision, ApprovalView, DeployKind, DeployPanel, DeployState,
+        DeploySummary, DeploymentView, EnvName, LiveService, RollbackOption, ServiceName, StepView,
+        Timestamp, permits,
     },
     time_format,
 };
@@ -18,10 +19,10 @@ use crate::{
     backend::BackendError,
     config::FreezeWindow,
     config::{Service, Target},
-    deploy,
+    deploy::{self, approvals},
     error::AppError,
     incidents::{self, windows},
-    store::{DeploymentRecord, Release},
+    store::{ApprovalTerms, DeploymentRecord, Release},
 };
 
 /// Deploys listed per environment on the service page.
@@ -103,17 +104,25 @@ pub(super) fn fresh_key() -> String {
 
 impl Views {
     /// One deploy with its steps.
-    pub async fn deployment(&self, id: i64) -> Result<DeploymentView, AppError> {
+    pub async fn deployment(&self, caller: &Caller, id: i64) -> Result<DeploymentView, AppError> {
         let job = self
             .store
             .deployment(id)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("there is no deploy #{id}")))?;
-        self.deployment_view(job).await
+        self.deployment_view(caller, job).await
     }
 
-    /// A deploy job as its page and the API show it, with every step so far.
-    pub async fn deployment_view(&self, job: DeploymentRecord) -> Result<DeploymentView, AppError> {
+    /// A deploy job as its page and the API show it to `caller`, with every step so far.
+    pub async fn deployment_view(
+        &self,
+        caller: &Caller,
+        job: DeploymentRecord,
+    ) -> Result<DeploymentView, AppError> {
+        let approval = match job.approval {
+            Some(terms) => Some(self.approval_view(caller, &job, terms).await?),
+            None => None,
+        };
         let steps = self
             .store
             .steps(job.id)
@@ -142,6 +151,67 @@ impl Views {
             started_at: job.started_at,
             finished_at: job.finished_at,
             steps,
+            approval,
+        })
+    }
+
+    /// Who approved or rejected a job, whether `caller` may, and while it waits, what it
+    /// would change: the promotion preview, or what runs now beside the requested version.
+    async fn approval_view(
+        &self,
+        caller: &Caller,
+        job: &DeploymentRecord,
+        terms: ApprovalTerms,
+    ) -> Result<ApprovalView, AppError> {
+        let decisions = self.store.decisions(job.id).await?;
+        let refusal = approvals::refusal(caller, job, &decisions);
+        let waiting = job.state == DeployState::AwaitingApproval;
+        let (mut runs_now, mut preview) = (None, None);
+        if waiting {
+            if job.kind == DeployKind::Promote {
+                // Shown as it stands now; what runs is the release pinned at the request.
+                preview = self
+                    .preview_beside(
+                        caller,
+                        job.service.as_str(),
+                        job.environment.as_str(),
+                        Some(job.id),
+                    )
+                    .await
+                    .ok()
+                    .map(Box::new);
+            } else if let Some(target) = self
+                .config
+                .service(job.service.as_str())
+                .and_then(|s| s.targets.get(&job.environment))
+            {
+                runs_now = self.running(&job.environment, target).await.ok().flatten();
+            }
+        }
+        let (may_decide, why_not) = match refusal {
+            None => (true, None),
+            Some(approvals::Refusal::Denied(m) | approvals::Refusal::Conflict(m)) => {
+                (false, waiting.then_some(m))
+            }
+        };
+        Ok(ApprovalView {
+            required: terms.required,
+            requester: job.requester.clone(),
+            expires_at: terms.expires_at,
+            decisions: decisions
+                .into_iter()
+                .map(|d| ApprovalDecision {
+                    person: d.person,
+                    by: d.by,
+                    approved: d.approved,
+                    comment: d.comment,
+                    at: d.at,
+                })
+                .collect(),
+            may_decide,
+            why_not,
+            runs_now,
+            preview,
         })
     }
 
@@ -162,7 +232,7 @@ impl Views {
             if !found.targets.contains_key(&env.name) {
                 continue;
             }
-            let protection = Protection::from_flag(env.protected);
+            let may = |kind| permits(caller.role, deploy::approvals::action(env, kind));
             let jobs = self
                 .store
                 .deployments_of(&env.name, &found.name, HISTORY_SHOWN)
@@ -185,10 +255,11 @@ impl Views {
             panels.push(DeployPanel {
                 environment: env.name.to_string(),
                 protected: env.protected,
-                may_deploy: permits(caller.role, Action::Deploy(protection)),
-                may_rollback: permits(caller.role, Action::Rollback(protection)),
-                may_promote: permits(caller.role, Action::Promote(protection)),
-                may_restart: permits(caller.role, Action::Restart(protection)),
+                may_deploy: may(DeployKind::Deploy),
+                may_rollback: may(DeployKind::Rollback),
+                may_promote: may(DeployKind::Promote),
+                may_restart: may(DeployKind::Restart),
+                approvals: deploy::approvals::required(env, DeployKind::Deploy),
                 form_key: fresh_key(),
                 promote_from: self
                     .config
@@ -311,6 +382,8 @@ mod tests {
             state,
             reason: String::new(),
             requested_by: "ada".into(),
+            requester: "ada".into(),
+            approval: None,
             idempotency_key: id.to_string(),
             created_at: Timestamp::from_unix_millis(id * 1000),
             started_at: None,

@@ -4,7 +4,7 @@
 use flightdeck_app::{
     console::Caller,
     model::{
-        Action, DeployKind, EnvName, HealthChange, Lag, PromotionPreview, Protection, RecentHealth,
+        Action, DeployKind, EnvName, HealthChange, Lag, PromotionPreview, RecentHealth,
         RunningRelease, permits,
     },
 };
@@ -13,10 +13,10 @@ use super::{Views, deploys::fresh_key};
 use crate::{
     backend::{Backend, RuntimeSettings},
     config::{Service, Target},
-    deploy::{pinned, promotable_health, promotion},
+    deploy::{approvals, pinned, promotable_health, promotion},
     error::AppError,
     incidents,
-    store::{Release, Resolution},
+    store::{DeploymentId, Release, Resolution},
 };
 use std::sync::Arc;
 
@@ -36,6 +36,18 @@ impl Views {
         caller: &Caller,
         service: &str,
         target: &str,
+    ) -> Result<PromotionPreview, AppError> {
+        self.preview_beside(caller, service, target, None).await
+    }
+
+    /// The preview, not counting the job `awaiting` as a deploy in progress: for the approver
+    /// of that very job.
+    pub(super) async fn preview_beside(
+        &self,
+        caller: &Caller,
+        service: &str,
+        target: &str,
+        awaiting: Option<DeploymentId>,
     ) -> Result<PromotionPreview, AppError> {
         let found = self
             .config
@@ -112,10 +124,9 @@ impl Views {
             .unfinished_deployments()
             .await?
             .into_iter()
-            .find(|j| &j.environment == to && &j.service == name);
+            .find(|j| &j.environment == to && &j.service == name && Some(j.id) != awaiting);
 
-        let protection = Protection::from_flag(env.protected);
-        let mut refusal = if !permits(caller.role, Action::Promote(protection)) {
+        let mut refusal = if !permits(caller.role, approvals::action(env, DeployKind::Promote)) {
             Some(format!(
                 "Promoting to {to} needs the {} role.",
                 if env.protected {
@@ -184,6 +195,7 @@ impl Views {
             source: source.to_string(),
             target: to.to_string(),
             target_protected: env.protected,
+            approvals: approvals::required(env, DeployKind::Promote),
             after: after.ok().flatten(),
             before: before.ok().flatten(),
             lag,
@@ -212,7 +224,7 @@ impl Views {
     }
 
     /// What runs in `env` now, or why that cannot be read.
-    async fn running(
+    pub(super) async fn running(
         &self,
         env: &EnvName,
         target: &Target,

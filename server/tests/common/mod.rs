@@ -127,6 +127,7 @@ impl TestDb {
 pub fn cli_caller() -> Caller {
     Caller {
         name: "cli:test".to_owned(),
+        person: "cli:test".to_owned(),
         role: Role::Admin,
         kind: CallerKind::System,
         source: IpAddr::V4(Ipv4Addr::LOCALHOST),

@@ -6,15 +6,23 @@ use sqlx::FromRow;
 
 use super::{Pool, SqlStore, ts};
 use crate::store::{
-    DeployStore, DeploymentId, DeploymentRecord, Enqueued, NewDeployment, Release, StepRecord,
-    StoreError,
+    ApprovalTerms, Decided, DecisionRecord, DeployStore, DeploymentId, DeploymentRecord, Enqueued,
+    NewDecision, NewDeployment, Release, StepRecord, StoreError,
 };
+
+/// The states that hold the lock, as SQL.
+macro_rules! holding_lock {
+    () => {
+        "('awaiting_approval', 'queued', 'running', 'verifying')"
+    };
+}
 
 macro_rules! deployment_columns {
     () => {
         "id, environment, service, kind, version, image, digest, promoted_from, \
          previous_version, previous_image, previous_digest, state, reason, requested_by, \
-         idempotency_key, created_at, started_at, finished_at, heartbeat_at"
+         requester, idempotency_key, approvals_required, approval_expires_at, created_at, \
+         started_at, finished_at, heartbeat_at"
     };
 }
 
@@ -34,7 +42,10 @@ struct DeploymentRow {
     state: String,
     reason: String,
     requested_by: String,
+    requester: String,
     idempotency_key: String,
+    approvals_required: i32,
+    approval_expires_at: Option<i64>,
     created_at: i64,
     started_at: Option<i64>,
     finished_at: Option<i64>,
@@ -76,7 +87,24 @@ impl TryFrom<DeploymentRow> for DeploymentRecord {
             state: DeployState::parse(&row.state).ok_or_else(|| corrupt("state", &row.state))?,
             reason: row.reason,
             requested_by: row.requested_by,
+            requester: row.requester,
             idempotency_key: row.idempotency_key,
+            approval: match (
+                u32::try_from(row.approvals_required),
+                row.approval_expires_at,
+            ) {
+                (Ok(required @ 1..), Some(at)) => Some(ApprovalTerms {
+                    required,
+                    expires_at: ts(at),
+                }),
+                (Ok(0), _) => None,
+                _ => {
+                    return Err(corrupt(
+                        "approvals_required",
+                        &row.approvals_required.to_string(),
+                    ));
+                }
+            },
             created_at: ts(row.created_at),
             started_at: row.started_at.map(ts),
             finished_at: row.finished_at.map(ts),
@@ -119,7 +147,8 @@ impl DeployStore for SqlStore {
                         "SELECT ",
                         deployment_columns!(),
                         " FROM deployments WHERE environment = $1 AND service = $2
-                           AND state IN ('queued', 'running', 'verifying')"
+                           AND state IN ",
+                        holding_lock!()
                     ))
                     .bind(new.environment.as_str())
                     .bind(new.service.as_str())
@@ -131,8 +160,9 @@ impl DeployStore for SqlStore {
                         let inserted = sqlx::query_as(concat!(
                             "INSERT INTO deployments
                                  (environment, service, kind, version, image, digest,
-                                  promoted_from, state, requested_by, idempotency_key, created_at)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10)
+                                  promoted_from, state, requested_by, requester, idempotency_key,
+                                  approvals_required, approval_expires_at, created_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                              RETURNING ",
                             deployment_columns!()
                         ))
@@ -143,8 +173,18 @@ impl DeployStore for SqlStore {
                         .bind(&new.release.image)
                         .bind(new.release.digest.as_deref())
                         .bind(new.promoted_from.as_ref().map(EnvName::as_str))
+                        .bind(match new.approval {
+                            Some(_) => DeployState::AwaitingApproval.as_str(),
+                            None => DeployState::Queued.as_str(),
+                        })
                         .bind(&new.requested_by)
+                        .bind(&new.requester)
                         .bind(&new.idempotency_key)
+                        .bind(
+                            new.approval
+                                .map_or(0, |a| i32::try_from(a.required).unwrap_or(i32::MAX)),
+                        )
+                        .bind(new.approval.map(|a| a.expires_at.unix_millis()))
                         .bind(new.at.unix_millis())
                         .fetch_one(&mut *tx)
                         .await;
@@ -335,12 +375,183 @@ impl DeployStore for SqlStore {
             .collect())
     }
 
+    #[tracing::instrument(skip_all, fields(id = decision.deployment, approved = decision.approved))]
+    async fn decide(&self, decision: &NewDecision) -> Result<Option<Decided>, StoreError> {
+        let outcome = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            // The job's row first, locked (PostgreSQL) or with the write lock taken (SQLite),
+            // so a second approver waits here and then counts this one's approval.
+            let waiting = sqlx::query(
+                "UPDATE deployments SET heartbeat_at = heartbeat_at
+                 WHERE id = $1 AND state = 'awaiting_approval' AND approval_expires_at > $2",
+            )
+            .bind(decision.deployment)
+            .bind(decision.at.unix_millis())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            let select = concat!(
+                "SELECT ",
+                deployment_columns!(),
+                " FROM deployments WHERE id = $1"
+            );
+            let outcome = if !waiting {
+                let row: Option<DeploymentRow> = sqlx::query_as(select)
+                    .bind(decision.deployment)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                row.map(|r| (DecidedRow::NotAwaiting, r))
+            } else {
+                let before: Option<(i64,)> = sqlx::query_as(
+                    "SELECT id FROM deployment_approvals WHERE deployment_id = $1 AND person = $2",
+                )
+                .bind(decision.deployment)
+                .bind(&decision.person)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if before.is_some() {
+                    let row: DeploymentRow = sqlx::query_as(select)
+                        .bind(decision.deployment)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    Some((DecidedRow::AlreadyDecided, row))
+                } else {
+                    sqlx::query(
+                        "INSERT INTO deployment_approvals
+                             (deployment_id, person, by_name, approved, comment, at)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(decision.deployment)
+                    .bind(&decision.person)
+                    .bind(&decision.by)
+                    .bind(decision.approved)
+                    .bind(&decision.comment)
+                    .bind(decision.at.unix_millis())
+                    .execute(&mut *tx)
+                    .await?;
+                    let (approvals,): (i64,) = sqlx::query_as(
+                        "SELECT COUNT(*) FROM deployment_approvals
+                         WHERE deployment_id = $1 AND approved = $2",
+                    )
+                    .bind(decision.deployment)
+                    .bind(true)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let update = concat!(
+                        "UPDATE deployments SET state = $1, reason = $2,
+                             finished_at = $3, heartbeat_at = NULL
+                         WHERE id = $4 AND state = 'awaiting_approval'
+                           AND ($1 = 'rejected' OR approvals_required <= $5)
+                         RETURNING ",
+                        deployment_columns!()
+                    );
+                    let (to, finished, what) = if decision.approved {
+                        (DeployState::Queued, None, DecidedRow::Queued)
+                    } else {
+                        (
+                            DeployState::Rejected,
+                            Some(decision.at.unix_millis()),
+                            DecidedRow::Rejected,
+                        )
+                    };
+                    let moved: Option<DeploymentRow> = sqlx::query_as(update)
+                        .bind(to.as_str())
+                        .bind(&decision.reason)
+                        .bind(finished)
+                        .bind(decision.deployment)
+                        .bind(approvals)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    match moved {
+                        Some(row) => Some((what, row)),
+                        None => {
+                            let row: DeploymentRow = sqlx::query_as(select)
+                                .bind(decision.deployment)
+                                .fetch_one(&mut *tx)
+                                .await?;
+                            Some((DecidedRow::Waiting, row))
+                        }
+                    }
+                }
+            };
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(outcome)
+        })?;
+        let Some((what, row)) = outcome else {
+            return Ok(None);
+        };
+        let job = DeploymentRecord::try_from(row)?;
+        Ok(Some(match what {
+            DecidedRow::Queued => Decided::Queued(job),
+            DecidedRow::Waiting => Decided::Waiting(job),
+            DecidedRow::Rejected => Decided::Rejected(job),
+            DecidedRow::NotAwaiting => Decided::NotAwaiting(job),
+            DecidedRow::AlreadyDecided => Decided::AlreadyDecided(job),
+        }))
+    }
+
+    #[tracing::instrument(skip_all, fields(id))]
+    async fn decisions(&self, id: DeploymentId) -> Result<Vec<DecisionRecord>, StoreError> {
+        let rows: Vec<(String, String, bool, String, i64)> =
+            on_pool!(self, |pool| sqlx::query_as(
+                "SELECT person, by_name, approved, comment, at FROM deployment_approvals
+             WHERE deployment_id = $1 ORDER BY id"
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(person, by, approved, comment, at)| DecisionRecord {
+                person,
+                by,
+                approved,
+                comment,
+                at: ts(at),
+            })
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn expire_approvals(
+        &self,
+        at: Timestamp,
+        reason: &str,
+    ) -> Result<Vec<DeploymentRecord>, StoreError> {
+        let rows: Vec<DeploymentRow> = on_pool!(self, |pool| sqlx::query_as(concat!(
+            "UPDATE deployments SET state = 'expired', reason = $1, finished_at = $2
+             WHERE state = 'awaiting_approval' AND approval_expires_at <= $2
+             RETURNING ",
+            deployment_columns!()
+        ))
+        .bind(reason)
+        .bind(at.unix_millis())
+        .fetch_all(pool)
+        .await)?;
+        let mut jobs = records(rows)?;
+        jobs.sort_by_key(|j| j.id);
+        Ok(jobs)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn next_approval_expiry(&self) -> Result<Option<Timestamp>, StoreError> {
+        let next: Option<i64> = on_pool!(self, |pool| sqlx::query_scalar(
+            "SELECT MIN(approval_expires_at) FROM deployments WHERE state = 'awaiting_approval'"
+        )
+        .fetch_one(pool)
+        .await)?;
+        Ok(next.map(ts))
+    }
+
     #[tracing::instrument(skip_all)]
     async fn unfinished_deployments(&self) -> Result<Vec<DeploymentRecord>, StoreError> {
         let rows: Vec<DeploymentRow> = on_pool!(self, |pool| sqlx::query_as(concat!(
             "SELECT ",
             deployment_columns!(),
-            " FROM deployments WHERE state IN ('queued', 'running', 'verifying') ORDER BY id"
+            " FROM deployments WHERE state IN ",
+            holding_lock!(),
+            " ORDER BY id"
         ))
         .fetch_all(pool)
         .await)?;
@@ -367,6 +578,15 @@ impl DeployStore for SqlStore {
         .await)?;
         records(rows)
     }
+}
+
+/// What a decision did, before the row is checked into a record.
+enum DecidedRow {
+    Queued,
+    Waiting,
+    Rejected,
+    NotAwaiting,
+    AlreadyDecided,
 }
 
 enum Outcome {
