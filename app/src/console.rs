@@ -149,6 +149,14 @@ pub trait Console: Send + Sync + 'static {
     /// One deploy with its steps.
     async fn deployment(&self, caller: &Caller, id: i64) -> Result<DeploymentView, ConsoleError>;
 
+    /// The same without what a job awaiting approval would change (which is read from the
+    /// backends): for a live stream, which looks every second.
+    async fn deployment_progress(
+        &self,
+        caller: &Caller,
+        id: i64,
+    ) -> Result<DeploymentView, ConsoleError>;
+
     /// Approves or rejects a deploy awaiting approval (a releaser other than its requester).
     async fn decide_deployment(
         &self,

@@ -902,3 +902,235 @@ async fn runbooks_read_once_stay_readable_offline_until_sign_out() {
     .await;
     browser.close().await;
 }
+
+/// The deploy page's number (from the address) once a form has led there.
+async fn deployment_opened(browser: &Browser) -> i64 {
+    let c = &browser.client;
+    eventually("the deploy's page", Duration::from_secs(20), || async {
+        let url = c.current_url().await.ok()?;
+        url.path()
+            .strip_prefix("/deployments/")
+            .and_then(|id| id.parse().ok())
+    })
+    .await
+}
+
+/// Waits until the open deploy page (live, no reload) shows `state`.
+async fn state_shown(browser: &Browser, state: &str, timeout: Duration) {
+    let c = &browser.client;
+    let class = format!("deploy-state {state}");
+    eventually(&format!("the deploy to be {state}"), timeout, || async {
+        let shown = c
+            .find(Locator::Css("p.deploy-state"))
+            .await
+            .ok()?
+            .attr("class")
+            .await
+            .ok()??;
+        (shown == class).then_some(())
+    })
+    .await;
+}
+
+/// Types `comment` into the hydrated decision form and clicks `decision`.
+async fn decide(browser: &Browser, comment: &str, decision: &str) {
+    let c = &browser.client;
+    let form = eventually(
+        "the live decision form",
+        Duration::from_secs(20),
+        || async {
+            c.find(Locator::Css("form.decide-form[data-live=true]"))
+                .await
+                .ok()
+        },
+    )
+    .await;
+    form.find(Locator::Css("textarea"))
+        .await
+        .unwrap()
+        .send_keys(comment)
+        .await
+        .unwrap();
+    form.find(Locator::Css(&format!("button[value={decision}]")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Opens the promotion preview of `service` to production and requests it.
+async fn request_promotion(browser: &Browser, console: &Console, service: &str) -> i64 {
+    let c = &browser.client;
+    c.goto(&format!(
+        "{}/services/{service}/promote/production",
+        console.url
+    ))
+    .await
+    .unwrap();
+    let button = eventually(
+        "a promotion to request",
+        Duration::from_secs(30),
+        || async {
+            let button = c
+                .find(Locator::Css(
+                    "form.confirm-form[data-live=true] button[type=submit]",
+                ))
+                .await
+                .ok()?;
+            let text = button.text().await.ok()?;
+            text.starts_with("Request promotion of").then_some(button)
+        },
+    )
+    .await;
+    button.click().await.unwrap();
+    deployment_opened(browser).await
+}
+
+#[tokio::test]
+async fn production_promotions_wait_for_a_releaser_who_approves_rejects_or_lets_them_expire() {
+    let name = format!("e2e-appr-{}", std::process::id());
+    let (shop, orders) = (format!("{name}-shop"), format!("{name}-orders"));
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    // Long enough to approve one request by hand, short enough to watch another run out.
+    let config = format!(
+        "[health]\ninterval = \"1s\"\ntimeout = \"500ms\"\nslow_after = \"300ms\"\n\n\
+         [deploy]\nbake = \"2s\"\ndeadline = \"30s\"\n\n\
+         [[environment]]\nname = \"staging\"\norder = 1\ndocker = {{}}\n\n\
+         [[environment]]\nname = \"production\"\norder = 2\nprotected = true\napprovals = 1\n\
+         approval_timeout = \"25s\"\ndocker = {{}}\n\n\
+         [[service]]\nname = \"{shop}\"\n\
+         targets.staging = {{ container = \"{shop}-staging\", health_url = \"http://127.0.0.1:{}/health\" }}\n\
+         targets.production = {{ container = \"{shop}-production\", health_url = \"http://127.0.0.1:{}/health\" }}\n\n\
+         [[service]]\nname = \"{orders}\"\n\
+         targets.staging = {{ container = \"{orders}-staging\", health_url = \"http://127.0.0.1:{}/health\" }}\n\
+         targets.production = {{ container = \"{orders}-production\", health_url = \"http://127.0.0.1:{}/health\" }}\n",
+        ports[0], ports[1], ports[2], ports[3]
+    );
+    let _demo = Demo::set_up(&config, dir.path());
+    let console = Console::start_with(&config);
+    console.add_account("dee", "deployer");
+    console.add_account("rex", "releaser");
+    let (dee, rex) = (
+        Browser::start(Screen::Desktop).await,
+        Browser::start(Screen::Desktop).await,
+    );
+    dee.sign_in(&console, "dee").await;
+    rex.sign_in(&console, "rex").await;
+
+    // The deployer asks for two promotions; the first is left to run out of time.
+    let expiring = request_promotion(&dee, &console, &orders).await;
+    state_shown(&dee, "awaiting_approval", Duration::from_secs(10)).await;
+    let approved = request_promotion(&dee, &console, &shop).await;
+    let waiting = dee
+        .client
+        .find(Locator::Css("section.approval"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        waiting.contains("Runs once approved by a releaser other than dee"),
+        "{waiting}"
+    );
+    assert!(
+        dee.client
+            .find(Locator::Css("form.decide-form"))
+            .await
+            .is_err(),
+        "the requester has no approve button"
+    );
+
+    // The releaser, on their own session, sees what changes and approves; the requester's
+    // open page follows it to the end.
+    rex.client
+        .goto(&format!("{}/deployments/{approved}", console.url))
+        .await
+        .unwrap();
+    let shown = rex
+        .client
+        .find(Locator::Css("section.approval"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        shown.contains("What changes") && shown.contains("Health in staging"),
+        "{shown}"
+    );
+    decide(&rex, "staging has been fine all day", "approve").await;
+    state_shown(&dee, "succeeded", Duration::from_secs(60)).await;
+    let steps = dee
+        .client
+        .find(Locator::Css("ol.steps"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        steps.contains("Approved by rex: staging has been fine all day; queued"),
+        "{steps}"
+    );
+
+    // A second request, rejected with a reason; nothing runs.
+    dee.client
+        .goto(&format!("{}/services/{shop}", console.url))
+        .await
+        .unwrap();
+    let form = eventually(
+        "the production deploy form",
+        Duration::from_secs(20),
+        || async {
+            dee.client
+                .find(Locator::Css(
+                    "section.deploy-panel[data-env=production] form.deploy-form[data-live=true]",
+                ))
+                .await
+                .ok()
+        },
+    )
+    .await;
+    form.find(Locator::Css("input[name=version]"))
+        .await
+        .unwrap()
+        .send_keys("1.0.0")
+        .await
+        .unwrap();
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let rejected = deployment_opened(&dee).await;
+    assert_ne!(rejected, approved);
+    state_shown(&dee, "awaiting_approval", Duration::from_secs(10)).await;
+    rex.client
+        .goto(&format!("{}/deployments/{rejected}", console.url))
+        .await
+        .unwrap();
+    decide(&rex, "not during the sale", "reject").await;
+    state_shown(&dee, "rejected", Duration::from_secs(20)).await;
+    let reason = dee
+        .client
+        .find(Locator::Css(".deploy-reason"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(reason, "rejected by rex: not during the sale");
+
+    // The first request ran out of time by itself and let go of its service.
+    dee.client
+        .goto(&format!("{}/deployments/{expiring}", console.url))
+        .await
+        .unwrap();
+    state_shown(&dee, "expired", Duration::from_secs(40)).await;
+    dee.close().await;
+    rex.close().await;
+}

@@ -22,7 +22,7 @@ use crate::{
     health::HealthMonitor,
     incidents::IncidentService,
     store::Outcome,
-    views::Views,
+    views::{Detail, Views},
 };
 
 pub struct ConsoleService {
@@ -73,7 +73,10 @@ impl Console for ConsoleService {
         form: DeployForm,
     ) -> Result<DeploymentView, ConsoleError> {
         let job = self.deploys.request(caller, form).await?;
-        Ok(self.views.deployment_view(caller, job).await?)
+        Ok(self
+            .views
+            .deployment_view(caller, job, Detail::Full)
+            .await?)
     }
 
     async fn deploy_panels(
@@ -100,7 +103,16 @@ impl Console for ConsoleService {
 
     async fn deployment(&self, caller: &Caller, id: i64) -> Result<DeploymentView, ConsoleError> {
         authorize(caller, Action::View)?;
-        Ok(self.views.deployment(caller, id).await?)
+        Ok(self.views.deployment(caller, id, Detail::Full).await?)
+    }
+
+    async fn deployment_progress(
+        &self,
+        caller: &Caller,
+        id: i64,
+    ) -> Result<DeploymentView, ConsoleError> {
+        authorize(caller, Action::View)?;
+        Ok(self.views.deployment(caller, id, Detail::Progress).await?)
     }
 
     async fn decide_deployment(
@@ -109,7 +121,10 @@ impl Console for ConsoleService {
         form: ApprovalForm,
     ) -> Result<DeploymentView, ConsoleError> {
         let job = self.deploys.decide(caller, form).await?;
-        Ok(self.views.deployment_view(caller, job).await?)
+        Ok(self
+            .views
+            .deployment_view(caller, job, Detail::Full)
+            .await?)
     }
 
     async fn environment_services(

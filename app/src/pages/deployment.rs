@@ -75,9 +75,18 @@ fn follow(id: i64, current: RwSignal<DeploymentView>) {
             let Some(text) = event.data().as_string() else {
                 return;
             };
-            if let Ok(view) = serde_json::from_str::<DeploymentView>(&text) {
+            if let Ok(mut view) = serde_json::from_str::<DeploymentView>(&text) {
                 if view.state.is_final() {
                     source.close();
+                }
+                // The stream leaves out what a waiting job would change; keep what the page
+                // loaded while it still waits.
+                if let (Some(next), Some(shown)) = (
+                    view.approval.as_mut(),
+                    current.with_untracked(|c| c.approval.clone()),
+                ) {
+                    next.preview = next.preview.take().or(shown.preview);
+                    next.runs_now = next.runs_now.take().or(shown.runs_now);
                 }
                 current.set(view);
             }

@@ -159,6 +159,11 @@ impl Console {
         }
     }
 
+    /// One more account (password [`PASSWORD`]), for a test that needs other roles.
+    pub fn add_account(&self, name: &str, role: &str) {
+        add_account(&self.database_url, name, role);
+    }
+
     /// Stops the console (as a crash or a pulled plug would: killed).
     pub fn stop(&mut self) {
         self.process = None;

@@ -31,7 +31,7 @@ pub async fn stream(
     Path(id): Path<i64>,
 ) -> Response {
     // Authorization and "no such deploy" answer as the rest of the API does, before streaming.
-    let first = match state.console.deployment(&caller, id).await {
+    let first = match state.console.deployment_progress(&caller, id).await {
         Ok(view) => view,
         Err(e) => return json_error(&e),
     };
@@ -82,7 +82,7 @@ async fn next_event(mut f: Follow) -> Option<(Result<Event, Infallible>, Follow)
                     }
                     () = tokio::time::sleep(RECHECK) => {}
                 }
-                match f.state.console.deployment(&f.caller, f.id).await {
+                match f.state.console.deployment_progress(&f.caller, f.id).await {
                     Ok(view) => view,
                     Err(e) => {
                         f.ended = true;

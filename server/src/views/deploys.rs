@@ -102,15 +102,31 @@ pub(super) fn fresh_key() -> String {
     })
 }
 
+/// How much of a deploy to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Everything, what a job awaiting approval would change included.
+    Full,
+    /// Its state, steps and decisions: what a live stream sends.
+    Progress,
+}
+
 impl Views {
-    /// One deploy with its steps.
-    pub async fn deployment(&self, caller: &Caller, id: i64) -> Result<DeploymentView, AppError> {
+    /// One deploy with its steps; with `detail`, while it awaits approval, also what it would
+    /// change (read from the backends, so a live stream, which looks every second, leaves it
+    /// out and the page keeps what it loaded).
+    pub async fn deployment(
+        &self,
+        caller: &Caller,
+        id: i64,
+        detail: Detail,
+    ) -> Result<DeploymentView, AppError> {
         let job = self
             .store
             .deployment(id)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("there is no deploy #{id}")))?;
-        self.deployment_view(caller, job).await
+        self.deployment_view(caller, job, detail).await
     }
 
     /// A deploy job as its page and the API show it to `caller`, with every step so far.
@@ -118,9 +134,10 @@ impl Views {
         &self,
         caller: &Caller,
         job: DeploymentRecord,
+        detail: Detail,
     ) -> Result<DeploymentView, AppError> {
         let approval = match job.approval {
-            Some(terms) => Some(self.approval_view(caller, &job, terms).await?),
+            Some(terms) => Some(self.approval_view(caller, &job, terms, detail).await?),
             None => None,
         };
         let steps = self
@@ -162,12 +179,13 @@ impl Views {
         caller: &Caller,
         job: &DeploymentRecord,
         terms: ApprovalTerms,
+        detail: Detail,
     ) -> Result<ApprovalView, AppError> {
         let decisions = self.store.decisions(job.id).await?;
         let refusal = approvals::refusal(caller, job, &decisions);
         let waiting = job.state == DeployState::AwaitingApproval;
         let (mut runs_now, mut preview) = (None, None);
-        if waiting {
+        if waiting && detail == Detail::Full {
             if job.kind == DeployKind::Promote {
                 // Shown as it stands now; what runs is the release pinned at the request.
                 preview = self

@@ -21,6 +21,7 @@ use crate::{
 };
 
 pub use dashboard::build as build_dashboard;
+pub use deploys::Detail;
 
 pub struct Views {
     config: Arc<Config>,
