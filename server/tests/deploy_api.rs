@@ -1086,6 +1086,23 @@ async fn approvals(db: TestDb) {
         "{job}"
     );
     let second = job["id"].as_i64().unwrap();
+    // While an incident freezes production, it cannot be approved; rejecting still works.
+    let (status, incident) = deployer
+        .post_to(
+            "/api/v1/incidents",
+            json!({"title": "Checkout errors", "severity": "SEV2", "environments": "production"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{incident}");
+    let incident = incident["id"].as_i64().unwrap();
+    let (status, body) = carol_ci.post_to(&approve(second), json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        body["error"],
+        format!(
+            "frozen by incident #{incident} (Checkout errors); approve it once the freeze is over, or reject it"
+        )
+    );
     let (status, job) = carol_ci
         .post_to(
             &format!("/api/v1/deployments/{second}/reject"),
@@ -1095,6 +1112,13 @@ async fn approvals(db: TestDb) {
     assert_eq!((status, &job["state"]), (200, &json!("rejected")), "{job}");
     assert_eq!(job["reason"], "rejected by carol-ci: not during the sale");
     assert_eq!(viewer.live("production").await["version"], "2");
+    let (status, _) = deployer
+        .post_to(
+            &format!("/api/v1/incidents/{incident}/resolve"),
+            json!({"summary": "over"}),
+        )
+        .await;
+    assert_eq!(status, 204);
 
     // A third outlives a restart, still holding the lock, then runs out of time.
     let (status, job) = deployer.post(promote("p-3")).await;
