@@ -959,16 +959,26 @@ async fn decide(browser: &Browser, comment: &str, decision: &str) {
         .unwrap();
 }
 
-/// Opens the promotion preview of `service` to production and requests it.
+/// Opens the promotion preview of `service` to production, once staging is seen healthy
+/// (only a healthy release is promoted), and requests it.
 async fn request_promotion(browser: &Browser, console: &Console, service: &str) -> i64 {
     let c = &browser.client;
+    let staging = format!(
+        "return fetch('/api/v1/health').then(r => r.json()).then(rows =>
+           (rows.find(r => r.service === '{service}' && r.environment === 'staging') || {{}}).state);"
+    );
+    eventually("staging to be healthy", Duration::from_secs(30), || async {
+        let state = c.execute(&staging, vec![]).await.ok()?;
+        (state == "healthy").then_some(())
+    })
+    .await;
     c.goto(&format!(
         "{}/services/{service}/promote/production",
         console.url
     ))
     .await
     .unwrap();
-    let button = eventually(
+    let found = eventually(
         "a promotion to request",
         Duration::from_secs(30),
         || async {
@@ -979,10 +989,12 @@ async fn request_promotion(browser: &Browser, console: &Console, service: &str) 
                 .await
                 .ok()?;
             let text = button.text().await.ok()?;
-            text.starts_with("Request promotion of").then_some(button)
+            Some((button, text))
         },
     )
     .await;
+    let (button, text) = found;
+    assert!(text.starts_with("Request promotion of"), "{text}");
     button.click().await.unwrap();
     deployment_opened(browser).await
 }
