@@ -25,6 +25,7 @@ use crate::{
     http::{self, AppState, metrics::Metrics},
     incidents::IncidentService,
     leptos_options,
+    notify::Notifier,
     runbooks::Catalog,
     store::{self, OpenError, Store, StoreError},
     tls::{self, TlsError},
@@ -70,6 +71,7 @@ pub struct Application {
     runbooks: Arc<Catalog>,
     measurer: Arc<Measurer>,
     incidents: Arc<IncidentService>,
+    notifier: Arc<Notifier>,
     /// Cancelled on shutdown; background loops watch it.
     stopping: CancellationToken,
 }
@@ -166,6 +168,7 @@ impl Application {
             runbooks.clone(),
             clock.clone(),
         ));
+        let notifier = Arc::new(Notifier::new(config.clone(), store.clone(), clock.clone()));
         let stopping = CancellationToken::new();
         let state = AppState {
             leptos,
@@ -195,8 +198,14 @@ impl Application {
             runbooks,
             measurer,
             incidents,
+            notifier,
             stopping,
         })
+    }
+
+    /// What sends notifications (tests move their clock and wake it).
+    pub fn notifier(&self) -> Arc<Notifier> {
+        self.notifier.clone()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -240,6 +249,7 @@ impl Application {
             runbooks,
             measurer,
             incidents,
+            notifier,
             stopping,
         } = self;
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -266,6 +276,7 @@ impl Application {
         loops.spawn("incident timelines", |stopping| {
             incidents.run(monitor, stopping)
         });
+        loops.spawn("notifier", |stopping| notifier.run(stopping));
 
         let stop_signal = stopping.clone();
         let shutdown = async move {

@@ -125,6 +125,7 @@ fn request_for(
         requested_by: by.to_owned(),
         requester: by.to_owned(),
         approval: None,
+        overridden: None,
         idempotency_key: key.to_owned(),
         at: Timestamp::now(),
     }
@@ -342,6 +343,7 @@ async fn a_job_left_running_by_a_crash_is_interrupted_after_its_lease_and_the_re
             requested_by: "ada".into(),
             requester: "ada".into(),
             approval: None,
+            overridden: None,
             idempotency_key: "k".into(),
             at: Timestamp::now(),
         })

@@ -116,6 +116,7 @@ async fn an_engine_lost_mid_deploy_ends_it_failed_and_the_state_is_read_back_lat
             requested_by: "ada".into(),
             requester: "ada".into(),
             approval: None,
+            overridden: None,
             idempotency_key: "k".into(),
             at: Timestamp::now(),
         })

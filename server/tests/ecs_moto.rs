@@ -531,6 +531,7 @@ async fn a_deploy_to_ecs_that_does_not_roll_out_is_rolled_back_to_the_revision_b
             requested_by: "ada".into(),
             requester: "ada".into(),
             approval: None,
+            overridden: None,
             idempotency_key: "k".into(),
             at: Timestamp::now(),
         })
@@ -1146,6 +1147,7 @@ async fn a_rollback_is_priced_with_the_sizes_of_the_revision_it_puts_back() {
             requested_by: "ada".into(),
             requester: "ada".into(),
             approval: None,
+            overridden: None,
             idempotency_key: "rollback-cost".into(),
             at: Timestamp::now(),
         })

@@ -731,6 +731,7 @@ fn deploy_request(env_name: &str, service: &str, by: &str, key: &str) -> NewDepl
         requested_by: by.into(),
         requester: by.into(),
         approval: None,
+        overridden: None,
         idempotency_key: key.into(),
         at: Timestamp::from_unix_millis(1_000),
     }

@@ -4,6 +4,7 @@
 //! happened. A config with any problem is refused as a whole, with every problem listed (file,
 //! line, key), so the console never starts on a half-understood configuration.
 
+mod notify;
 mod parse;
 pub(crate) mod reader;
 mod schedule;
@@ -20,6 +21,7 @@ use ipnet::IpNet;
 use flightdeck_app::model::{EnvName, ServiceName};
 use url::Url;
 
+pub use notify::{EVENT_KINDS, NotifyFormat, NotifyTarget, Secret, signing_key};
 pub(crate) use parse::parse_duration;
 pub use reader::{ConfigError, ConfigErrors};
 pub use schedule::Schedule;
@@ -43,6 +45,8 @@ pub struct Config {
     pub runbooks: Option<RunbookSettings>,
     /// `[[freeze]]`: windows when deploys are refused (a weekend, the holidays).
     pub freezes: Vec<FreezeWindow>,
+    /// `[[notify]]`: where to tell what happens.
+    pub notify: Vec<NotifyTarget>,
 }
 
 /// A window in which deploys and promotions to some environments (and services) are refused.
@@ -89,12 +93,16 @@ impl RunbookSettings {
 pub struct ConsoleSettings {
     /// Shown in the page header and title.
     pub title: String,
+    /// Where people open the console (`https://deck.example`), for the links in
+    /// notifications; without it they carry the page's path only.
+    pub url: Option<String>,
 }
 
 impl Default for ConsoleSettings {
     fn default() -> Self {
         Self {
             title: "Flightdeck".to_owned(),
+            url: None,
         }
     }
 }
@@ -383,8 +391,19 @@ impl Config {
     }
 
     /// Validates `text` as if read from `path`.
+    /// Reads and validates `text`; secrets named by variable come from the process's
+    /// environment.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
-        parse::parse(path, text)
+        parse::parse(path, text, &|name| std::env::var(name).ok())
+    }
+
+    /// The same with the variables `env` holds (tests give their own).
+    pub fn parse_with_env(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigErrors> {
+        parse::parse(path, text, env)
     }
 
     pub fn environment(&self, name: &EnvName) -> Option<&Environment> {

@@ -27,6 +27,7 @@ const TOP_KEYS: &[&str] = &[
     "service",
     "runbooks",
     "freeze",
+    "notify",
 ];
 const FREEZE_KEYS: &[&str] = &[
     "name",
@@ -42,7 +43,7 @@ const RUNBOOKS_KEYS: &[&str] = &["dir", "review_every", "edit_url"];
 const HEALTH_KEYS: &[&str] = &["interval", "timeout", "slow_after", "down_after_failures"];
 const DEPLOY_KEYS: &[&str] = &["bake", "deadline", "keep_previous", "parallel", "lease"];
 const TLS_KEYS: &[&str] = &["cert", "key"];
-const CONSOLE_KEYS: &[&str] = &["title"];
+const CONSOLE_KEYS: &[&str] = &["title", "url"];
 const ACCESS_KEYS: &[&str] = &[
     "allow",
     "trusted_proxies",
@@ -103,12 +104,17 @@ const RUNBOOK_KEYS: &[&str] = &["title", "url"];
 
 /// Which kind of backend an environment declared, for checking its services' targets.
 #[derive(Clone, Copy, PartialEq)]
-enum BackendKind {
+pub(super) enum BackendKind {
     Docker,
     Ecs,
 }
 
-pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+/// `env` looks up the environment variables that hold secrets (`url_env`, `secret_env`).
+pub fn parse(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
     let doc = Document::parse(text).map_err(|e| syntax_error(path, text, &e))?;
     let mut r = Reader::new(path, text);
     let root = Node {
@@ -128,6 +134,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
     let services = read_services(&mut r, &root, &declared);
     let runbooks = read_runbook_settings(&mut r, &root, path);
     let freezes = read_freezes(&mut r, &root, &declared, &services);
+    let notify = super::notify::read_notify(&mut r, &root, &declared, &services, env);
     r.finish()?;
 
     // Display order: by `order` when given (ties keep file order), else file order.
@@ -144,6 +151,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
         services,
         runbooks,
         freezes,
+        notify,
     })
 }
 
@@ -338,6 +346,18 @@ fn read_console(r: &mut Reader<'_>, root: &Node<'_>) -> ConsoleSettings {
             r.error(title.at, "console.title", "must be 1 to 80 characters");
         } else {
             settings.title = trimmed.to_owned();
+        }
+    }
+    if let Some(url) = r.string(&node, "url", false) {
+        match url::Url::parse(url.value.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+                settings.url = Some(url.value.trim().trim_end_matches('/').to_owned());
+            }
+            _ => r.error(
+                url.at,
+                "console.url",
+                "must be the http or https address people open the console at",
+            ),
         }
     }
     settings
@@ -618,7 +638,7 @@ fn humanize(d: Duration) -> String {
 
 /// Declared environment names with their backend kind; `None` when the backend has an error
 /// (already reported), so targets in that environment are not reported a second time.
-type Declared = BTreeMap<EnvName, Option<BackendKind>>;
+pub(super) type Declared = BTreeMap<EnvName, Option<BackendKind>>;
 
 fn read_environments(
     r: &mut Reader<'_>,

@@ -201,6 +201,9 @@ impl DeployService {
             requester: caller.person.clone(),
             idempotency_key: key.to_owned(),
             at: Timestamp::now(),
+            overridden: overridden
+                .as_ref()
+                .map(|o| format!("{}: {}", o.freeze.message, o.reason)),
             approval: (required > 0).then(|| ApprovalTerms {
                 required,
                 expires_at: later(self.engine.clock().now(), env_config.approval_timeout),

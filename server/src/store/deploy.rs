@@ -36,6 +36,9 @@ pub struct NewDeployment {
     /// Into an environment with `approvals`: the job waits (`awaiting_approval`) instead of
     /// being queued.
     pub approval: Option<ApprovalTerms>,
+    /// The freeze it goes through, with the reason ("frozen by incident #3 (…): the fix"),
+    /// announced with it.
+    pub overridden: Option<String>,
 }
 
 /// What a job awaiting approval needs before it runs, and until when.

@@ -13,9 +13,11 @@ mod access;
 mod costs;
 mod deploy;
 mod error;
+pub mod events;
 mod health;
 mod incidents;
 mod lease;
+mod notify;
 mod secrets;
 mod sql;
 mod url;
@@ -38,6 +40,7 @@ pub use health::{
 };
 pub use incidents::{EntryKind, EntryRecord, IncidentRecord, IncidentStore, NewIncident};
 pub use lease::{LeaseStore, lease_holder};
+pub use notify::{Attempt, DeliveryRecord, DeliveryState, EventRecord, NewEvent, NotifyStore};
 pub use secrets::{PasswordHash, SecretDigest};
 pub use sql::SqlStore;
 pub use url::redact_url;
@@ -110,6 +113,7 @@ pub trait Store:
     + LeaseStore
     + CostStore
     + IncidentStore
+    + NotifyStore
     + Send
     + Sync
     + 'static

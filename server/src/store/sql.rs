@@ -30,6 +30,29 @@ enum Pool {
 
 /// Runs the same code against whichever pool is open. The body is compiled once per database,
 /// so a query that one of them cannot run fails to build, not in production.
+/// Writes a [`crate::store::NewEvent`] on the connection or transaction `$conn` (the change's
+/// own, so the event is kept exactly when the change is), with a fresh event id.
+macro_rules! insert_event {
+    ($conn:expr, $event:expr) => {{
+        let event: &$crate::store::NewEvent = $event;
+        sqlx::query(
+            "INSERT INTO notify_events
+                 (event_id, kind, environment, service, actor, text, link, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind($crate::store::sql::notify::event_id())
+        .bind(&event.kind)
+        .bind(event.environment.as_ref().map(|e| e.as_str()))
+        .bind(event.service.as_ref().map(|s| s.as_str()))
+        .bind(&event.actor)
+        .bind(&event.text)
+        .bind(&event.link)
+        .bind(event.at.unix_millis())
+        .execute($conn)
+        .await
+    }};
+}
+
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.pool {
@@ -45,6 +68,7 @@ mod deploy;
 mod health;
 mod incidents;
 mod lease;
+mod notify;
 
 pub struct SqlStore {
     pool: Pool,

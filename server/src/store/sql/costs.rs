@@ -188,21 +188,29 @@ impl CostStore for SqlStore {
     }
 
     async fn record_budget_crossing(&self, crossing: &BudgetCrossing) -> Result<bool, StoreError> {
-        let inserted = on_pool!(self, |pool| sqlx::query(
-            "INSERT INTO budget_crossings
-                 (environment, month, threshold_micros, basis, amount_micros, crossed_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (environment, month, threshold_micros, basis) DO NOTHING"
-        )
-        .bind(crossing.environment.as_str())
-        .bind(&crossing.month)
-        .bind(crossing.threshold.micros)
-        .bind(crossing.threshold.basis.as_str())
-        .bind(crossing.amount_micros)
-        .bind(crossing.crossed_at.unix_millis())
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
+        let inserted = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let inserted = sqlx::query(
+                "INSERT INTO budget_crossings
+                     (environment, month, threshold_micros, basis, amount_micros, crossed_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (environment, month, threshold_micros, basis) DO NOTHING",
+            )
+            .bind(crossing.environment.as_str())
+            .bind(&crossing.month)
+            .bind(crossing.threshold.micros)
+            .bind(crossing.threshold.basis.as_str())
+            .bind(crossing.amount_micros)
+            .bind(crossing.crossed_at.unix_millis())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            // The first time only: announced with it.
+            if inserted == 1 {
+                insert_event!(&mut *tx, &crate::store::events::budget_crossed(crossing))?;
+            }
+            tx.commit().await.map(|()| inserted)
+        })?;
         Ok(inserted == 1)
     }
 

@@ -7,7 +7,7 @@ use sqlx::FromRow;
 use super::{Pool, SqlStore, ts};
 use crate::store::{
     ApprovalTerms, Decided, DecisionRecord, DeployStore, DeploymentId, DeploymentRecord, Enqueued,
-    NewDecision, NewDeployment, Release, StepRecord, StoreError,
+    NewDecision, NewDeployment, Release, StepRecord, StoreError, events,
 };
 
 /// The states that hold the lock, as SQL.
@@ -26,7 +26,7 @@ macro_rules! deployment_columns {
     };
 }
 
-#[derive(FromRow)]
+#[derive(FromRow, Clone)]
 struct DeploymentRow {
     id: i64,
     environment: String,
@@ -157,7 +157,7 @@ impl DeployStore for SqlStore {
                     if let Some(row) = holder {
                         return_outcome(tx, Outcome::Locked(row)).await
                     } else {
-                        let inserted = sqlx::query_as(concat!(
+                        let inserted: Result<DeploymentRow, sqlx::Error> = sqlx::query_as(concat!(
                             "INSERT INTO deployments
                                  (environment, service, kind, version, image, digest,
                                   promoted_from, state, requested_by, requester, idempotency_key,
@@ -189,7 +189,22 @@ impl DeployStore for SqlStore {
                         .fetch_one(&mut *tx)
                         .await;
                         match inserted {
-                            Ok(row) => return_outcome(tx, Outcome::Created(row)).await,
+                            Ok(row) => {
+                                // Announced with it: the request, or the wait for approval.
+                                match DeploymentRecord::try_from(row.clone()) {
+                                    Ok(job) => {
+                                        insert_event!(&mut *tx, &events::requested(&job))?;
+                                        if let Some(freeze) = &new.overridden {
+                                            let event = events::freeze_overridden(&job, freeze);
+                                            insert_event!(&mut *tx, &event)?;
+                                        }
+                                    }
+                                    Err(e) => {
+                                        tracing::error!(error = %e, "a new deploy reads back wrong")
+                                    }
+                                }
+                                return_outcome(tx, Outcome::Created(row)).await
+                            }
                             Err(e) => Err(e),
                         }
                     }
@@ -225,17 +240,26 @@ impl DeployStore for SqlStore {
 
     #[tracing::instrument(skip_all)]
     async fn claim_queued(&self, at: Timestamp) -> Result<Option<DeploymentRecord>, StoreError> {
-        let row: Option<DeploymentRow> = on_pool!(self, |pool| sqlx::query_as(concat!(
-            "UPDATE deployments SET state = 'running', started_at = $1, heartbeat_at = $1
-             WHERE id = (SELECT id FROM deployments WHERE state = 'queued' ORDER BY id LIMIT 1)
-               AND state = 'queued'
-             RETURNING ",
-            deployment_columns!()
-        ))
-        .bind(at.unix_millis())
-        .fetch_optional(pool)
-        .await)?;
-        row.map(DeploymentRecord::try_from).transpose()
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let row: Option<DeploymentRow> = sqlx::query_as(concat!(
+                "UPDATE deployments SET state = 'running', started_at = $1, heartbeat_at = $1
+                 WHERE id = (SELECT id FROM deployments WHERE state = 'queued'
+                             ORDER BY id LIMIT 1)
+                   AND state = 'queued'
+                 RETURNING ",
+                deployment_columns!()
+            ))
+            .bind(at.unix_millis())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let job = row.map(DeploymentRecord::try_from).transpose();
+            if let Ok(Some(job)) = &job {
+                insert_event!(&mut *tx, &events::started(job, at))?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(job)
+        })?
     }
 
     #[tracing::instrument(skip_all, fields(id, to = %to))]
@@ -255,24 +279,37 @@ impl DeployStore for SqlStore {
             "1 to 3 states to move from"
         );
         let finished = to.is_final().then_some(at.unix_millis());
-        let changed = on_pool!(self, |pool| sqlx::query(
-            "UPDATE deployments
-             SET state = $1, reason = $2, finished_at = COALESCE($3, finished_at),
-                 heartbeat_at = $4
-             WHERE id = $5 AND state IN ($6, $7, $8)",
-        )
-        .bind(to.as_str())
-        .bind(reason)
-        .bind(finished)
-        .bind(at.unix_millis())
-        .bind(id)
-        .bind(pick(0))
-        .bind(pick(1))
-        .bind(pick(2))
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(changed == 1)
+        let changed = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let row: Option<DeploymentRow> = sqlx::query_as(concat!(
+                "UPDATE deployments
+                 SET state = $1, reason = $2, finished_at = COALESCE($3, finished_at),
+                     heartbeat_at = $4
+                 WHERE id = $5 AND state IN ($6, $7, $8)
+                 RETURNING ",
+                deployment_columns!()
+            ))
+            .bind(to.as_str())
+            .bind(reason)
+            .bind(finished)
+            .bind(at.unix_millis())
+            .bind(id)
+            .bind(pick(0))
+            .bind(pick(1))
+            .bind(pick(2))
+            .fetch_optional(&mut *tx)
+            .await?;
+            let changed = row.is_some();
+            // How it ended is announced with the change.
+            if let Some(Ok(job)) = row.map(DeploymentRecord::try_from)
+                && let Some(event) = events::ended(&job, to, at)
+            {
+                insert_event!(&mut *tx, &event)?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(changed)
+        })?;
+        Ok(changed)
     }
 
     #[tracing::instrument(skip_all, fields(id))]
@@ -463,16 +500,27 @@ impl DeployStore for SqlStore {
                         .bind(approvals)
                         .fetch_optional(&mut *tx)
                         .await?;
-                    match moved {
-                        Some(row) => Some((what, row)),
+                    let (what, row) = match moved {
+                        Some(row) => (what, row),
                         None => {
                             let row: DeploymentRow = sqlx::query_as(select)
                                 .bind(decision.deployment)
                                 .fetch_one(&mut *tx)
                                 .await?;
-                            Some((DecidedRow::Waiting, row))
+                            (DecidedRow::Waiting, row)
                         }
+                    };
+                    if let Ok(job) = DeploymentRecord::try_from(row.clone()) {
+                        let event = events::decided(
+                            &job,
+                            &decision.by,
+                            decision.approved,
+                            &decision.comment,
+                            decision.at,
+                        );
+                        insert_event!(&mut *tx, &event)?;
                     }
+                    Some((what, row))
                 }
             };
             tx.commit().await?;
@@ -519,17 +567,30 @@ impl DeployStore for SqlStore {
         at: Timestamp,
         reason: &str,
     ) -> Result<Vec<DeploymentRecord>, StoreError> {
-        let rows: Vec<DeploymentRow> = on_pool!(self, |pool| sqlx::query_as(concat!(
-            "UPDATE deployments SET state = 'expired', reason = $1, finished_at = $2
-             WHERE state = 'awaiting_approval' AND approval_expires_at <= $2
-             RETURNING ",
-            deployment_columns!()
-        ))
-        .bind(reason)
-        .bind(at.unix_millis())
-        .fetch_all(pool)
-        .await)?;
-        let mut jobs = records(rows)?;
+        let jobs = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let rows: Vec<DeploymentRow> = sqlx::query_as(concat!(
+                "UPDATE deployments SET state = 'expired', reason = $1, finished_at = $2
+                 WHERE state = 'awaiting_approval' AND approval_expires_at <= $2
+                 RETURNING ",
+                deployment_columns!()
+            ))
+            .bind(reason)
+            .bind(at.unix_millis())
+            .fetch_all(&mut *tx)
+            .await?;
+            let jobs = records(rows);
+            if let Ok(jobs) = &jobs {
+                for job in jobs {
+                    if let Some(event) = events::ended(job, DeployState::Expired, at) {
+                        insert_event!(&mut *tx, &event)?;
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(jobs)
+        })?;
+        let mut jobs = jobs?;
         jobs.sort_by_key(|j| j.id);
         Ok(jobs)
     }

@@ -6,10 +6,10 @@ use sqlx::FromRow;
 
 use super::{Pool, SqlStore};
 use crate::store::{
-    EntryKind, EntryRecord, IncidentRecord, IncidentStore, NewIncident, StoreError,
+    EntryKind, EntryRecord, IncidentRecord, IncidentStore, NewIncident, StoreError, events,
 };
 
-#[derive(FromRow)]
+#[derive(FromRow, Clone)]
 struct IncidentRow {
     id: i64,
     title: String,
@@ -125,6 +125,10 @@ impl IncidentStore for SqlStore {
             ))
             .execute(&mut *tx)
             .await?;
+            // Announced with it.
+            if let Ok(incident) = IncidentRecord::try_from(row.clone()) {
+                insert_event!(&mut *tx, &events::incident_declared(&incident))?;
+            }
             tx.commit().await.map(|()| row)
         })?;
         row.try_into()
@@ -172,19 +176,41 @@ impl IncidentStore for SqlStore {
         written_at: Timestamp,
     ) -> Result<bool, StoreError> {
         // Only while open: a resolved incident's record is final.
-        let added = on_pool!(self, |pool| sqlx::query(
-            "INSERT INTO incident_entries (incident_id, at, kind, author, text, written_at)
-             SELECT id, $2, $3, $4, $5, $6 FROM incidents WHERE id = $1 AND resolved_at IS NULL"
-        )
-        .bind(id)
-        .bind(entry.at.unix_millis())
-        .bind(entry.kind.as_str())
-        .bind(&entry.author)
-        .bind(&entry.text)
-        .bind(written_at.unix_millis())
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
+        let added = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let added = sqlx::query(
+                "INSERT INTO incident_entries (incident_id, at, kind, author, text, written_at)
+                 SELECT id, $2, $3, $4, $5, $6 FROM incidents
+                 WHERE id = $1 AND resolved_at IS NULL",
+            )
+            .bind(id)
+            .bind(entry.at.unix_millis())
+            .bind(entry.kind.as_str())
+            .bind(&entry.author)
+            .bind(&entry.text)
+            .bind(written_at.unix_millis())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            // A person's note is announced; what the console adds by itself is announced as
+            // what it is (a deploy, a health change).
+            if added == 1 && entry.kind == EntryKind::Note {
+                let row: IncidentRow = sqlx::query_as(concat!(
+                    "SELECT ",
+                    incident_columns!(),
+                    " FROM incidents WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if let Ok(incident) = IncidentRecord::try_from(row) {
+                    let event =
+                        events::incident_noted(&incident, &entry.author, &entry.text, entry.at);
+                    insert_event!(&mut *tx, &event)?;
+                }
+            }
+            tx.commit().await.map(|()| added)
+        })?;
         Ok(added == 1)
     }
 
@@ -240,6 +266,17 @@ impl IncidentStore for SqlStore {
                 .bind(format!("Resolved: {summary}"))
                 .execute(&mut *tx)
                 .await?;
+                let row: IncidentRow = sqlx::query_as(concat!(
+                    "SELECT ",
+                    incident_columns!(),
+                    " FROM incidents WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if let Ok(incident) = IncidentRecord::try_from(row) {
+                    insert_event!(&mut *tx, &events::incident_resolved(&incident))?;
+                }
             }
             tx.commit().await.map(|()| done.rows_affected() == 1)
         })?;
