@@ -555,6 +555,30 @@ pub async fn decide_deployment(
     )
 }
 
+/// The notification targets and their recent deliveries (admins).
+#[server(endpoint = "notifications")]
+pub async fn load_notifications() -> Result<crate::model::NotifyPage, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.notifications(&caller).await
+        }
+        .await,
+    )
+}
+
+/// Queues a test message to one notification target (admins).
+#[server(endpoint = "notifications/test")]
+pub async fn send_test_notification(target: String) -> Result<(), ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.send_test_notification(&caller, target).await
+        }
+        .await,
+    )
+}
+
 /// Resolves an incident with a summary.
 #[server(endpoint = "incidents/resolve")]
 pub async fn resolve_incident(id: i64, summary: String) -> Result<(), ConsoleError> {

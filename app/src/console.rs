@@ -15,8 +15,8 @@ use crate::{
     model::{
         ApprovalForm, AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard, DeclareForm,
         DeployForm, DeployPanel, DeploymentView, IncidentList, IncidentPage, IncidentView,
-        LiveService, Me, PromotionPreview, Role, RunbookList, RunbookPage, RunbookProblem,
-        ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
+        LiveService, Me, NotifyPage, PromotionPreview, Role, RunbookList, RunbookPage,
+        RunbookProblem, ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
     },
 };
 
@@ -156,6 +156,16 @@ pub trait Console: Send + Sync + 'static {
         caller: &Caller,
         id: i64,
     ) -> Result<DeploymentView, ConsoleError>;
+
+    /// The notification targets and their recent deliveries (admins).
+    async fn notifications(&self, caller: &Caller) -> Result<NotifyPage, ConsoleError>;
+
+    /// Queues a test message to one target (admins; audited).
+    async fn send_test_notification(
+        &self,
+        caller: &Caller,
+        target: String,
+    ) -> Result<(), ConsoleError>;
 
     /// Approves or rejects a deploy awaiting approval (a releaser other than its requester).
     async fn decide_deployment(

@@ -215,6 +215,11 @@ fn Layout() -> impl IntoView {
                     view=pages::tokens::TokensPage
                     ssr=SsrMode::Async
                 />
+                <Route
+                    path=(StaticSegment("admin"), StaticSegment("notifications"))
+                    view=pages::notifications::NotificationsPage
+                    ssr=SsrMode::Async
+                />
             </Routes>
         </main>
         <footer class="site-footer">
@@ -285,6 +290,9 @@ fn NavLinks(me: Me) -> impl IntoView {
                         </li>
                         <li>
                             <A href="/admin/tokens">"API tokens"</A>
+                        </li>
+                        <li>
+                            <A href="/admin/notifications">"Notifications"</A>
                         </li>
                     }
                 })}

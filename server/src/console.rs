@@ -11,8 +11,8 @@ use flightdeck_app::{
     model::{
         Action, ApprovalForm, AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard,
         DeclareForm, DeployForm, DeployPanel, DeploymentView, IncidentList, IncidentPage,
-        IncidentView, LiveService, Me, PromotionPreview, RunbookList, RunbookPage, RunbookProblem,
-        ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
+        IncidentView, LiveService, Me, NotifyPage, PromotionPreview, RunbookList, RunbookPage,
+        RunbookProblem, ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
     },
 };
 
@@ -21,12 +21,17 @@ use crate::{
     deploy::DeployService,
     health::HealthMonitor,
     incidents::IncidentService,
+    notify::Notifier,
     store::Outcome,
     views::{Detail, Views},
 };
 
+/// Deliveries listed per target on the notifications page.
+const NOTIFY_SHOWN: u32 = 25;
+
 pub struct ConsoleService {
     auth: Arc<AuthService>,
+    notifier: Arc<Notifier>,
     health: Arc<HealthMonitor>,
     deploys: Arc<DeployService>,
     views: Arc<Views>,
@@ -40,9 +45,11 @@ impl ConsoleService {
         deploys: Arc<DeployService>,
         views: Arc<Views>,
         incidents: Arc<IncidentService>,
+        notifier: Arc<Notifier>,
     ) -> Self {
         Self {
             auth,
+            notifier,
             health,
             deploys,
             views,
@@ -113,6 +120,52 @@ impl Console for ConsoleService {
     ) -> Result<DeploymentView, ConsoleError> {
         authorize(caller, Action::View)?;
         Ok(self.views.deployment(caller, id, Detail::Progress).await?)
+    }
+
+    async fn notifications(&self, caller: &Caller) -> Result<NotifyPage, ConsoleError> {
+        authorize(caller, Action::ManageNotifications)?;
+        Ok(self
+            .notifier
+            .page(NOTIFY_SHOWN)
+            .await
+            .map_err(crate::error::AppError::from)?)
+    }
+
+    async fn send_test_notification(
+        &self,
+        caller: &Caller,
+        target: String,
+    ) -> Result<(), ConsoleError> {
+        self.auth
+            .allow_in(
+                caller,
+                Action::ManageNotifications,
+                "notify.test",
+                &target,
+                "",
+            )
+            .await?;
+        if !self.notifier.targets().iter().any(|t| t.name == target) {
+            return Err(ConsoleError::Invalid {
+                field: "target".to_owned(),
+                message: format!("there is no notification target `{target}`"),
+            });
+        }
+        self.notifier
+            .send_test(&target, &caller.name)
+            .await
+            .map_err(crate::error::AppError::from)?;
+        self.auth
+            .audit_action(
+                caller,
+                "notify.test",
+                &target,
+                "",
+                Outcome::Success,
+                "queued a test message".to_owned(),
+            )
+            .await?;
+        Ok(())
     }
 
     async fn decide_deployment(

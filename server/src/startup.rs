@@ -178,6 +178,7 @@ impl Application {
                 deploys,
                 views,
                 incidents.clone(),
+                notifier.clone(),
             )),
             store: store.clone(),
             auth: auth.clone(),

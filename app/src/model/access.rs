@@ -100,11 +100,13 @@ pub enum Action {
     OverrideFreeze,
     /// Approve or reject someone else's deploy into an environment with `approvals`.
     Approve,
+    /// See the notification targets' deliveries and send a test message.
+    ManageNotifications,
 }
 
 impl Action {
     /// Every action, for tables and tests that must cover them all.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::View,
         Action::ViewAudit,
         Action::Deploy(Protection::Unprotected),
@@ -123,6 +125,7 @@ impl Action {
         Action::ManageIncidents,
         Action::OverrideFreeze,
         Action::Approve,
+        Action::ManageNotifications,
     ];
 
     /// The least role that may perform this action.
@@ -144,7 +147,8 @@ impl Action {
             Action::ManageUsers
             | Action::ManageTokens
             | Action::ViewRunbookProblems
-            | Action::RefreshCosts => Role::Admin,
+            | Action::RefreshCosts
+            | Action::ManageNotifications => Role::Admin,
         }
     }
 
@@ -170,6 +174,7 @@ impl Action {
             Action::ManageIncidents => "declare, note and resolve incidents",
             Action::OverrideFreeze => "deploy through a freeze",
             Action::Approve => "approve or reject a deploy",
+            Action::ManageNotifications => "see and test the notifications",
         }
     }
 }

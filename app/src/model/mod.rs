@@ -9,6 +9,7 @@ mod deploy;
 mod health;
 mod incidents;
 mod names;
+mod notify;
 mod runbooks;
 mod timestamp;
 
@@ -38,6 +39,7 @@ pub use incidents::{
     scope_text,
 };
 pub use names::{EnvName, NameError, ServiceName};
+pub use notify::{DeliveryView, NotifyPage, NotifyTargetView};
 pub use runbooks::{
     ActionBlockView, ExternalRunbook, RunbookEntry, RunbookList, RunbookPage, RunbookPart,
     RunbookProblem, RunbookSummary, SnippetPart, TocEntry,

@@ -9,6 +9,7 @@ pub mod deployment;
 pub mod incidents;
 pub mod login;
 pub mod not_found;
+pub mod notifications;
 pub mod promote;
 pub mod runbooks;
 pub mod service;

@@ -75,6 +75,7 @@ mod tests {
             (ManageIncidents,          [false, true,  true,  true]),
             (OverrideFreeze,           [false, false, true,  true]),
             (Approve,                  [false, false, true,  true]),
+            (ManageNotifications,      [false, false, false, true]),
         ];
         assert_eq!(
             table.len(),

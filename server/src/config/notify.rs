@@ -143,6 +143,7 @@ pub(super) fn read_notify(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Vec<NotifyTarget> {
     let mut out: Vec<NotifyTarget> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     for (i, (table, span)) in r.tables(root, "notify").into_iter().enumerate() {
         let node = Node {
             path: format!("notify[{i}]"),
@@ -156,7 +157,7 @@ pub(super) fn read_notify(
             .map(|n| n.value.trim().to_owned())
             .filter(|n| !n.is_empty());
         if let Some(name) = &name
-            && out.iter().any(|t| &t.name == name)
+            && seen.contains(name)
         {
             r.error(
                 key_offset(&node, "name"),
@@ -164,6 +165,7 @@ pub(super) fn read_notify(
                 format!("a target named `{name}` is declared twice"),
             );
         }
+        seen.extend(name.clone());
         let format = match r.string(&node, "format", false) {
             None => Some(NotifyFormat::Slack),
             Some(f) => match f.value.as_str() {

@@ -780,3 +780,54 @@ docker = {}
         "four hours unless said"
     );
 }
+
+#[test]
+fn notify_targets_are_checked_with_their_lines_and_never_repeat_a_secret() {
+    let text = r#"
+[[environment]]
+name = "production"
+docker = {}
+
+[[notify]]
+name = "chat"
+url = "hooks.example/T000/secret-path"
+format = "teams"
+events = ["deploy.*", "deploy.exploded"]
+environments = ["prod"]
+
+[[notify]]
+name = "hook"
+url_env = "NOT_SET_ANYWHERE"
+format = "webhook"
+
+[[notify]]
+name = "chat"
+url_env = "CHAT_URL"
+secret_env = "CHAT_SECRET"
+"#;
+    let found: Vec<String> = Config::parse_with_env(Path::new("t.toml"), text, &|name| {
+        (name == "CHAT_URL").then(|| "https://chat.example/hook".to_owned())
+    })
+    .expect_err("refused")
+    .0
+    .into_iter()
+    .map(|e| format!("{}:{}: {}", e.line, e.key, e.message))
+    .collect();
+    assert_eq!(
+        found,
+        [
+            "8:notify[0].url: is not an http or https URL (its value is not repeated here: it is a secret)",
+            "9:notify[0].format: `teams` is not a format: write \"slack\" or \"webhook\"",
+            "10:notify[0].events: `deploy.exploded` is no event; there are: deploy.requested, deploy.started, deploy.succeeded, deploy.failed, deploy.rolled_back, deploy.interrupted, health.unhealthy, health.degraded, health.recovered, incident.declared, incident.noted, incident.resolved, approval.requested, approval.approved, approval.rejected, approval.expired, freeze.overridden, budget.crossed (or a family like \"deploy.*\")",
+            "11:notify[0].environments: there is no environment `prod`",
+            "13:notify[1].secret_env: a webhook is signed: name the environment variable that holds its secret",
+            "15:notify[1].url_env: the environment variable `NOT_SET_ANYWHERE` is not set",
+            "19:notify[2].name: a target named `chat` is declared twice",
+            "21:notify[2].secret_env: only a format = \"webhook\" target is signed",
+        ]
+    );
+    assert!(
+        found.iter().all(|e| !e.contains("secret-path")),
+        "a URL is never repeated"
+    );
+}

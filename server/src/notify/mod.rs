@@ -18,7 +18,7 @@ pub mod sign;
 
 use std::{sync::Arc, time::Duration};
 
-use flightdeck_app::model::Timestamp;
+use flightdeck_app::model::{DeliveryView, NotifyPage, NotifyTargetView, Timestamp};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -143,6 +143,53 @@ impl Notifier {
             .await?;
         self.wake();
         Ok(event)
+    }
+
+    /// Every target with its newest deliveries, for the admin page.
+    pub async fn page(&self, per_target: u32) -> Result<NotifyPage, StoreError> {
+        let mut targets = Vec::new();
+        for target in &self.config.notify {
+            let deliveries = self
+                .store
+                .recent_deliveries(&target.name, per_target)
+                .await?
+                .into_iter()
+                .map(|d| DeliveryView {
+                    kind: d
+                        .event
+                        .kind
+                        .split(':')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    text: d.event.text,
+                    link: d.event.link,
+                    happened_at: d.event.at,
+                    state: d.state.as_str().to_owned(),
+                    attempts: d.attempts,
+                    last_status: d.last_status,
+                    last_attempt_at: d.last_attempt_at,
+                    next_attempt_at: (d.state == DeliveryState::Pending)
+                        .then_some(d.next_attempt_at),
+                    error: d.last_error,
+                })
+                .collect();
+            targets.push(NotifyTargetView {
+                name: target.name.clone(),
+                format: match target.format {
+                    NotifyFormat::Slack => "Slack-compatible".to_owned(),
+                    NotifyFormat::Webhook => "webhook (signed)".to_owned(),
+                },
+                events: if target.events.is_empty() {
+                    "every event".to_owned()
+                } else {
+                    target.events.join(", ")
+                },
+                scope: scope(target),
+                deliveries,
+            });
+        }
+        Ok(NotifyPage { targets })
     }
 
     /// Fans out and delivers until `stopping`, while this console holds the lease.
@@ -343,6 +390,28 @@ impl Notifier {
             Err(e) => (None, None, describe(&e)),
         }
     }
+}
+
+/// "every environment and service", or the ones a target is limited to.
+fn scope(target: &NotifyTarget) -> String {
+    let list = |names: Vec<&str>, all: &str| {
+        if names.is_empty() {
+            all.to_owned()
+        } else {
+            names.join(", ")
+        }
+    };
+    format!(
+        "{}; {}",
+        list(
+            target.environments.iter().map(|e| e.as_str()).collect(),
+            "every environment"
+        ),
+        list(
+            target.services.iter().map(|s| s.as_str()).collect(),
+            "every service"
+        )
+    )
 }
 
 /// Why a send got no answer, without the URL.

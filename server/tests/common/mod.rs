@@ -164,6 +164,7 @@ pub struct TestApp {
     pub runbooks: Arc<flightdeck::runbooks::Catalog>,
     pub health: Arc<flightdeck::health::HealthMonitor>,
     pub costs: Arc<flightdeck::costs::measure::Measurer>,
+    pub notifier: Arc<flightdeck::notify::Notifier>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -189,6 +190,7 @@ impl TestApp {
             .expect("the server starts");
         let addr = app.local_addr();
         let (runbooks, health, costs) = (app.runbooks(), app.health(), app.costs());
+        let notifier = app.notifier();
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(async move {
             app.run_until(async move {
@@ -202,6 +204,7 @@ impl TestApp {
             runbooks,
             health,
             costs,
+            notifier,
             base: format!("http://{addr}"),
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())

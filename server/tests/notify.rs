@@ -1,0 +1,495 @@
+//! Notifications through the real server to a real HTTP receiver on loopback: each event
+//! once per target, in order, filtered, signed (checked by Python's own hmac), retried with
+//! backoff on the console's clock, given up on a 4xx, kept across a crash, sent by one of
+//! two consoles on one PostgreSQL, and never holding up the change it announces.
+
+mod common;
+
+use std::{
+    collections::VecDeque,
+    path::Path,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::IntoResponse,
+    routing,
+};
+use common::{TestApp, TestDb, serve_on_loopback};
+use flightdeck::{
+    clock::ManualClock,
+    config::Config,
+    store::{DeliveryState, NotifyStore},
+};
+use flightdeck_app::model::{Role, Timestamp};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, Semaphore};
+
+/// The signing secret the tests' webhook target reads from its variable.
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// What the receiver got: the path, the headers that matter, the body.
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    id: Option<String>,
+    timestamp: Option<String>,
+    signature: Option<String>,
+    body: String,
+}
+
+/// A loopback HTTP receiver: records every POST, answers with the statuses queued (then
+/// 200), and holds requests while its gate is closed.
+#[derive(Default)]
+struct Receiver {
+    got: Mutex<Vec<Received>>,
+    answers: Mutex<VecDeque<(u16, Option<&'static str>)>>,
+    arrived: Notify,
+    /// Permits to answer; `None`: answer at once.
+    gate: Mutex<Option<Arc<Semaphore>>>,
+}
+
+impl Receiver {
+    async fn start() -> (Arc<Self>, String) {
+        let receiver = Arc::new(Self::default());
+        let router = axum::Router::new()
+            .route("/{*path}", routing::post(receive))
+            .with_state(receiver.clone());
+        (receiver, serve_on_loopback(router).await)
+    }
+
+    fn answer(&self, status: u16, retry_after: Option<&'static str>) {
+        self.answers
+            .lock()
+            .unwrap()
+            .push_back((status, retry_after));
+    }
+
+    fn got(&self, path: &str) -> Vec<Received> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits (on the receiver's own signal, no sleeping) until `path` has `n` messages.
+    async fn wait_for(&self, path: &str, n: usize) -> Vec<Received> {
+        let waiting = async {
+            loop {
+                let arrived = self.arrived.notified();
+                let got = self.got(path);
+                if got.len() >= n {
+                    return got;
+                }
+                arrived.await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), waiting)
+            .await
+            .unwrap_or_else(|_| panic!("{path} got {:?}, not {n}", self.got(path)))
+    }
+}
+
+async fn receive(
+    State(receiver): State<Arc<Receiver>>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    receiver.got.lock().unwrap().push(Received {
+        path: format!("/{path}"),
+        id: header("webhook-id"),
+        timestamp: header("webhook-timestamp"),
+        signature: header("webhook-signature"),
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
+    receiver.arrived.notify_waiters();
+    let gate = receiver.gate.lock().unwrap().clone();
+    if let Some(gate) = gate {
+        let _held = gate.acquire().await;
+    }
+    let (status, retry_after) = receiver
+        .answers
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or((200, None));
+    let mut response = StatusCode::from_u16(status).unwrap().into_response();
+    if let Some(after) = retry_after {
+        response
+            .headers_mut()
+            .insert("retry-after", after.parse().unwrap());
+    }
+    response
+}
+
+/// A configuration with production and staging, one service, and `targets` (TOML).
+fn config(targets: &str) -> Config {
+    let text = format!(
+        "[console]\nurl = \"https://deck.example\"\n\n\
+         [[environment]]\nname = \"staging\"\ndocker = {{ host = \"unix:///nonexistent.sock\" }}\n\n\
+         [[environment]]\nname = \"production\"\ndocker = {{ host = \"unix:///nonexistent.sock\" }}\n\n\
+         [[service]]\nname = \"shop\"\ntargets.staging = {{ container = \"shop-s\" }}\n\
+         targets.production = {{ container = \"shop-p\" }}\n\n{targets}"
+    );
+    Config::parse_with_env(Path::new("notify.toml"), &text, &|name| match name {
+        "TEST_HOOK_SECRET" => Some(SECRET.to_owned()),
+        _ => None,
+    })
+    .unwrap()
+}
+
+/// A deployer's API token.
+async fn deployer(app: &TestApp, db: &TestDb) -> String {
+    let admin = app.signed_in(db, "root", Role::Admin).await;
+    token_of(&admin).await
+}
+
+async fn token_of(admin: &common::Session) -> String {
+    let (status, created) = admin
+        .call_json("tokens/create", "name=ci&role=deployer")
+        .await;
+    assert_eq!(status, 200, "{created}");
+    created["secret"].as_str().unwrap().to_owned()
+}
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = app
+        .client
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn declare(app: &TestApp, token: &str, title: &str, environments: &str) -> i64 {
+    let (status, body) = post(
+        app,
+        token,
+        "/api/v1/incidents",
+        json!({"title": title, "severity": "SEV2", "environments": environments}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_i64().unwrap()
+}
+
+/// Checks a Standard Webhooks signature with Python's hmac, an implementation that is not
+/// ours.
+fn python_verifies(message: &Received) -> bool {
+    let script = "import base64, hashlib, hmac, sys\n\
+                  key = base64.b64decode(sys.argv[1].split('_', 1)[1])\n\
+                  signed = (sys.argv[2] + '.' + sys.argv[3] + '.').encode() + sys.stdin.buffer.read()\n\
+                  tag = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()\n\
+                  sys.exit(0 if ('v1,' + tag) in sys.argv[4].split(' ') else 1)\n";
+    let mut child = std::process::Command::new("python3")
+        .args([
+            "-c",
+            script,
+            SECRET,
+            message.id.as_deref().unwrap_or(""),
+            message.timestamp.as_deref().unwrap_or(""),
+            message.signature.as_deref().unwrap_or(""),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(message.body.as_bytes())
+        .unwrap();
+    child.wait().unwrap().success()
+}
+
+#[tokio::test]
+async fn events_reach_each_target_once_in_order_filtered_and_signed() {
+    let (receiver, base) = Receiver::start().await;
+    let db = TestDb::sqlite();
+    let config = config(&format!(
+        "[[notify]]\nname = \"chat\"\nurl = \"{base}/chat\"\nevents = [\"incident.*\"]\n\n\
+         [[notify]]\nname = \"hook\"\nurl = \"{base}/hook\"\nformat = \"webhook\"\n\
+         secret_env = \"TEST_HOOK_SECRET\"\nenvironments = [\"production\"]\n"
+    ));
+    assert!(
+        !format!("{config:?}").contains(&base),
+        "the configuration never prints a target's URL"
+    );
+    let app = TestApp::start_with(&db, config).await;
+    let admin = app.signed_in(&db, "root", Role::Admin).await;
+    let token = token_of(&admin).await;
+
+    let id = declare(&app, &token, "Checkout errors", "production").await;
+    let (status, _) = post(
+        &app,
+        &token,
+        &format!("/api/v1/incidents/{id}/notes"),
+        json!({"note": "rolled back the <b>web</b> tier"}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = post(
+        &app,
+        &token,
+        &format!("/api/v1/incidents/{id}/resolve"),
+        json!({"summary": "fixed"}),
+    )
+    .await;
+    assert_eq!(status, 204);
+    // Only the chat hears of a staging incident.
+    declare(&app, &token, "Slow search", "staging").await;
+
+    let chat = receiver.wait_for("/chat", 4).await;
+    let texts: Vec<String> = chat
+        .iter()
+        .map(|m| {
+            serde_json::from_str::<Value>(&m.body).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        texts[0].contains(&format!("declared incident #{id} (SEV2): Checkout errors")),
+        "{texts:?}"
+    );
+    assert!(
+        texts[0].contains(&format!("<https://deck.example/incidents/{id}|open>")),
+        "links go to the console's address: {texts:?}"
+    );
+    assert!(
+        texts[1].contains("rolled back the &lt;b&gt;web&lt;/b&gt; tier"),
+        "escaped: {texts:?}"
+    );
+    assert!(texts[2].contains("resolved"), "{texts:?}");
+    assert!(texts[3].contains("Slow search"), "{texts:?}");
+
+    let hook = receiver.wait_for("/hook", 3).await;
+    let kinds: Vec<String> = hook
+        .iter()
+        .map(|m| {
+            serde_json::from_str::<Value>(&m.body).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["incident.declared", "incident.noted", "incident.resolved"]
+    );
+    for message in &hook {
+        assert!(
+            python_verifies(message),
+            "Python's hmac accepts {message:?}"
+        );
+    }
+    let mut tampered = hook[0].clone();
+    tampered.body.push(' ');
+    assert!(!python_verifies(&tampered), "and refuses a changed body");
+    let mut ids: Vec<&str> = hook.iter().filter_map(|m| m.id.as_deref()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "one id per event");
+    // Every delivery is recorded as done, once.
+    let store = db.open().await;
+    let done = store.recent_deliveries("hook", 10).await.unwrap();
+    assert!(
+        done.iter()
+            .all(|d| d.state == DeliveryState::Delivered && d.attempts == 1)
+    );
+    assert_eq!(receiver.got("/hook").len(), 3, "nothing was sent twice");
+
+    // The admin page lists the deliveries, never the addresses; a test message goes out.
+    let (status, page) = admin.get_text("/admin/notifications").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Slow search") && page.contains("delivered (200)"),
+        "{page}"
+    );
+    assert!(!page.contains(&base), "no target address on the page");
+    let (status, body) = admin.call_json("notifications/test", "target=hook").await;
+    assert_eq!(status, 200, "{body}");
+    let hook = receiver.wait_for("/hook", 4).await;
+    assert!(hook[3].body.contains("Test message from root"), "{hook:?}");
+    let viewer = app.signed_in(&db, "vic", Role::Viewer).await;
+    let (status, _) = viewer.call_json("notifications/test", "target=hook").await;
+    assert_eq!(status, 403);
+    let (status, _) = admin.call_json("notifications/test", "target=nope").await;
+    assert_eq!(status, 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_send_is_retried_on_the_clock_and_a_refusal_is_given_up() {
+    let (receiver, base) = Receiver::start().await;
+    let db = TestDb::sqlite();
+    let clock = ManualClock::at(Timestamp::now());
+    let config = config(&format!(
+        "[[notify]]\nname = \"chat\"\nurl = \"{base}/chat\"\n"
+    ));
+    let app = TestApp::start_with_clock(&db, config, Arc::new(clock.clone())).await;
+    let store = db.open().await;
+    let latest = || async { store.recent_deliveries("chat", 1).await.unwrap().remove(0) };
+
+    // Down (503): tried once, then again 30 s later by the console's clock.
+    receiver.answer(503, None);
+    app.notifier.send_test("chat", "ada").await.unwrap();
+    receiver.wait_for("/chat", 1).await;
+    let waiting = eventually_recorded(&latest, |d| d.attempts == 1).await;
+    assert_eq!(
+        (waiting.state, waiting.last_status),
+        (DeliveryState::Pending, Some(503))
+    );
+    assert_eq!(
+        waiting.next_attempt_at.unix_millis() - waiting.last_attempt_at.unwrap().unix_millis(),
+        30_000
+    );
+    clock.advance(Duration::from_secs(31));
+    app.notifier.wake();
+    receiver.wait_for("/chat", 2).await;
+    let done = eventually_recorded(&latest, |d| d.state == DeliveryState::Delivered).await;
+    assert_eq!(done.attempts, 2);
+
+    // Busy (429 with Retry-After: 120): the receiver's wait, not the backoff's.
+    receiver.answer(429, Some("120"));
+    app.notifier.send_test("chat", "ada").await.unwrap();
+    let busy = eventually_recorded(&latest, |d| d.attempts == 1 && d.id != done.id).await;
+    assert_eq!(
+        busy.next_attempt_at.unix_millis() - busy.last_attempt_at.unwrap().unix_millis(),
+        120_000
+    );
+    clock.advance(Duration::from_secs(121));
+    app.notifier.wake();
+    let busy = eventually_recorded(&latest, |d| d.state == DeliveryState::Delivered).await;
+    assert_eq!(busy.attempts, 2);
+
+    // Refused (404): given up at once; the next message still goes.
+    receiver.answer(404, None);
+    app.notifier.send_test("chat", "ada").await.unwrap();
+    let refused = eventually_recorded(&latest, |d| d.state == DeliveryState::Failed).await;
+    assert_eq!((refused.attempts, refused.last_status), (1, Some(404)));
+    app.notifier.send_test("chat", "ada").await.unwrap();
+    eventually_recorded(&latest, |d| {
+        d.id != refused.id && d.state == DeliveryState::Delivered
+    })
+    .await;
+    assert_eq!(receiver.got("/chat").len(), 6);
+    app.stop().await;
+}
+
+/// Waits until the newest delivery satisfies `done`, woken by nothing but the store: it is
+/// written right after the receiver answered, so this takes a few milliseconds.
+async fn eventually_recorded<F, Fut>(
+    latest: &F,
+    done: impl Fn(&flightdeck::store::DeliveryRecord) -> bool,
+) -> flightdeck::store::DeliveryRecord
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = flightdeck::store::DeliveryRecord>,
+{
+    for _ in 0..300 {
+        let delivery = latest().await;
+        if done(&delivery) {
+            return delivery;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the delivery never got there: {:?}", latest().await);
+}
+
+#[tokio::test]
+async fn a_change_made_just_before_a_crash_is_announced_after_the_restart() {
+    let (receiver, base) = Receiver::start().await;
+    let db = TestDb::sqlite();
+    // The first console dies before it could send (here: it had no target to send to).
+    let app = TestApp::start_with(&db, config("")).await;
+    let token = deployer(&app, &db).await;
+    let id = declare(&app, &token, "Disk full", "production").await;
+    app.stop().await;
+
+    let with_target = config(&format!(
+        "[[notify]]\nname = \"chat\"\nurl = \"{base}/chat\"\n"
+    ));
+    let app = TestApp::start_with(&db, with_target).await;
+    let got = receiver.wait_for("/chat", 1).await;
+    assert!(got[0].body.contains(&format!("incident #{id}")), "{got:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_receiver_holds_up_nothing_but_its_own_messages() {
+    let (receiver, base) = Receiver::start().await;
+    let gate = Arc::new(Semaphore::new(0));
+    *receiver.gate.lock().unwrap() = Some(gate.clone());
+    let db = TestDb::sqlite();
+    let app = TestApp::start_with(
+        &db,
+        config(&format!(
+            "[[notify]]\nname = \"chat\"\nurl = \"{base}/chat\"\n"
+        )),
+    )
+    .await;
+    let token = deployer(&app, &db).await;
+    declare(&app, &token, "First", "production").await;
+    // The receiver holds the first message; the console goes on declaring, answering at once.
+    receiver.wait_for("/chat", 1).await;
+    declare(&app, &token, "Second", "production").await;
+    declare(&app, &token, "Third", "production").await;
+    assert_eq!(
+        receiver.got("/chat").len(),
+        1,
+        "in order: the others wait their turn"
+    );
+    gate.add_permits(10);
+    let got = receiver.wait_for("/chat", 3).await;
+    assert!(got[2].body.contains("Third"), "{got:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_consoles_on_one_postgres_send_each_event_once() {
+    let (receiver, base) = Receiver::start().await;
+    let db = TestDb::postgres().await;
+    let target = format!("[[notify]]\nname = \"chat\"\nurl = \"{base}/chat\"\n");
+    let first = TestApp::start_with(&db, config(&target)).await;
+    let second = TestApp::start_with(&db, config(&target)).await;
+    let token = deployer(&first, &db).await;
+    for (app, title) in [(&first, "One"), (&second, "Two"), (&first, "Three")] {
+        declare(app, &token, title, "production").await;
+    }
+    let got = receiver.wait_for("/chat", 3).await;
+    let store = db.open().await;
+    let deliveries = store.recent_deliveries("chat", 10).await.unwrap();
+    assert_eq!(
+        deliveries.len(),
+        3,
+        "one delivery per event: {deliveries:?}"
+    );
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.state == DeliveryState::Delivered)
+    );
+    assert_eq!(got.len(), 3, "{got:?}");
+    first.stop().await;
+    second.stop().await;
+}
