@@ -16,9 +16,13 @@
 # Runbook search (scripts/bench/search.py): 1,000 generated runbooks of about 5 KB; prints
 # p50/p99 of GET /runbooks?q=... per kind of query and the memory the runbooks add to the console.
 #
-#   scripts/bench.sh            # all four: 20 s per dashboard load level, 120 s of health,
-#                               # 5 deploys each way, 2,000 searches
-#   scripts/bench.sh dashboard  # or: scripts/bench.sh health, deploy, search
+# Notifications (scripts/bench/notify.py): 1,000 events (an incident and its notes, made through
+# the API) delivered to a signed webhook receiver on loopback; prints end-to-end p50/p99 from
+# the request that made each event to its arrival, and events delivered per second.
+#
+#   scripts/bench.sh            # all five: 20 s per dashboard load level, 120 s of health,
+#                               # 5 deploys each way, 2,000 searches, 1,000 notifications
+#   scripts/bench.sh dashboard  # or: scripts/bench.sh health, deploy, search, notify
 #   BENCH_SECONDS=60 HEALTH_BENCH_SECONDS=300 DEPLOY_BENCH_RUNS=10 scripts/bench.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/toolchain.sh"
@@ -30,8 +34,8 @@ SERVICES=50
 DEPLOY_RUNS="${DEPLOY_BENCH_RUNS:-5}"
 SCENARIO="${1:-all}"
 case "$SCENARIO" in
-  all | dashboard | health | deploy | search) ;;
-  *) die "unknown scenario '$SCENARIO': use dashboard, health, deploy, search, or nothing for all" ;;
+  all | dashboard | health | deploy | search | notify) ;;
+  *) die "unknown scenario '$SCENARIO': use dashboard, health, deploy, search, notify, or nothing for all" ;;
 esac
 
 ensure_build_tools
@@ -71,6 +75,18 @@ search_bench() {
 
 if [ "$SCENARIO" = search ]; then
   search_bench
+  exit 0
+fi
+
+notify_bench() {
+  echo
+  say "Notifications: ${NOTIFY_BENCH_EVENTS:-1000} events to a webhook on loopback"
+  python3 "$REPO_ROOT/scripts/bench/notify.py" "$REPO_ROOT/target/release/flightdeck" "$WORK" \
+    "${NOTIFY_BENCH_EVENTS:-1000}"
+}
+
+if [ "$SCENARIO" = notify ]; then
+  notify_bench
   exit 0
 fi
 
@@ -191,4 +207,5 @@ if [ "$SCENARIO" = all ]; then
   health_bench
   deploy_bench
   search_bench
+  notify_bench
 fi

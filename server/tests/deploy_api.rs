@@ -9,7 +9,9 @@ use std::{path::Path, sync::Arc, time::Duration};
 use common::{
     TestApp, TestDb,
     docker::{Containers, DEMO_REPO, ensure_demo_images},
-    free_port_for_tests, unique_name,
+    free_port_for_tests,
+    receiver::Receiver,
+    unique_name,
 };
 use flightdeck::{clock::ManualClock, config::Config};
 use flightdeck_app::model::{Role, Timestamp};
@@ -943,6 +945,7 @@ async fn production_changes_wait_for_a_second_person_on_postgres() {
 /// console's clock, freeing the lock. Through the JSON API and the pages, on `db`.
 async fn approvals(db: TestDb) {
     ensure_demo_images();
+    let (receiver, hook) = Receiver::start().await;
     let name = unique_name("fd-approve").replace('_', "-");
     let (staging_port, production_port) = (free_port_for_tests(), free_port_for_tests());
     let mut containers = Containers(Vec::new());
@@ -965,9 +968,14 @@ async fn approvals(db: TestDb) {
          approval_timeout = \"1h\"\ndocker = {{}}\n\n\
          [[service]]\nname = \"shop\"\n\
          targets.staging = {{ container = \"{name}-staging\", health_url = \"http://127.0.0.1:{staging_port}/health\" }}\n\
-         targets.production = {{ container = \"{name}-production\", health_url = \"http://127.0.0.1:{production_port}/health\" }}\n"
+         targets.production = {{ container = \"{name}-production\", health_url = \"http://127.0.0.1:{production_port}/health\" }}\n\n\
+         [[notify]]\nname = \"hook\"\nurl = \"{hook}/hook\"\nformat = \"webhook\"\n\
+         secret_env = \"HOOK_SECRET\"\nevents = [\"deploy.*\", \"approval.*\", \"incident.*\"]\n"
     );
-    let config = Config::parse(Path::new("test.toml"), &text).unwrap();
+    let config = Config::parse_with_env(Path::new("test.toml"), &text, &|_| {
+        Some("a-test-signing-secret-of-24-bytes".to_owned())
+    })
+    .unwrap();
     let clock = ManualClock::at(Timestamp::now());
     let app = TestApp::start_with_clock(&db, config.clone(), Arc::new(clock.clone())).await;
     // Every token is root's: root answers for what they do.
@@ -1154,6 +1162,47 @@ async fn approvals(db: TestDb) {
         )
         .await;
     assert_eq!(status, 202, "the lock is free again: {job}");
+    // Staging needs no approval: a deploy there is requested and runs.
+    let (status, job) = releaser
+        .post(
+            json!({"environment": "staging", "service": "shop", "version": "1",
+                     "idempotency_key": "s-1"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let done = releaser.finished(job["id"].as_i64().unwrap()).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+
+    // The webhook heard of each, once, in order, across the restart.
+    let got = receiver.wait_for("/hook", 14).await;
+    let kinds: Vec<String> = got
+        .iter()
+        .map(|m| {
+            serde_json::from_str::<Value>(&m.body).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "approval.requested",
+            "approval.approved",
+            "deploy.started",
+            "deploy.succeeded",
+            "approval.requested",
+            "incident.declared",
+            "approval.rejected",
+            "incident.resolved",
+            "approval.requested",
+            "approval.expired",
+            "approval.requested",
+            "deploy.requested",
+            "deploy.started",
+            "deploy.succeeded",
+        ]
+    );
 
     let root = app.login("root", &root_password).await;
     let (_, audit) = root.get_text("/audit.csv").await;
@@ -1170,4 +1219,5 @@ async fn approvals(db: TestDb) {
         "the refused approval is audited: {audit}"
     );
     app.stop().await;
+    assert_eq!(receiver.got("/hook").len(), 14, "nothing was sent twice");
 }

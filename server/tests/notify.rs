@@ -5,21 +5,12 @@
 
 mod common;
 
-use std::{
-    collections::VecDeque,
-    path::Path,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{path::Path, sync::Arc, time::Duration};
 
-use axum::{
-    body::Bytes,
-    extract::State,
-    http::{HeaderMap, StatusCode},
-    response::IntoResponse,
-    routing,
+use common::{
+    TestApp, TestDb,
+    receiver::{Received, Receiver},
 };
-use common::{TestApp, TestDb, serve_on_loopback};
 use flightdeck::{
     clock::ManualClock,
     config::Config,
@@ -27,114 +18,10 @@ use flightdeck::{
 };
 use flightdeck_app::model::{Role, Timestamp};
 use serde_json::{Value, json};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 
 /// The signing secret the tests' webhook target reads from its variable.
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-/// What the receiver got: the path, the headers that matter, the body.
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    id: Option<String>,
-    timestamp: Option<String>,
-    signature: Option<String>,
-    body: String,
-}
-
-/// A loopback HTTP receiver: records every POST, answers with the statuses queued (then
-/// 200), and holds requests while its gate is closed.
-#[derive(Default)]
-struct Receiver {
-    got: Mutex<Vec<Received>>,
-    answers: Mutex<VecDeque<(u16, Option<&'static str>)>>,
-    arrived: Notify,
-    /// Permits to answer; `None`: answer at once.
-    gate: Mutex<Option<Arc<Semaphore>>>,
-}
-
-impl Receiver {
-    async fn start() -> (Arc<Self>, String) {
-        let receiver = Arc::new(Self::default());
-        let router = axum::Router::new()
-            .route("/{*path}", routing::post(receive))
-            .with_state(receiver.clone());
-        (receiver, serve_on_loopback(router).await)
-    }
-
-    fn answer(&self, status: u16, retry_after: Option<&'static str>) {
-        self.answers
-            .lock()
-            .unwrap()
-            .push_back((status, retry_after));
-    }
-
-    fn got(&self, path: &str) -> Vec<Received> {
-        self.got
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.path == path)
-            .cloned()
-            .collect()
-    }
-
-    /// Waits (on the receiver's own signal, no sleeping) until `path` has `n` messages.
-    async fn wait_for(&self, path: &str, n: usize) -> Vec<Received> {
-        let waiting = async {
-            loop {
-                let arrived = self.arrived.notified();
-                let got = self.got(path);
-                if got.len() >= n {
-                    return got;
-                }
-                arrived.await;
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(30), waiting)
-            .await
-            .unwrap_or_else(|_| panic!("{path} got {:?}, not {n}", self.got(path)))
-    }
-}
-
-async fn receive(
-    State(receiver): State<Arc<Receiver>>,
-    axum::extract::Path(path): axum::extract::Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> impl IntoResponse {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    receiver.got.lock().unwrap().push(Received {
-        path: format!("/{path}"),
-        id: header("webhook-id"),
-        timestamp: header("webhook-timestamp"),
-        signature: header("webhook-signature"),
-        body: String::from_utf8_lossy(&body).into_owned(),
-    });
-    receiver.arrived.notify_waiters();
-    let gate = receiver.gate.lock().unwrap().clone();
-    if let Some(gate) = gate {
-        let _held = gate.acquire().await;
-    }
-    let (status, retry_after) = receiver
-        .answers
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or((200, None));
-    let mut response = StatusCode::from_u16(status).unwrap().into_response();
-    if let Some(after) = retry_after {
-        response
-            .headers_mut()
-            .insert("retry-after", after.parse().unwrap());
-    }
-    response
-}
 
 /// A configuration with production and staging, one service, and `targets` (TOML).
 fn config(targets: &str) -> Config {

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod docker;
+pub mod receiver;
 
 use std::{
     net::SocketAddr,
