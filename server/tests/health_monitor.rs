@@ -227,6 +227,27 @@ async fn a_flapping_service_changes_state_only_after_consecutive_failures() {
         ],
         "newest first, with the reason"
     );
+    // Announced with them: going down and coming back, not the first look.
+    let announced: Vec<(String, String)> = store
+        .events_to_fan_out(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.kind, e.text))
+        .collect();
+    assert_eq!(
+        announced,
+        [
+            (
+                "health.unhealthy".to_owned(),
+                "flappy in prod is unhealthy: HTTP 503".to_owned()
+            ),
+            (
+                "health.recovered".to_owned(),
+                "flappy in prod has recovered".to_owned()
+            ),
+        ]
+    );
 }
 
 #[tokio::test]

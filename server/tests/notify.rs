@@ -14,9 +14,9 @@ use common::{
 use flightdeck::{
     clock::ManualClock,
     config::Config,
-    store::{DeliveryState, NotifyStore},
+    store::{DeliveryState, HealthStore, HealthTransitionRecord, NotifyStore},
 };
-use flightdeck_app::model::{Role, Timestamp};
+use flightdeck_app::model::{EnvName, HealthState, Role, ServiceName, Timestamp};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -301,6 +301,56 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("the delivery never got there: {:?}", latest().await);
+}
+
+#[tokio::test]
+async fn the_health_changes_of_one_probe_round_go_in_one_message() {
+    let (receiver, base) = Receiver::start().await;
+    let db = TestDb::sqlite();
+    let app = TestApp::start_with(
+        &db,
+        config(&format!(
+            "[[notify]]\nname = \"hook\"\nurl = \"{base}/hook\"\nformat = \"webhook\"\n\
+             secret_env = \"TEST_HOOK_SECRET\"\nevents = [\"health.*\"]\n"
+        )),
+    )
+    .await;
+    // As the monitor records one round: two targets changed at the same moment.
+    let store = db.open().await;
+    let at = Timestamp::now();
+    let round: Vec<HealthTransitionRecord> = [
+        ("staging", HealthState::Unhealthy, "HTTP 503"),
+        ("production", HealthState::Degraded, "slow: 900 ms"),
+    ]
+    .into_iter()
+    .map(|(env, to, reason)| HealthTransitionRecord {
+        environment: EnvName::parse(env).unwrap(),
+        service: ServiceName::parse("shop").unwrap(),
+        from: HealthState::Healthy,
+        to,
+        reason: reason.to_owned(),
+        at,
+    })
+    .collect();
+    store.record_health_transitions(&round).await.unwrap();
+    let got = receiver.wait_for("/hook", 1).await;
+    let body: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(body["type"], "health.changed", "{body}");
+    let texts: Vec<&str> = body["data"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "shop in staging is unhealthy: HTTP 503",
+            "shop in production is degraded: slow: 900 ms"
+        ]
+    );
+    app.stop().await;
+    assert_eq!(receiver.got("/hook").len(), 1, "one message for the round");
 }
 
 #[tokio::test]

@@ -468,15 +468,16 @@ impl HealthMonitor {
             }
             return;
         }
+        // The round's changes in one transaction, so they are announced together.
+        if let Err(e) = self.store.record_health_transitions(&events).await {
+            tracing::warn!(error = %e, "cannot record this round's health changes");
+        }
         for event in &events {
             tracing::info!(
                 env = %event.environment, service = %event.service,
                 from = %event.from, to = %event.to, reason = %event.reason,
                 "health changed"
             );
-            if let Err(e) = self.store.record_health_transition(event).await {
-                tracing::warn!(error = %e, "cannot record a health change");
-            }
             // No subscriber is fine: nobody is watching.
             let _ = self.events.send(event.clone());
         }

@@ -114,6 +114,16 @@ pub trait HealthStore: Send + Sync {
     async fn record_health_transition(
         &self,
         transition: &HealthTransitionRecord,
+    ) -> Result<(), StoreError> {
+        self.record_health_transitions(std::slice::from_ref(transition))
+            .await
+    }
+
+    /// The changes of one probe round, with the events that announce them, in one
+    /// transaction: a notification then carries the whole round.
+    async fn record_health_transitions(
+        &self,
+        transitions: &[HealthTransitionRecord],
     ) -> Result<(), StoreError>;
 
     /// The newest transition of every target that has one: where each state shown came from,

@@ -106,26 +106,34 @@ macro_rules! per_resolution {
 
 #[async_trait]
 impl HealthStore for SqlStore {
-    #[tracing::instrument(skip_all, fields(env = %t.environment, service = %t.service))]
-    async fn record_health_transition(&self, t: &HealthTransitionRecord) -> Result<(), StoreError> {
+    #[tracing::instrument(skip_all, fields(n = transitions.len()))]
+    async fn record_health_transitions(
+        &self,
+        transitions: &[HealthTransitionRecord],
+    ) -> Result<(), StoreError> {
+        if transitions.is_empty() {
+            return Ok(());
+        }
         on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO health_transitions
-                     (environment, service, from_state, to_state, reason, at)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(t.environment.as_str())
-            .bind(t.service.as_str())
-            .bind(t.from.as_str())
-            .bind(t.to.as_str())
-            .bind(&t.reason)
-            .bind(t.at.unix_millis())
-            .execute(&mut *tx)
-            .await?;
-            // Announced with it.
-            if let Some(event) = crate::store::events::health_changed(t) {
-                insert_event!(&mut *tx, &event)?;
+            for t in transitions {
+                sqlx::query(
+                    "INSERT INTO health_transitions
+                         (environment, service, from_state, to_state, reason, at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(t.environment.as_str())
+                .bind(t.service.as_str())
+                .bind(t.from.as_str())
+                .bind(t.to.as_str())
+                .bind(&t.reason)
+                .bind(t.at.unix_millis())
+                .execute(&mut *tx)
+                .await?;
+                // Announced with it.
+                if let Some(event) = crate::store::events::health_changed(t) {
+                    insert_event!(&mut *tx, &event)?;
+                }
             }
             tx.commit().await
         })?;
