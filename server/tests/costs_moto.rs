@@ -18,7 +18,7 @@ use aws_sdk_budgets::types::{
     NotificationWithSubscribers, Spend, Subscriber, SubscriptionType, ThresholdType, TimeUnit,
 };
 use common::{TestApp, TestDb, unique_name};
-use flightdeck::{clock::ManualClock, config::Config};
+use flightdeck::{clock::ManualClock, config::Config, store::NotifyStore};
 use flightdeck_app::model::{Role, Timestamp};
 use serde_json::{Value, json};
 
@@ -295,6 +295,24 @@ async fn measured_costs_are_read_from_cost_explorer_kept_six_hours_and_held_agai
             (2000, "actual".to_owned(), true),
             (6000, "forecast".to_owned(), true),
         ]
+    );
+    // Each threshold crossed the first time is an event in the outbox, written with it.
+    let announced: Vec<String> = db
+        .open()
+        .await
+        .events_to_fan_out(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "budget.crossed")
+        .map(|e| e.text)
+        .collect();
+    assert_eq!(announced.len(), 5, "{announced:?}");
+    assert!(
+        announced
+            .iter()
+            .any(|t| t.starts_with("staging passed its forecast budget alert of $45.00 for ")),
+        "{announced:?}"
     );
     let (_, metrics) = admin.get_text("/metrics").await;
     assert!(

@@ -736,6 +736,7 @@ async fn an_incident_freezes_deploys_into_its_scope_and_keeps_its_timeline_on_po
 /// and the record, through the JSON API on `db`.
 async fn incident_and_freezes(db: TestDb) {
     ensure_demo_images();
+    let (receiver, hook) = Receiver::start().await;
     let name = unique_name("fd-incident").replace('_', "-");
     // A freeze window on the other service, from an hour ago to an hour from now (UTC).
     let now = time::OffsetDateTime::now_utc();
@@ -753,7 +754,8 @@ async fn incident_and_freezes(db: TestDb) {
          targets.staging = {{ container = \"{name}\", health_url = \"http://127.0.0.1:{port}/health\" }}\n\n\
          [[service]]\nname = \"search\"\ntargets.staging = {{ container = \"{name}-none\" }}\n\n\
          [[freeze]]\nname = \"holidays\"\nenvironments = [\"staging\"]\nservices = [\"search\"]\n\
-         reason = \"code freeze\"\ndates = [{{ from = \"{from}\", to = \"{to}\" }}]\n"
+         reason = \"code freeze\"\ndates = [{{ from = \"{from}\", to = \"{to}\" }}]\n\n\
+         [[notify]]\nname = \"chat\"\nurl = \"{hook}/chat\"\nevents = [\"freeze.overridden\"]\n"
     );
     let config = Config::parse(Path::new("test.toml"), &text).unwrap();
     let app = TestApp::start_with(&db, config).await;
@@ -830,6 +832,13 @@ async fn incident_and_freezes(db: TestDb) {
     assert_eq!(status, 202, "{job}");
     let deployed = releaser.finished(job["id"].as_i64().unwrap()).await;
     assert_eq!(deployed["state"], "succeeded", "{deployed}");
+    let told = receiver.wait_for("/chat", 1).await;
+    assert!(
+        told[0].body.contains(&format!(
+            "ci-releaser went through a freeze (frozen by incident #{id} (Checkout errors): the fix for this incident)"
+        )),
+        "{told:?}"
+    );
     // A restart is how incidents end: allowed.
     let (status, job) = deployer
         .post(

@@ -229,6 +229,29 @@ async fn deploy_roll_back_automatically_and_by_hand() {
             (DeployKind::Deploy, "2", DeployState::Succeeded),
         ]
     );
+    // Each step the team hears of went into the outbox with the change.
+    let kinds: Vec<String> = w
+        .store
+        .events_to_fan_out(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "deploy.requested",
+            "deploy.started",
+            "deploy.succeeded",
+            "deploy.requested",
+            "deploy.started",
+            "deploy.rolled_back",
+            "deploy.requested",
+            "deploy.started",
+            "deploy.succeeded",
+        ]
+    );
 
     // A restart starts the same release again, through the same gate.
     let started = || async { w.backend.live(&w.target).await.unwrap().unwrap().started_at };
@@ -365,6 +388,8 @@ async fn a_job_left_running_by_a_crash_is_interrupted_after_its_lease_and_the_re
     assert_eq!(w.engine.take_over_stale(later(16)).await.unwrap(), 1);
     let job = store.deployment(job.id).await.unwrap().unwrap();
     assert_eq!(job.state, DeployState::Interrupted);
+    let last = store.events_to_fan_out(100).await.unwrap().pop().unwrap();
+    assert_eq!(last.kind, "deploy.interrupted", "{last:?}");
     assert!(
         job.reason.contains("1 (flightdeck-test/demo:1) is running"),
         "{}",

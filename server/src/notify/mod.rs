@@ -37,8 +37,12 @@ pub const MAX_ATTEMPTS: u32 = 5;
 const FIRST_RETRY: Duration = Duration::from_secs(30);
 /// The longest wait a receiver's `Retry-After` may ask for.
 const LONGEST_WAIT: Duration = Duration::from_secs(3600);
-/// How often the outbox is looked at without a nudge (events written by other consoles).
-const LOOK_EVERY: Duration = Duration::from_millis(500);
+/// How often the outbox is looked at for new events (one small indexed read): the longest a
+/// new event waits before it is sent.
+const LOOK_EVERY: Duration = Duration::from_millis(250);
+/// How long the `notify` lease is taken for, and how long before its end it is renewed.
+const LEASE_FOR: Duration = Duration::from_secs(30);
+const RENEW_BEFORE: Duration = Duration::from_secs(10);
 
 /// What one attempt's answer means for the delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +100,9 @@ pub struct Notifier {
     clock: Arc<dyn Clock>,
     client: reqwest::Client,
     holder: String,
+    /// Until when this console surely holds the lease (renewed before then), so the loops do
+    /// not write to the database every round to ask.
+    lease_until: std::sync::Mutex<Option<Timestamp>>,
     wake: Notify,
 }
 
@@ -114,6 +121,7 @@ impl Notifier {
             clock,
             client,
             holder: crate::store::lease_holder(),
+            lease_until: std::sync::Mutex::new(None),
             wake: Notify::new(),
         }
     }
@@ -225,16 +233,30 @@ impl Notifier {
         let _ = self.store.release_lease(LEASE, &self.holder).await;
     }
 
+    /// Whether this console sends. The lease is real time (another console's clock is not
+    /// a test's), taken for 30 s and renewed in its last 10.
     async fn holds_lease(&self) -> bool {
         let now = Timestamp::now();
-        let until = Timestamp::from_unix_millis(now.unix_millis() + 30_000);
-        self.store
+        let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
+        let cached = self.lease_until.lock().ok().and_then(|u| *u);
+        if cached
+            .is_some_and(|until| until.unix_millis() - now.unix_millis() > millis(RENEW_BEFORE))
+        {
+            return true;
+        }
+        let until = Timestamp::from_unix_millis(now.unix_millis() + millis(LEASE_FOR));
+        let holds = self
+            .store
             .acquire_lease(LEASE, &self.holder, now, until)
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "cannot take the notify lease");
                 false
-            })
+            });
+        if let Ok(mut cached) = self.lease_until.lock() {
+            *cached = holds.then_some(until);
+        }
+        holds
     }
 
     /// Gives every new event a delivery per target that wants it; returns how many events.
