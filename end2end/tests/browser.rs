@@ -1035,14 +1035,7 @@ async fn production_promotions_wait_for_a_releaser_who_approves_rejects_or_lets_
     let expiring = request_promotion(&dee, &console, &orders).await;
     state_shown(&dee, "awaiting_approval", Duration::from_secs(10)).await;
     let approved = request_promotion(&dee, &console, &shop).await;
-    let waiting = dee
-        .client
-        .find(Locator::Css("section.approval"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let waiting = text_of(&dee, "section.approval").await;
     assert!(
         waiting.contains("Runs once approved by a releaser other than dee"),
         "{waiting}"
@@ -1061,28 +1054,14 @@ async fn production_promotions_wait_for_a_releaser_who_approves_rejects_or_lets_
         .goto(&format!("{}/deployments/{approved}", console.url))
         .await
         .unwrap();
-    let shown = rex
-        .client
-        .find(Locator::Css("section.approval"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let shown = text_of(&rex, "section.approval").await;
     assert!(
         shown.contains("What changes") && shown.contains("Health in staging"),
         "{shown}"
     );
     decide(&rex, "staging has been fine all day", "approve").await;
     state_shown(&dee, "succeeded", Duration::from_secs(60)).await;
-    let steps = dee
-        .client
-        .find(Locator::Css("ol.steps"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let steps = text_of(&dee, "ol.steps").await;
     assert!(
         steps.contains("Approved by rex: staging has been fine all day; queued"),
         "{steps}"
@@ -1127,14 +1106,7 @@ async fn production_promotions_wait_for_a_releaser_who_approves_rejects_or_lets_
         .unwrap();
     decide(&rex, "not during the sale", "reject").await;
     state_shown(&dee, "rejected", Duration::from_secs(20)).await;
-    let reason = dee
-        .client
-        .find(Locator::Css(".deploy-reason"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let reason = text_of(&dee, ".deploy-reason").await;
     assert_eq!(reason, "rejected by rex: not during the sale");
 
     // The first request ran out of time by itself and let go of its service.

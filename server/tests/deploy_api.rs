@@ -7,7 +7,7 @@ mod common;
 use std::{path::Path, sync::Arc, time::Duration};
 
 use common::{
-    TestApp, TestDb,
+    Api, TestApp, TestDb,
     docker::{Containers, DEMO_REPO, ensure_demo_images},
     free_port_for_tests,
     receiver::Receiver,
@@ -16,78 +16,6 @@ use common::{
 use flightdeck::{clock::ManualClock, config::Config};
 use flightdeck_app::model::{Role, Timestamp};
 use serde_json::{Value, json};
-
-struct Api<'a> {
-    app: &'a TestApp,
-    token: String,
-}
-
-impl Api<'_> {
-    /// A deploy request.
-    async fn post(&self, body: Value) -> (u16, Value) {
-        self.post_to("/api/v1/deployments", body).await
-    }
-
-    /// A POST of `body` as JSON to `path` with this token.
-    async fn post_to(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .app
-            .client
-            .post(format!("{}{path}", self.app.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    /// A GET with this token.
-    async fn send_get(&self, path: &str) -> reqwest::Response {
-        self.app
-            .client
-            .get(format!("{}{path}", self.app.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self.send_get(path).await;
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn finished(&self, id: i64) -> Value {
-        for _ in 0..600 {
-            let (status, job) = self.get(&format!("/api/v1/deployments/{id}")).await;
-            assert_eq!(status, 200, "{job}");
-            if !["queued", "running", "verifying"].contains(&job["state"].as_str().unwrap()) {
-                return job;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("deploy #{id} did not finish");
-    }
-
-    /// Every `deployment` event of the deploy's stream, read until the server ends it.
-    async fn events(&self, id: i64) -> Vec<Value> {
-        let response = self
-            .send_get(&format!("/api/v1/deployments/{id}/events"))
-            .await;
-        common::deployment_events(response).await
-    }
-
-    async fn live(&self, env: &str) -> Value {
-        let (status, rows) = self
-            .get(&format!("/api/v1/environments/{env}/services"))
-            .await;
-        assert_eq!(status, 200, "{rows}");
-        rows[0].clone()
-    }
-}
 
 /// A viewer's, a deployer's and a releaser's API token, created by `admin` as an admin does.
 async fn role_tokens<'a>(app: &'a TestApp, admin: &common::Session) -> [Api<'a>; 3] {
@@ -1184,15 +1112,7 @@ async fn approvals(db: TestDb) {
 
     // The webhook heard of each, once, in order, across the restart.
     let got = receiver.wait_for("/hook", 14).await;
-    let kinds: Vec<String> = got
-        .iter()
-        .map(|m| {
-            serde_json::from_str::<Value>(&m.body).unwrap()["type"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let kinds: Vec<String> = got.iter().map(|m| m.field("type")).collect();
     assert_eq!(
         kinds,
         [

@@ -8,7 +8,7 @@ mod common;
 use std::{path::Path, sync::Arc, time::Duration};
 
 use common::{
-    TestApp, TestDb,
+    Api, TestApp, TestDb,
     receiver::{Received, Receiver},
 };
 use flightdeck::{
@@ -54,16 +54,11 @@ async fn token_of(admin: &common::Session) -> String {
 }
 
 async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Value) {
-    let response = app
-        .client
-        .post(format!("{}{path}", app.base))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let api = Api {
+        app,
+        token: token.to_owned(),
+    };
+    api.post_to(path, body).await
 }
 
 async fn declare(app: &TestApp, token: &str, title: &str, environments: &str) -> i64 {
@@ -146,15 +141,7 @@ async fn events_reach_each_target_once_in_order_filtered_and_signed() {
     declare(&app, &token, "Slow search", "staging").await;
 
     let chat = receiver.wait_for("/chat", 4).await;
-    let texts: Vec<String> = chat
-        .iter()
-        .map(|m| {
-            serde_json::from_str::<Value>(&m.body).unwrap()["text"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let texts: Vec<String> = chat.iter().map(|m| m.field("text")).collect();
     assert!(
         texts[0].contains(&format!("declared incident #{id} (SEV2): Checkout errors")),
         "{texts:?}"
@@ -171,15 +158,7 @@ async fn events_reach_each_target_once_in_order_filtered_and_signed() {
     assert!(texts[3].contains("Slow search"), "{texts:?}");
 
     let hook = receiver.wait_for("/hook", 3).await;
-    let kinds: Vec<String> = hook
-        .iter()
-        .map(|m| {
-            serde_json::from_str::<Value>(&m.body).unwrap()["type"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let kinds: Vec<String> = hook.iter().map(|m| m.field("type")).collect();
     assert_eq!(
         kinds,
         ["incident.declared", "incident.noted", "incident.resolved"]

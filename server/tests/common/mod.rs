@@ -26,6 +26,7 @@ use flightdeck_app::{
     console::{Caller, CallerKind},
     model::Role,
 };
+use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 use tokio::{sync::oneshot, task::JoinHandle};
 
@@ -417,4 +418,77 @@ pub fn running_engine(
     let stopping = tokio_util::sync::CancellationToken::new();
     tokio::spawn(engine.clone().run(stopping.clone()));
     (engine, stopping)
+}
+
+/// An API client with one token, as CI and scripts use the console.
+pub struct Api<'a> {
+    pub app: &'a TestApp,
+    pub token: String,
+}
+
+impl Api<'_> {
+    /// A deploy request.
+    pub async fn post(&self, body: Value) -> (u16, Value) {
+        self.post_to("/api/v1/deployments", body).await
+    }
+
+    /// A POST of `body` as JSON to `path` with this token.
+    pub async fn post_to(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .app
+            .client
+            .post(format!("{}{path}", self.app.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A GET with this token.
+    pub async fn send_get(&self, path: &str) -> reqwest::Response {
+        self.app
+            .client
+            .get(format!("{}{path}", self.app.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.send_get(path).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn finished(&self, id: i64) -> Value {
+        for _ in 0..600 {
+            let (status, job) = self.get(&format!("/api/v1/deployments/{id}")).await;
+            assert_eq!(status, 200, "{job}");
+            if !["queued", "running", "verifying"].contains(&job["state"].as_str().unwrap()) {
+                return job;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("deploy #{id} did not finish");
+    }
+
+    /// Every `deployment` event of the deploy's stream, read until the server ends it.
+    pub async fn events(&self, id: i64) -> Vec<Value> {
+        let response = self
+            .send_get(&format!("/api/v1/deployments/{id}/events"))
+            .await;
+        deployment_events(response).await
+    }
+
+    pub async fn live(&self, env: &str) -> Value {
+        let (status, rows) = self
+            .get(&format!("/api/v1/environments/{env}/services"))
+            .await;
+        assert_eq!(status, 200, "{rows}");
+        rows[0].clone()
+    }
 }

@@ -28,6 +28,14 @@ pub struct Received {
     pub body: String,
 }
 
+impl Received {
+    /// The body's top-level `key` as text: `type` of a webhook event, `text` of a chat message.
+    pub fn field(&self, key: &str) -> String {
+        let body: serde_json::Value = serde_json::from_str(&self.body).expect("a JSON body");
+        body[key].as_str().unwrap_or_default().to_owned()
+    }
+}
+
 /// A loopback HTTP receiver: records every POST, answers with the statuses queued (then
 /// 200), and holds requests while its gate is closed.
 #[derive(Default)]
