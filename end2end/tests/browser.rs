@@ -130,6 +130,7 @@ async fn the_account_admin_service_and_runbook_pages_fit_a_360_px_phone() {
         ("/runbooks/shop-web-down", "Storefront is slow or down"),
         ("/runbooks?q=rollback", "Runbooks"),
         ("/costs", "Costs"),
+        ("/admin/notifications", "Notifications"),
         ("/incidents", "Incidents"),
     ] {
         browser
@@ -140,6 +141,21 @@ async fn the_account_admin_service_and_runbook_pages_fit_a_360_px_phone() {
         assert_eq!(text_of(&browser, "h1").await, heading, "{page}");
         assert_no_horizontal_scroll(&browser, page).await;
     }
+    // Stacked into cards, the audit log's values keep their column names.
+    browser
+        .client
+        .goto(&format!("{}/audit", console.url))
+        .await
+        .unwrap();
+    let label = browser
+        .client
+        .execute(
+            "return getComputedStyle(document.querySelector('table.list tbody td[data-label=Actor]'), '::before').content;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(label, "\"Actor: \"", "the actor's label shows at 360 px");
 
     // Declared on the phone, from the form on /incidents (still open there): the page of the
     // incident follows, with its timeline, and the banner says what is open.

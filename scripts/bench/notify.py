@@ -44,9 +44,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         now = time.monotonic()
         with self.server.lock:
             for event in body["data"]["events"]:
-                found = re.search(r"n(\d+)n", event["text"])
+                # The last marker: a note's text also carries the incident's title.
+                found = re.findall(r"n(\d+)n", event["text"])
                 if found:
-                    self.server.arrived.setdefault(int(found.group(1)), now)
+                    self.server.arrived.setdefault(int(found[-1]), now)
             self.server.done.notify_all()
         self.send_response(204)
         self.send_header("content-length", "0")
@@ -78,7 +79,7 @@ def main():
     token = subprocess.run([binary, "token", "create", "bench", "--role", "deployer",
                             "--database-url", database],
                            check=True, capture_output=True, text=True).stdout.strip()
-    env = dict(os.environ, BENCH_NOTIFY_SECRET=SECRET, RUST_LOG="warn")
+    env = dict(os.environ, BENCH_NOTIFY_SECRET=SECRET)
     console = subprocess.Popen(
         [binary, "serve", "--addr", "127.0.0.1:0", "--config", config, "--database-url", database],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)

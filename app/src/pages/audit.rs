@@ -101,22 +101,22 @@ fn AuditTable(page: Page, filter: AuditFilter) -> impl IntoView {
                             let outcome_class = format!("outcome {}", e.outcome);
                             view! {
                                 <tr>
-                                    <td>
+                                    <td data-label="Time (UTC)">
                                         <time datetime=time_format::iso8601(e.at)>
                                             {time_format::utc(e.at)}
                                         </time>
                                     </td>
-                                    <td>{format!("{} ({})", e.actor, e.actor_kind)}</td>
-                                    <td>{e.source}</td>
-                                    <td><code>{e.action}</code></td>
-                                    <td>
+                                    <td data-label="Actor">{format!("{} ({})", e.actor, e.actor_kind)}</td>
+                                    <td data-label="From">{e.source}</td>
+                                    <td data-label="Action"><code>{e.action}</code></td>
+                                    <td data-label="Target">
                                         {match e.environment {
                                             Some(env) => format!("{env}/{}", e.target),
                                             None => e.target,
                                         }}
                                     </td>
-                                    <td class=outcome_class>{e.outcome}</td>
-                                    <td>{e.details}</td>
+                                    <td data-label="Outcome" class=outcome_class>{e.outcome}</td>
+                                    <td data-label="Details">{e.details}</td>
                                 </tr>
                             }
                         })

@@ -179,6 +179,9 @@ fn Releases(
             (true, None) => "running".to_owned(),
         }
     };
+    // Each value says which column it is in, for when the table stacks on a phone.
+    let now_label = format!("{target} now");
+    let after_label = format!("After (as in {source})");
     let body = rows
         .into_iter()
         .map(|(label, pick)| {
@@ -187,10 +190,10 @@ fn Releases(
             view! {
                 <tr class:changes=changes>
                     <th scope="row">{label}</th>
-                    <td>
+                    <td data-label=now_label.clone()>
                         <code class="digest-full">{now_text}</code>
                     </td>
-                    <td>
+                    <td data-label=after_label.clone()>
                         <code class="digest-full">{after_text}</code>
                     </td>
                 </tr>
@@ -210,16 +213,16 @@ fn Releases(
                 <thead>
                     <tr>
                         <td></td>
-                        <th scope="col">{format!("{target} now")}</th>
-                        <th scope="col">{format!("After (as in {source})")}</th>
+                        <th scope="col">{now_label.clone()}</th>
+                        <th scope="col">{after_label.clone()}</th>
                     </tr>
                 </thead>
                 <tbody>
                     {body}
                     <tr>
                         <th scope="row">"Started"</th>
-                        <td>{started.0}</td>
-                        <td>{started.1}</td>
+                        <td data-label=now_label.clone()>{started.0}</td>
+                        <td data-label=after_label.clone()>{started.1}</td>
                     </tr>
                 </tbody>
             </table>
@@ -273,17 +276,18 @@ fn Differences(
         .into_any();
     }
     let shown = |v: Option<String>| v.unwrap_or_else(|| "not set".to_owned());
+    let (in_source, in_target) = (format!("In {source}"), format!("In {target}"));
     let rows = differences
         .into_iter()
         .map(|d| {
             view! {
                 <tr>
-                    <td>{d.kind}</td>
-                    <td>
+                    <td data-label="Kind">{d.kind}</td>
+                    <td data-label="Name">
                         <code>{d.name}</code>
                     </td>
-                    <td>{shown(d.source)}</td>
-                    <td>{shown(d.target)}</td>
+                    <td data-label=in_source.clone()>{shown(d.source)}</td>
+                    <td data-label=in_target.clone()>{shown(d.target)}</td>
                 </tr>
             }
         })
@@ -300,8 +304,8 @@ fn Differences(
                     <tr>
                         <th scope="col">"Kind"</th>
                         <th scope="col">"Name"</th>
-                        <th scope="col">{format!("In {source}")}</th>
-                        <th scope="col">{format!("In {target}")}</th>
+                        <th scope="col">{in_source.clone()}</th>
+                        <th scope="col">{in_target.clone()}</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>

@@ -43,6 +43,8 @@ const LOOK_EVERY: Duration = Duration::from_millis(250);
 /// How long the `notify` lease is taken for, and how long before its end it is renewed.
 const LEASE_FOR: Duration = Duration::from_secs(30);
 const RENEW_BEFORE: Duration = Duration::from_secs(10);
+/// Events fanned out per look.
+const FAN_OUT_BATCH: usize = 100;
 
 /// What one attempt's answer means for the delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,18 +216,28 @@ impl Notifier {
         }
         let mut rounds = tokio::time::interval(LOOK_EVERY);
         rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut more = false;
         loop {
-            tokio::select! {
-                () = stopping.cancelled() => break,
-                _ = rounds.tick() => {}
-                () = self.wake.notified() => {}
+            // A full batch means more are waiting: take them at once, not a round later.
+            if !more {
+                tokio::select! {
+                    () = stopping.cancelled() => break,
+                    _ = rounds.tick() => {}
+                    () = self.wake.notified() => {}
+                }
+            } else if stopping.is_cancelled() {
+                break;
             }
+            more = false;
             if !self.holds_lease().await {
                 continue;
             }
             match self.fan_out().await {
                 Ok(0) => {}
-                Ok(_) => self.wake.notify_waiters(),
+                Ok(n) => {
+                    self.wake.notify_waiters();
+                    more = n >= FAN_OUT_BATCH;
+                }
                 Err(e) => tracing::warn!(error = %e, "cannot fan out notifications"),
             }
         }
@@ -261,7 +273,7 @@ impl Notifier {
 
     /// Gives every new event a delivery per target that wants it; returns how many events.
     async fn fan_out(&self) -> Result<usize, StoreError> {
-        let events = self.store.events_to_fan_out(100).await?;
+        let events = self.store.events_to_fan_out(FAN_OUT_BATCH as u32).await?;
         let now = self.clock.now();
         for event in &events {
             let targets: Vec<String> = match event.kind.strip_prefix("test:") {
