@@ -156,8 +156,13 @@ async fn the_account_admin_service_and_runbook_pages_fit_a_360_px_phone() {
         .await
         .unwrap();
     assert_eq!(label, "\"Actor: \"", "the actor's label shows at 360 px");
+    browser
+        .client
+        .goto(&format!("{}/incidents", console.url))
+        .await
+        .unwrap();
 
-    // Declared on the phone, from the form on /incidents (still open there): the page of the
+    // Declared on the phone, from the form on /incidents: the page of the
     // incident follows, with its timeline, and the banner says what is open.
     let c = &browser.client;
     for (id, text) in [
