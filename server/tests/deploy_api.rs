@@ -931,9 +931,7 @@ async fn approvals(db: TestDb) {
         app: &app,
         token: created["secret"].as_str().unwrap().to_owned(),
     };
-    while !staging_healthy(viewer).await {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    app.healthy("staging", "shop").await;
 
     // A deployer may request a promotion to protected production: it waits, holding the lock.
     let promote = |key: &str| {

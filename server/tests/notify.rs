@@ -220,7 +220,7 @@ async fn a_failed_send_is_retried_on_the_clock_and_a_refusal_is_given_up() {
     receiver.answer(503, None);
     app.notifier.send_test("chat", "ada").await.unwrap();
     receiver.wait_for("/chat", 1).await;
-    let waiting = eventually_recorded(&latest, |d| d.attempts == 1).await;
+    let waiting = eventually_recorded(&app, &latest, |d| d.attempts == 1).await;
     assert_eq!(
         (waiting.state, waiting.last_status),
         (DeliveryState::Pending, Some(503))
@@ -232,29 +232,29 @@ async fn a_failed_send_is_retried_on_the_clock_and_a_refusal_is_given_up() {
     clock.advance(Duration::from_secs(31));
     app.notifier.wake();
     receiver.wait_for("/chat", 2).await;
-    let done = eventually_recorded(&latest, |d| d.state == DeliveryState::Delivered).await;
+    let done = eventually_recorded(&app, &latest, |d| d.state == DeliveryState::Delivered).await;
     assert_eq!(done.attempts, 2);
 
     // Busy (429 with Retry-After: 120): the receiver's wait, not the backoff's.
     receiver.answer(429, Some("120"));
     app.notifier.send_test("chat", "ada").await.unwrap();
-    let busy = eventually_recorded(&latest, |d| d.attempts == 1 && d.id != done.id).await;
+    let busy = eventually_recorded(&app, &latest, |d| d.attempts == 1 && d.id != done.id).await;
     assert_eq!(
         busy.next_attempt_at.unix_millis() - busy.last_attempt_at.unwrap().unix_millis(),
         120_000
     );
     clock.advance(Duration::from_secs(121));
     app.notifier.wake();
-    let busy = eventually_recorded(&latest, |d| d.state == DeliveryState::Delivered).await;
+    let busy = eventually_recorded(&app, &latest, |d| d.state == DeliveryState::Delivered).await;
     assert_eq!(busy.attempts, 2);
 
     // Refused (404): given up at once; the next message still goes.
     receiver.answer(404, None);
     app.notifier.send_test("chat", "ada").await.unwrap();
-    let refused = eventually_recorded(&latest, |d| d.state == DeliveryState::Failed).await;
+    let refused = eventually_recorded(&app, &latest, |d| d.state == DeliveryState::Failed).await;
     assert_eq!((refused.attempts, refused.last_status), (1, Some(404)));
     app.notifier.send_test("chat", "ada").await.unwrap();
-    eventually_recorded(&latest, |d| {
+    eventually_recorded(&app, &latest, |d| {
         d.id != refused.id && d.state == DeliveryState::Delivered
     })
     .await;
@@ -262,9 +262,10 @@ async fn a_failed_send_is_retried_on_the_clock_and_a_refusal_is_given_up() {
     app.stop().await;
 }
 
-/// Waits until the newest delivery satisfies `done`, woken by nothing but the store: it is
-/// written right after the receiver answered, so this takes a few milliseconds.
+/// Waits until the newest delivery satisfies `done`, woken by each attempt the notifier
+/// records.
 async fn eventually_recorded<F, Fut>(
+    app: &TestApp,
     latest: &F,
     done: impl Fn(&flightdeck::store::DeliveryRecord) -> bool,
 ) -> flightdeck::store::DeliveryRecord
@@ -272,14 +273,20 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = flightdeck::store::DeliveryRecord>,
 {
-    for _ in 0..300 {
-        let delivery = latest().await;
-        if done(&delivery) {
-            return delivery;
+    let mut attempts = app.notifier.attempts();
+    let waiting = async {
+        loop {
+            let delivery = latest().await;
+            if done(&delivery) {
+                return delivery;
+            }
+            attempts.changed().await.expect("the notifier runs");
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    match tokio::time::timeout(Duration::from_secs(30), waiting).await {
+        Ok(delivery) => delivery,
+        Err(_) => panic!("the delivery never got there: {:?}", latest().await),
     }
-    panic!("the delivery never got there: {:?}", latest().await);
 }
 
 #[tokio::test]

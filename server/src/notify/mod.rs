@@ -19,7 +19,7 @@ pub mod sign;
 use std::{sync::Arc, time::Duration};
 
 use flightdeck_app::model::{DeliveryView, NotifyPage, NotifyTargetView, Timestamp};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -106,6 +106,8 @@ pub struct Notifier {
     /// not write to the database every round to ask.
     lease_until: std::sync::Mutex<Option<Timestamp>>,
     wake: Notify,
+    /// Counts recorded attempts: tests wait on it instead of asking the store over and over.
+    attempts: watch::Sender<u64>,
 }
 
 impl Notifier {
@@ -125,12 +127,18 @@ impl Notifier {
             holder: crate::store::lease_holder(),
             lease_until: std::sync::Mutex::new(None),
             wake: Notify::new(),
+            attempts: watch::Sender::new(0),
         }
     }
 
     /// Looks at the outbox now rather than at the next round (tests that moved their clock).
     pub fn wake(&self) {
         self.wake.notify_waiters();
+    }
+
+    /// Changes after every recorded attempt to send.
+    pub fn attempts(&self) -> watch::Receiver<u64> {
+        self.attempts.subscribe()
     }
 
     pub fn targets(&self) -> &[NotifyTarget] {
@@ -358,6 +366,7 @@ impl Notifier {
         for delivery in &batch {
             self.store.record_attempt(delivery.id, &attempt).await?;
         }
+        self.attempts.send_modify(|n| *n = n.wrapping_add(1));
         match verdict.state {
             DeliveryState::Delivered => {}
             DeliveryState::Pending => tracing::warn!(

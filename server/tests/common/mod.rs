@@ -271,6 +271,25 @@ impl TestApp {
         self.login(name, &password).await
     }
 
+    /// Waits (on the monitor's changes, no polling) until `service` is shown healthy in `env`.
+    pub async fn healthy(&self, env: &str, service: &str) {
+        let (env, service) = (
+            flightdeck_app::model::EnvName::parse(env).unwrap(),
+            flightdeck_app::model::ServiceName::parse(service).unwrap(),
+        );
+        let mut changes = self.health.subscribe();
+        let waiting = async {
+            while self.health.shown(&env, &service).state
+                != flightdeck_app::model::HealthState::Healthy
+            {
+                let _ = changes.recv().await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(30), waiting)
+            .await
+            .unwrap_or_else(|_| panic!("{service} never became healthy in {env}"));
+    }
+
     /// Stops the server the way SIGTERM does and waits until it has shut down.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -464,16 +483,18 @@ impl Api<'_> {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// The job as it ended: the last event of its stream, which the server ends then.
     pub async fn finished(&self, id: i64) -> Value {
-        for _ in 0..600 {
-            let (status, job) = self.get(&format!("/api/v1/deployments/{id}")).await;
-            assert_eq!(status, 200, "{job}");
-            if !["queued", "running", "verifying"].contains(&job["state"].as_str().unwrap()) {
-                return job;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("deploy #{id} did not finish");
+        let events = self.events(id).await;
+        let last = events
+            .last()
+            .cloned()
+            .unwrap_or_else(|| panic!("deploy #{id} sent no event"));
+        assert!(
+            !["queued", "running", "verifying"].contains(&last["state"].as_str().unwrap()),
+            "deploy #{id} did not finish: {last}"
+        );
+        last
     }
 
     /// Every `deployment` event of the deploy's stream, read until the server ends it.
