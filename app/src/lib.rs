@@ -14,6 +14,7 @@ pub mod components;
 pub mod console;
 pub mod csp;
 pub mod error;
+pub mod live;
 pub mod model;
 pub mod pages;
 pub mod time_format;

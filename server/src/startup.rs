@@ -29,7 +29,7 @@ use crate::{
     runbooks::Catalog,
     store::{self, OpenError, Store, StoreError},
     tls::{self, TlsError},
-    views::Views,
+    views::{Revisions, Views},
 };
 
 pub struct Settings {
@@ -72,6 +72,9 @@ pub struct Application {
     measurer: Arc<Measurer>,
     incidents: Arc<IncidentService>,
     notifier: Arc<Notifier>,
+    views: Arc<Views>,
+    /// The dashboard's count of changes, followed by open dashboards.
+    revisions: Arc<Revisions>,
     /// Cancelled on shutdown; background loops watch it.
     stopping: CancellationToken,
 }
@@ -146,6 +149,7 @@ impl Application {
         // Read now (a problem is logged, never fatal), then kept current by its loop.
         let runbooks = Arc::new(Catalog::new(config.clone()));
         let measurer = Arc::new(Measurer::new(config.clone(), store.clone(), clock.clone()).await);
+        let revisions = Arc::new(Revisions::new());
         let views = Arc::new(Views::new(
             config.clone(),
             store.clone(),
@@ -153,6 +157,7 @@ impl Application {
             backends.clone(),
             runbooks.clone(),
             measurer.clone(),
+            revisions.clone(),
         ));
         let deploys = Arc::new(DeployService::new(
             config.clone(),
@@ -176,7 +181,7 @@ impl Application {
                 auth.clone(),
                 health.clone(),
                 deploys,
-                views,
+                views.clone(),
                 incidents.clone(),
                 notifier.clone(),
             )),
@@ -185,6 +190,7 @@ impl Application {
             access: Arc::new(config.access.clone()),
             metrics: Arc::new(Metrics::new(health.stats())),
             deploy_changes: engine.changes(),
+            revisions: revisions.clone(),
             stopping: stopping.clone(),
         };
         Ok(Self {
@@ -200,6 +206,8 @@ impl Application {
             measurer,
             incidents,
             notifier,
+            views,
+            revisions,
             stopping,
         })
     }
@@ -251,6 +259,8 @@ impl Application {
             measurer,
             incidents,
             notifier,
+            views,
+            revisions,
             stopping,
         } = self;
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -270,6 +280,8 @@ impl Application {
         loops.spawn("session sweeper", |stopping| auth.sweep_loop(stopping));
         // On shutdown the monitor writes its partial minute of samples before it returns.
         let monitor = health.clone();
+        let monitor_for_revisions = health.clone();
+        let deploy_changes = deploys.changes();
         loops.spawn("health monitor", |stopping| health.run(stopping));
         loops.spawn("deploy worker", |stopping| deploys.run(stopping));
         loops.spawn("runbooks watcher", |stopping| runbooks.run(stopping));
@@ -278,6 +290,9 @@ impl Application {
             incidents.run(monitor, stopping)
         });
         loops.spawn("notifier", |stopping| notifier.run(stopping));
+        loops.spawn("dashboard revisions", |stopping| {
+            revisions.run(views, monitor_for_revisions, deploy_changes, stopping)
+        });
 
         let stop_signal = stopping.clone();
         let shutdown = async move {

@@ -6,7 +6,7 @@ mod common;
 use std::{path::Path, time::Duration};
 
 use axum::{Json, Router, http::StatusCode, routing::get};
-use common::{TestApp, TestDb, serve_on_loopback, silent_endpoint};
+use common::{RevisionStream, TestApp, TestDb, serve_on_loopback, silent_endpoint};
 use flightdeck::config::Config;
 use flightdeck_app::model::Role;
 use scraper::{Html, Selector};
@@ -177,13 +177,14 @@ async fn what_a_service_says_about_itself_is_shown_as_text() {
     let app = TestApp::start_with(&db, config).await;
     let viewer = app.signed_in(&db, "vera", Role::Viewer).await;
 
-    let mut html = String::new();
-    for _ in 0..50 {
+    // The dashboard follows the console's revisions: load it, and again after each announced
+    // change, until the first probe's verdict shows. Nobody signed in gets no stream.
+    assert_eq!(app.get("/api/v1/dashboard/events").await.status(), 401);
+    let mut revisions = RevisionStream::new(viewer.get("/api/v1/dashboard/events").await);
+    let mut html = viewer.get_text("/").await.1;
+    while !html.contains("checks.") {
+        revisions.next().await;
         html = viewer.get_text("/").await.1;
-        if html.contains("checks.") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(
         html.contains("checks.&lt;img src=x onerror=alert(3)&gt;: down"),

@@ -2,17 +2,17 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{EnvName, HealthSummary, ServiceName, Timestamp};
+use super::{EnvName, HealthState, HealthSummary, ServiceName, Timestamp};
 
 /// One render of the environment x service matrix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dashboard {
     pub title: String,
-    /// When the server built this view; relative times ("5 min ago") are computed from it.
+    /// When the server built this view.
     pub generated_at: Timestamp,
-    /// How often the page asks again: the probe interval, so it never polls faster than the
-    /// health it shows can change.
-    pub refresh_seconds: u32,
+    /// The console's count of changes to what the matrix shows, as of this view. The page
+    /// follows `/api/v1/dashboard/events` and loads again only when that count moves on.
+    pub revision: u64,
     /// In display order.
     pub environments: Vec<EnvironmentColumn>,
     /// In configuration order.
@@ -72,37 +72,66 @@ pub struct ServiceRow {
     pub cells: Vec<Cell>,
 }
 
-/// A service in one environment.
+/// A service in one environment: what scans at a glance (health, version, badges). The
+/// target, health URL, digest and history are on the service page, so a 50 x 3 matrix stays
+/// small enough to send and to read on a phone. Empty fields are left out of the JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cell {
     pub environment: EnvName,
-    /// The container (Docker) or ECS service name; `None` when the service does not run there.
-    pub target: Option<String>,
-    pub health_url: Option<String>,
-    /// The newest version the console has recorded; `None` when it knows nothing yet.
-    pub last_known: Option<KnownVersion>,
     /// `None` when the service does not run here.
-    pub health: Option<HealthSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<CellHealth>,
+    /// The newest version the console has recorded (tag or label, e.g. `1.4.2`); `None` when
+    /// it knows nothing yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// The environment before this one (display order) when it runs another version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub differs_from: Option<EnvName>,
     /// The unfinished deploy holding the service here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploying: Option<i64>,
     /// That deploy waits for a releaser's approval.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub awaiting_approval: bool,
     /// The open incident whose scope this cell is in (deploys here are frozen).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incident: Option<i64>,
 }
 
-/// A version the console saw running (or deployed) somewhere.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KnownVersion {
-    /// The human version: image tag or version label, e.g. `1.4.2`.
-    pub version: String,
-    /// The image reference, e.g. `registry.example.com/shop/api:1.4.2`.
-    pub image: String,
-    /// The content digest, e.g. `sha256:…`, when the backend reports one.
-    pub digest: Option<String>,
-    pub observed_at: Timestamp,
+impl Cell {
+    /// The service runs in this environment.
+    pub fn configured(&self) -> bool {
+        self.health.is_some()
+    }
+}
+
+/// Health as a cell shows it: the state, and why when it is not healthy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellHealth {
+    pub state: HealthState,
+    /// Empty when healthy: the reason matters when something is wrong.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// The version the service itself reports, when it differs from the deployed one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reports: Option<String>,
+}
+
+impl CellHealth {
+    pub fn from_summary(summary: &HealthSummary) -> Self {
+        let mismatch = summary
+            .reported_version
+            .as_ref()
+            .filter(|_| summary.expected_version.is_some());
+        Self {
+            state: summary.state,
+            reason: if summary.state == HealthState::Healthy {
+                String::new()
+            } else {
+                summary.reason.clone()
+            },
+            reports: mismatch.cloned(),
+        }
+    }
 }

@@ -39,6 +39,11 @@ impl HealthState {
         .find(|state| state.as_str() == s)
     }
 
+    /// Degraded or unhealthy: worth a runbook link.
+    pub fn in_trouble(self) -> bool {
+        matches!(self, HealthState::Degraded | HealthState::Unhealthy)
+    }
+
     /// What a page shows next to the colour, so the state never depends on colour alone.
     pub fn label(self) -> &'static str {
         match self {

@@ -23,7 +23,7 @@ pub use costs::{
     MeasuredCosts, ServiceCosts, ThresholdView, dollars,
 };
 pub use dashboard::{
-    BackendSummary, Cell, Dashboard, EnvironmentColumn, FreezeNotice, KnownVersion, ServiceRow,
+    BackendSummary, Cell, CellHealth, Dashboard, EnvironmentColumn, FreezeNotice, ServiceRow,
 };
 pub use deploy::{
     ApprovalDecision, ApprovalForm, ApprovalView, DeployForm, DeployKind, DeployPanel, DeployState,

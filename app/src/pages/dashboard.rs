@@ -6,35 +6,30 @@ use leptos_meta::Title;
 
 use crate::{
     api::load_dashboard,
-    components::{ErrorPanel, HealthBadge},
-    model::{Cell, Dashboard, EnvironmentColumn, FreezeNotice, HealthState, ServiceRow, Timestamp},
+    components::ErrorPanel,
+    live,
+    model::{Cell, CellHealth, Dashboard, EnvironmentColumn, FreezeNotice, ServiceRow},
     time_format,
 };
-
-/// Used when a load failed, so the page keeps trying (a restart of the console, a dropped link).
-const RETRY_AFTER_ERROR_SECONDS: u64 = 30;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let dashboard = Resource::new(|| (), |_| load_dashboard());
     let filter = RwSignal::new(String::new());
 
-    // Health changes reach an open page without a reload: after each load, ask again one
-    // probe interval later (never more often). Effects run only in the browser.
+    // Changes reach an open page without a reload and without polling: the console announces
+    // each new revision of the matrix, and the page loads again only when the one it shows is
+    // behind (or failed to load). Effects run only in the browser.
     Effect::new(move |_| {
-        let wait = match dashboard.get() {
-            None => return,
-            Some(Ok(d)) => u64::from(d.refresh_seconds),
-            Some(Err(_)) => RETRY_AFTER_ERROR_SECONDS,
-        };
-        let handle = set_timeout_with_handle(
-            move || dashboard.refetch(),
-            std::time::Duration::from_secs(wait),
-        )
-        .ok();
-        on_cleanup(move || {
-            if let Some(h) = handle {
-                h.clear();
+        live::follow_dashboard(move |revision| {
+            let behind = dashboard.with_untracked(|shown| match shown {
+                Some(Ok(d)) => d.revision != revision,
+                Some(Err(_)) => true,
+                // Still loading: it will be as of now.
+                None => false,
+            });
+            if behind {
+                dashboard.refetch();
             }
         });
     });
@@ -101,16 +96,17 @@ fn Matrix(dashboard: Dashboard, filter: RwSignal<String>) -> impl IntoView {
     );
 
     view! {
+        // One line, so the matrix starts high on a laptop screen.
         <p class="muted">
             {summary} " · as of "
             <time datetime=time_format::iso8601(generated_at)>
                 {time_format::utc(generated_at)}
-            </time>
+            </time> " · "
+            <span class="filter-count" aria-live="polite">
+                {move || format!("Showing {} of {}", visible_count.get(), total)}
+            </span>
         </p>
         {freezes}
-        <p class="filter-count" aria-live="polite">
-            {move || format!("Showing {} of {}", visible_count.get(), total)}
-        </p>
         {if services.is_empty() {
             view! {
                 <p class="panel">
@@ -119,7 +115,7 @@ fn Matrix(dashboard: Dashboard, filter: RwSignal<String>) -> impl IntoView {
             }
                 .into_any()
         } else {
-            view! { <Table environments services generated_at filter /> }.into_any()
+            view! { <Table environments services filter /> }.into_any()
         }}
     }
 }
@@ -128,7 +124,6 @@ fn Matrix(dashboard: Dashboard, filter: RwSignal<String>) -> impl IntoView {
 fn Table(
     environments: Vec<EnvironmentColumn>,
     services: Vec<ServiceRow>,
-    generated_at: Timestamp,
     filter: RwSignal<String>,
 ) -> impl IntoView {
     let headers = environments
@@ -148,7 +143,7 @@ fn Table(
         .map(|service| {
             let haystack = search_text(&service);
             let hidden = move || !haystack.contains(filter.get().trim().to_lowercase().as_str());
-            view! { <Row service generated_at hidden /> }
+            view! { <Row service hidden /> }
         })
         .collect_view();
 
@@ -156,7 +151,8 @@ fn Table(
         <div class="matrix-wrap">
             <table class="matrix">
                 <caption class="visually-hidden">
-                    "Services by environment: health, version, target and health check of each"
+                    "Services by environment: health and version of each. \
+                     Targets, health checks and digests are on each service's page."
                 </caption>
                 <thead>
                     <tr>
@@ -170,12 +166,9 @@ fn Table(
     }
 }
 
+/// One service: its name (a tap opens its page) and a cell per environment.
 #[component]
-fn Row(
-    service: ServiceRow,
-    generated_at: Timestamp,
-    hidden: impl Fn() -> bool + Send + Sync + 'static,
-) -> impl IntoView {
+fn Row(service: ServiceRow, hidden: impl Fn() -> bool + Send + Sync + 'static) -> impl IntoView {
     let ServiceRow {
         name,
         description,
@@ -185,71 +178,60 @@ fn Row(
     } = service;
     let cells = cells
         .into_iter()
-        .map(|cell| view! { <CellView cell generated_at runbooks_href=runbooks_href.clone() /> })
+        .map(|cell| view! { <CellView cell runbooks_href=runbooks_href.clone() /> })
         .collect_view();
-
+    // The description is on the service page; here it is the link's tooltip only, so every
+    // row stays one line high.
+    let title = (!description.is_empty()).then_some(description);
     view! {
         <tr hidden=hidden data-service=name.to_string()>
             <th scope="row">
-                <a class="service-name" href=format!("/services/{name}")>
+                <a class="service-name" href=format!("/services/{name}") title=title>
                     {name.to_string()}
                 </a>
-                {(!description.is_empty()).then(|| view! { <span class="description">{description}</span> })}
-                {owner.map(|o| view! { <span class="owner">"Owner: " {o}</span> })}
+                {owner.map(|o| view! { <span class="owner">{o}</span> })}
             </th>
             {cells}
         </tr>
     }
 }
 
+/// Health as colour and word, the version, and the badges that matter at a glance. Why a cell is
+/// not healthy is said in it; everything else is on the service page.
 #[component]
-fn CellView(cell: Cell, generated_at: Timestamp, runbooks_href: Option<String>) -> impl IntoView {
+fn CellView(cell: Cell, runbooks_href: Option<String>) -> impl IntoView {
     let env = cell.environment.to_string();
-    let Some(target) = cell.target else {
+    let Some(health) = cell.health else {
         return view! {
             <td data-env=env class="cell absent">
-                <span class="muted">"Not deployed here"</span>
+                <span class="muted">"Not here"</span>
             </td>
         }
         .into_any();
     };
-
-    let version = match cell.last_known {
-        Some(known) => {
-            let short_digest = known.digest.as_deref().map(short_digest);
-            view! {
-                <span class="version" title=known.image>{known.version}</span>
-                {short_digest.map(|d| view! { <code class="digest" title=known.digest.clone()>{d}</code> })}
-                <time
-                    class="observed"
-                    datetime=time_format::iso8601(known.observed_at)
-                    title=time_format::utc(known.observed_at)
-                >
-                    {time_format::ago(known.observed_at, generated_at)}
-                </time>
-            }
-            .into_any()
-        }
+    let CellHealth {
+        state,
+        reason,
+        reports,
+    } = health;
+    let version = match cell.version {
+        Some(v) => view! { <span class="version">{v}</span> }.into_any(),
         None => view! { <span class="version unknown">"Version unknown"</span> }.into_any(),
     };
-
-    // The incident path: from a cell that is not healthy, one tap to what to do about it.
-    let in_trouble = cell
-        .health
-        .as_ref()
-        .is_some_and(|h| matches!(h.state, HealthState::Degraded | HealthState::Unhealthy));
-    let runbook = runbooks_href.filter(|_| in_trouble).map(|href| {
-        view! { <a class="runbook-link" href=href>"Runbook"</a> }
+    let reason =
+        (!reason.is_empty()).then(|| view! { <span class="health-reason">{reason}</span> });
+    let reports = reports.map(|r| {
+        view! { <span class="badge mismatch">{format!("reports {r}")}</span> }
     });
-    let health = cell
-        .health
-        .map(|h| view! { <HealthBadge health=h now=generated_at /> });
+    // The incident path: from a cell in trouble, one tap to what to do about it.
+    let runbook = runbooks_href
+        .filter(|_| state.in_trouble())
+        .map(|href| view! { <a class="runbook-link" href=href>"Runbook"</a> });
     let differs = cell.differs_from.map(|env| {
         view! { <span class="badge differs">{format!("differs from {env}")}</span> }
     });
-    let awaiting = cell.awaiting_approval;
     let deploying = cell.deploying.map(|id| {
-        let (class, text) = if awaiting {
+        let (class, text) = if cell.awaiting_approval {
             ("badge awaiting", format!("awaiting approval #{id}"))
         } else {
             ("badge deploying", format!("deploying #{id}"))
@@ -274,23 +256,18 @@ fn CellView(cell: Cell, generated_at: Timestamp, runbooks_href: Option<String>) 
     };
     view! {
         <td data-env=env class=class>
-            {health}
+            <span class=format!("health {}", state.as_str())>
+                <span class="health-dot" aria-hidden="true"></span>
+                <strong>{state.label()}</strong>
+                {reason}
+            </span>
+            " "
+            {version}
+            {reports}
+            {differs}
+            {deploying}
             {incident}
             {runbook}
-            <div class="cell-version">{version} {differs} {deploying}</div>
-            <dl class="cell-facts">
-                <dt>"Target"</dt>
-                <dd>
-                    <code>{target}</code>
-                </dd>
-                <dt>"Health check"</dt>
-                <dd>
-                    {match cell.health_url {
-                        Some(url) => view! { <code class="health-url">{url}</code> }.into_any(),
-                        None => view! { <span class="muted">"none configured"</span> }.into_any(),
-                    }}
-                </dd>
-            </dl>
         </td>
     }
     .into_any()
@@ -307,28 +284,8 @@ fn search_text(service: &ServiceRow) -> String {
     .to_lowercase()
 }
 
-/// `sha256:0123456789ab…` → `0123456789ab`: enough to tell two digests apart at a glance.
-fn short_digest(digest: &str) -> String {
-    let hex = digest.split_once(':').map_or(digest, |(_, hex)| hex);
-    hex.chars().take(12).collect()
-}
-
 fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_digest_keeps_twelve_hex_digits() {
-        assert_eq!(
-            short_digest("sha256:0123456789abcdef0123456789abcdef"),
-            "0123456789ab"
-        );
-        assert_eq!(short_digest("abc"), "abc");
-    }
 }
 
 /// A freeze window: on now (until when), and when the next one runs.

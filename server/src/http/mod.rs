@@ -12,6 +12,7 @@ mod authenticate;
 mod client;
 mod costs_export;
 mod csrf;
+mod dashboard_events;
 mod deploy_events;
 mod incident_export;
 pub mod metrics;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Wakes the live deploy pages when a step was recorded.
     pub deploy_changes: tokio::sync::watch::Receiver<u64>,
+    /// The dashboard's count of changes (`/api/v1/dashboard/events`).
+    pub revisions: Arc<crate::views::Revisions>,
     /// Cancelled when the server shuts down: long-lived responses end then.
     pub stopping: tokio_util::sync::CancellationToken,
 }
@@ -108,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route("/costs.csv", get(costs_export::export))
         .route("/runbooks/export.html", get(runbook_export::export))
         .route("/api/v1/health", get(api::health))
+        .route("/api/v1/dashboard/events", get(dashboard_events::stream))
         .route("/api/v1/costs", get(api::costs))
         .route("/incidents/{id}/record.md", get(incident_export::export))
         .route(

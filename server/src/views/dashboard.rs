@@ -4,8 +4,8 @@
 use std::collections::{HashMap, HashSet};
 
 use flightdeck_app::model::{
-    BackendSummary, Cell, Dashboard, DeployState, EnvName, EnvironmentColumn, FreezeNotice,
-    HealthSummary, KnownVersion, ServiceName, ServiceRow, Timestamp,
+    BackendSummary, Cell, CellHealth, Dashboard, DeployState, EnvName, EnvironmentColumn,
+    FreezeNotice, HealthSummary, ServiceName, ServiceRow, Timestamp,
 };
 
 use super::Views;
@@ -41,12 +41,13 @@ impl Views {
             &health,
             &deploying,
             Timestamp::now(),
+            self.revisions.current(),
         );
         let mut links = self.runbook_links();
         let open = self.store.open_incidents().await?;
         for row in &mut dashboard.services {
             row.runbooks_href = links.remove(&row.name);
-            for cell in row.cells.iter_mut().filter(|c| c.target.is_some()) {
+            for cell in row.cells.iter_mut().filter(|c| c.configured()) {
                 cell.awaiting_approval = cell.deploying.is_some_and(|id| awaiting.contains(&id));
                 cell.incident = open
                     .iter()
@@ -70,6 +71,7 @@ pub fn build(
     health: &HealthNow,
     deploying: &DeployingNow,
     now: Timestamp,
+    revision: u64,
 ) -> Dashboard {
     let known: HashMap<(&EnvName, &ServiceName), &VersionRecord> = versions
         .iter()
@@ -95,33 +97,37 @@ pub fn build(
     let services = config
         .services
         .iter()
-        .map(|service| ServiceRow {
-            name: service.name.clone(),
-            description: service.description.clone(),
-            owner: service.owner.clone(),
-            // Filled in from the runbooks by `Views::dashboard`.
-            runbooks_href: None,
-            cells: config
+        .map(|service| {
+            // What runs in each environment, in display order, for the "differs" badges.
+            let mut running = Vec::with_capacity(config.environments.len());
+            let mut cells: Vec<Cell> = config
                 .environments
                 .iter()
                 .map(|env| {
                     let target = service.targets.get(&env.name);
+                    // Only for configured targets: a leftover record of a removed target
+                    // would otherwise show a version for something that is not there.
+                    let record = target.and_then(|_| known.get(&(&env.name, &service.name)));
+                    running.push(match (target, record) {
+                        (None, _) => Running::Absent,
+                        (Some(_), None) => Running::Unknown,
+                        (Some(_), Some(v)) => Running::Version(&v.version, v.digest.as_deref()),
+                    });
                     Cell {
                         environment: env.name.clone(),
-                        target: target.map(|t| t.kind.label().to_owned()),
-                        health_url: target
-                            .and_then(|t| t.health_url.as_ref())
-                            .map(|u| u.to_string()),
-                        // Only for configured targets: a leftover record of a removed target
-                        // would otherwise show a version for something that is not there.
-                        last_known: target
-                            .and_then(|_| known.get(&(&env.name, &service.name)))
-                            .map(|v| KnownVersion {
-                                version: v.version.clone(),
-                                image: v.image.clone(),
-                                digest: v.digest.clone(),
-                                observed_at: v.last_seen,
-                            }),
+                        health: target.map(|_| {
+                            health
+                                .get(&(env.name.clone(), service.name.clone()))
+                                .map_or_else(
+                                    || {
+                                        CellHealth::from_summary(&HealthSummary::unknown(
+                                            "not probed yet",
+                                        ))
+                                    },
+                                    CellHealth::from_summary,
+                                )
+                        }),
+                        version: record.map(|v| v.version.clone()),
                         differs_from: None,
                         // Filled in from the open incidents and the deploys' states by
                         // `Views::dashboard`.
@@ -130,24 +136,27 @@ pub fn build(
                         deploying: target
                             .and_then(|_| deploying.get(&(env.name.clone(), service.name.clone())))
                             .copied(),
-                        health: target.map(|_| {
-                            health
-                                .get(&(env.name.clone(), service.name.clone()))
-                                .cloned()
-                                .unwrap_or_else(|| HealthSummary::unknown("not probed yet"))
-                        }),
                     }
                 })
-                .collect(),
+                .collect();
+            for (i, before) in differences(&running).into_iter().enumerate() {
+                cells[i].differs_from = before.map(|b| config.environments[b].name.clone());
+            }
+            ServiceRow {
+                name: service.name.clone(),
+                description: service.description.clone(),
+                owner: service.owner.clone(),
+                // Filled in from the runbooks by `Views::dashboard`.
+                runbooks_href: None,
+                cells,
+            }
         })
         .collect();
-
-    let services = mark_differences(services);
 
     Dashboard {
         title: config.console.title.clone(),
         generated_at: now,
-        refresh_seconds: super::refresh_seconds(config),
+        revision,
         environments,
         services,
         freezes: config
@@ -168,29 +177,77 @@ pub fn build(
     }
 }
 
-/// Marks each cell whose version differs from the nearest environment before it (in display
-/// order) that runs the service: where staging and production part ways.
-fn mark_differences(mut services: Vec<ServiceRow>) -> Vec<ServiceRow> {
-    for row in &mut services {
-        let mut before: Option<(EnvName, KnownVersion)> = None;
-        for cell in &mut row.cells {
-            let Some(known) = cell.last_known.clone() else {
-                if cell.target.is_some() {
-                    before = None;
-                }
-                continue;
-            };
-            if let Some((env, previous)) = &before {
-                let same = match (&previous.digest, &known.digest) {
-                    (Some(a), Some(b)) => a == b,
-                    _ => previous.version == known.version,
-                };
-                if !same {
-                    cell.differs_from = Some(env.clone());
-                }
+/// What runs in one environment, for [`differences`].
+#[derive(Debug, Clone, Copy)]
+enum Running<'a> {
+    /// The service has no target there.
+    Absent,
+    /// It has one, but its version is not known yet.
+    Unknown,
+    /// Version and digest (when the backend reports one).
+    Version(&'a str, Option<&'a str>),
+}
+
+/// For each environment (display order), the index of the nearest environment before it that
+/// runs the service, when the two run different versions: where staging and production part
+/// ways. An unknown version breaks the chain. Digests decide when both are known, as one tag
+/// can be pushed twice.
+fn differences(running: &[Running<'_>]) -> Vec<Option<usize>> {
+    let mut before: Option<(usize, &str, Option<&str>)> = None;
+    running
+        .iter()
+        .enumerate()
+        .map(|(i, here)| match *here {
+            Running::Absent => None,
+            Running::Unknown => {
+                before = None;
+                None
             }
-            before = Some((cell.environment.clone(), known));
-        }
+            Running::Version(version, digest) => {
+                let differs = before.and_then(|(b, v, d)| {
+                    let same = match (d, digest) {
+                        (Some(a), Some(b)) => a == b,
+                        _ => v == version,
+                    };
+                    (!same).then_some(b)
+                });
+                before = Some((i, version, digest));
+                differs
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Running, differences};
+
+    #[test]
+    fn a_cell_differs_from_the_nearest_running_environment_before_it() {
+        // dev 1, staging (not there), production 2: production differs from dev.
+        let running = [
+            Running::Version("1", None),
+            Running::Absent,
+            Running::Version("2", None),
+        ];
+        assert_eq!(differences(&running), [None, None, Some(0)]);
+        // Same version everywhere: nothing differs.
+        let running = [Running::Version("1", None), Running::Version("1", None)];
+        assert_eq!(differences(&running), [None, None]);
     }
-    services
+
+    #[test]
+    fn digests_decide_when_both_are_known_and_an_unknown_version_breaks_the_chain() {
+        let running = [
+            Running::Version("1", Some("sha256:aa")),
+            Running::Version("1", Some("sha256:bb")),
+        ];
+        assert_eq!(differences(&running), [None, Some(0)]);
+        let running = [
+            Running::Version("1", Some("sha256:aa")),
+            Running::Unknown,
+            Running::Version("2", Some("sha256:aa")),
+        ];
+        assert_eq!(differences(&running), [None, None, None]);
+    }
 }

@@ -8,6 +8,7 @@ mod costs;
 mod dashboard;
 mod deploys;
 mod promotion;
+mod revisions;
 mod runbooks;
 mod service;
 
@@ -20,8 +21,8 @@ use crate::{
     runbooks::Catalog, store::Store,
 };
 
-pub use dashboard::build as build_dashboard;
 pub use deploys::Detail;
+pub use revisions::Revisions;
 
 pub struct Views {
     config: Arc<Config>,
@@ -34,6 +35,8 @@ pub struct Views {
     /// The last costs page and the measurer's count of fetches it shows: the figures move
     /// slowly, and each page asks every backend.
     costs: tokio::sync::Mutex<Option<(flightdeck_app::model::CostsPage, u64)>>,
+    /// The dashboard's count of changes, kept by its own loop.
+    revisions: Arc<Revisions>,
 }
 
 impl Views {
@@ -44,6 +47,7 @@ impl Views {
         backends: HashMap<EnvName, Arc<dyn Backend>>,
         runbooks: Arc<Catalog>,
         measurer: Arc<Measurer>,
+        revisions: Arc<Revisions>,
     ) -> Self {
         Self {
             config,
@@ -53,6 +57,7 @@ impl Views {
             runbooks,
             measurer,
             costs: tokio::sync::Mutex::new(None),
+            revisions,
         }
     }
 

@@ -399,6 +399,51 @@ pub async fn deployment_events(response: reqwest::Response) -> Vec<serde_json::V
         .collect()
 }
 
+/// The dashboard's revision stream (`GET /api/v1/dashboard/events`), read one event at a time.
+pub struct RevisionStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl RevisionStream {
+    pub fn new(response: reqwest::Response) -> Self {
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/event-stream",
+            "{:?}",
+            response.headers()
+        );
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next revision announced: the current one first, then one per change.
+    pub async fn next(&mut self) -> u64 {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let event: String = self.buffer.drain(..end + 2).collect();
+                // Keep-alive comments carry no event.
+                if event.lines().any(|l| l == "event: revision") {
+                    let data = event.lines().find_map(|l| l.strip_prefix("data: "));
+                    return data.expect("a revision").parse().expect("a number");
+                }
+                continue;
+            }
+            let chunk =
+                tokio::time::timeout(std::time::Duration::from_secs(30), self.response.chunk())
+                    .await
+                    .expect("a revision within 30 s")
+                    .expect("the stream reads")
+                    .expect("the stream stays open");
+            self.buffer
+                .push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+        }
+    }
+}
+
 /// A loopback address that accepts connections and never answers (an AWS region that does not
 /// answer): the listener is kept for the rest of the test process, connections wait in its
 /// backlog.

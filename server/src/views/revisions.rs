@@ -1,0 +1,161 @@
+//! The dashboard's revision: a count that moves on whenever what the matrix shows changed, so
+//! open pages load again only then, instead of every probe interval.
+//!
+//! One loop per console works it out for every open page: it builds the matrix when the health
+//! monitor reports a change of state, when a deploy here records a step, and every
+//! [`RECHECK`] for what other consoles on the same database changed (their deploys and
+//! incidents) and for versions seen by the probes. It compares a hash of the matrix with the
+//! last one and, when they differ, counts one more. Pages follow the count on a server-sent
+//! event stream (`http::dashboard_events`), so an idle page costs a parked task, and the work
+//! does not grow with the number of pages open.
+
+use std::{
+    hash::{DefaultHasher, Hash, Hasher},
+    sync::Arc,
+    time::Duration,
+};
+
+use tokio::sync::{broadcast::error::RecvError, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::Views;
+use crate::health::HealthMonitor;
+
+/// How often the matrix is checked without a signal.
+const RECHECK: Duration = Duration::from_secs(5);
+
+pub struct Revisions {
+    count: watch::Sender<u64>,
+}
+
+impl Default for Revisions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Revisions {
+    pub fn new() -> Self {
+        Self {
+            count: watch::channel(0).0,
+        }
+    }
+
+    /// The revision as of the last check.
+    pub fn current(&self) -> u64 {
+        *self.count.borrow()
+    }
+
+    /// Every revision from now on (the current one is marked seen).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.count.subscribe()
+    }
+
+    /// Checks the matrix on every signal and every [`RECHECK`] until `stopping`.
+    pub async fn run(
+        self: Arc<Self>,
+        views: Arc<Views>,
+        health: Arc<HealthMonitor>,
+        mut deploys: watch::Receiver<u64>,
+        stopping: CancellationToken,
+    ) {
+        let mut health_events = health.subscribe();
+        let mut last: Option<u64> = None;
+        loop {
+            // Nobody follows: nothing to work out (a page that opens gets the revision it
+            // was rendered with, and a change shows at the next check after it subscribed).
+            if self.count.receiver_count() > 0 || last.is_none() {
+                match views.dashboard().await {
+                    Ok(matrix) => {
+                        let hash = fingerprint(&matrix);
+                        if last.is_some_and(|l| l != hash) {
+                            self.count.send_modify(|n| *n += 1);
+                        }
+                        last = Some(hash);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot check the dashboard for changes"),
+                }
+            }
+            tokio::select! {
+                () = stopping.cancelled() => return,
+                event = health_events.recv() => {
+                    if matches!(event, Err(RecvError::Closed)) {
+                        return;
+                    }
+                    // A probe round reports its changes together: check once for all of them.
+                    while health_events.try_recv().is_ok() {}
+                }
+                changed = deploys.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                () = tokio::time::sleep(RECHECK) => {}
+            }
+        }
+    }
+}
+
+/// What the matrix shows, as a hash: everything but the time it was built and its revision.
+fn fingerprint(matrix: &flightdeck_app::model::Dashboard) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    for service in &matrix.services {
+        service.runbooks_href.hash(&mut hasher);
+        for cell in &service.cells {
+            // The model types hold floats elsewhere and do not derive Hash; their JSON does.
+            serde_json::to_string(cell)
+                .unwrap_or_default()
+                .hash(&mut hasher);
+        }
+    }
+    for freeze in &matrix.freezes {
+        freeze.on_until.map(|t| t.unix_millis()).hash(&mut hasher);
+        freeze.next.map(|(s, _)| s.unix_millis()).hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use flightdeck_app::model::{Cell, CellHealth, Dashboard, EnvName, HealthState, ServiceRow};
+
+    use super::fingerprint;
+
+    fn matrix(state: HealthState, revision: u64) -> Dashboard {
+        Dashboard {
+            title: "t".into(),
+            generated_at: flightdeck_app::model::Timestamp::from_unix_millis(
+                revision.cast_signed(),
+            ),
+            revision,
+            environments: Vec::new(),
+            services: vec![ServiceRow {
+                name: flightdeck_app::model::ServiceName::parse("shop").unwrap(),
+                description: String::new(),
+                owner: None,
+                runbooks_href: None,
+                cells: vec![Cell {
+                    environment: EnvName::parse("dev").unwrap(),
+                    health: Some(CellHealth {
+                        state,
+                        reason: String::new(),
+                        reports: None,
+                    }),
+                    version: Some("1".into()),
+                    differs_from: None,
+                    deploying: None,
+                    awaiting_approval: false,
+                    incident: None,
+                }],
+            }],
+            freezes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_a_change_in_what_is_shown_changes_the_fingerprint() {
+        let a = fingerprint(&matrix(HealthState::Healthy, 1));
+        assert_eq!(a, fingerprint(&matrix(HealthState::Healthy, 2)));
+        assert_ne!(a, fingerprint(&matrix(HealthState::Unhealthy, 1)));
+    }
+}
