@@ -39,7 +39,7 @@ case "$SCENARIO" in
 esac
 
 ensure_build_tools
-ensure_apt wrk prometheus-blackbox-exporter
+ensure_apt wrk prometheus-blackbox-exporter nginx
 cd "$REPO_ROOT"
 say "Building the release binary"
 cargo leptos build --release >/dev/null
@@ -48,10 +48,12 @@ WORK="$(mktemp -d /tmp/flightdeck-bench.XXXXXX)"
 SERVER_PID=""
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
   rm -rf "$WORK"
   stop_docker_engine
 }
 trap cleanup EXIT
+NGINX_PID=""
 
 deploy_bench() {
   echo
@@ -174,31 +176,102 @@ COOKIE="$(curl -sS -D - -o /dev/null -H "Origin: $BASE" --data-urlencode "name=b
 
 PAGE_BYTES="$(curl -fsS -H "Cookie: $COOKIE" "$URL" | wc -c)"
 GZIP_BYTES="$(curl -fsS -H "Cookie: $COOKIE" -H 'Accept-Encoding: gzip' "$URL" | wc -c)"
+IDLE_RSS_KB="$(awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status")"
+
+# nginx (Debian's) serving the very same page bytes as a static file: the machine's limit for
+# a page this size, measured in the same run.
+mkdir -p "$WORK/static"
+curl -fsS -H "Cookie: $COOKIE" "$URL" >"$WORK/static/index.html"
+chmod 755 "$WORK" "$WORK/static" && chmod 644 "$WORK/static/index.html"
+NGINX_PORT="$(free_port)"
+cat >"$WORK/nginx.conf" <<NGINX
+worker_processes 2;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $WORK/static;
+    location / { default_type text/html; }
+  }
+}
+NGINX
+/usr/sbin/nginx -c "$WORK/nginx.conf" -e "$WORK/nginx-error.log" &
+NGINX_PID=$!
+for _ in $(seq 1 50); do
+  curl -fsS -o /dev/null "http://127.0.0.1:$NGINX_PORT/index.html" 2>/dev/null && break
+  sleep 0.1
+done
+
 say "Warming up"
 wrk -t1 -c1 -d3s -H "Cookie: $COOKIE" "$URL" >/dev/null
 
-# run_wrk THREADS CONNECTIONS -> "p50 p99 req/s"
+# run_wrk THREADS CONNECTIONS URL -> "p50 p99 req/s non-2xx"
 run_wrk() {
-  wrk -t"$1" -c"$2" -d"${SECONDS_PER_RUN}s" --latency -H "Cookie: $COOKIE" "$URL" | awk '
+  wrk -t"$1" -c"$2" -d"${SECONDS_PER_RUN}s" --latency -H "Cookie: $COOKIE" "$3" | awk '
     /^ +50%/ { p50 = $2 } /^ +99%/ { p99 = $2 }
     /^Requests\/sec:/ { rps = $2 }
     /Non-2xx/ { bad = $NF }
     END { printf "%s %s %s %s\n", p50, p99, rps, (bad == "" ? 0 : bad) }'
 }
 
-say "Load: 1 connection, ${SECONDS_PER_RUN} s"
-read -r P50_1 P99_1 RPS_1 BAD_1 < <(run_wrk 1 1)
-say "Load: 32 connections, ${SECONDS_PER_RUN} s"
-read -r P50_32 P99_32 RPS_32 BAD_32 < <(run_wrk 2 32)
+say "Dashboard: 1 connection, ${SECONDS_PER_RUN} s"
+read -r P50_1 P99_1 RPS_1 BAD_1 < <(run_wrk 1 1 "$URL")
+say "Dashboard: 32 connections, ${SECONDS_PER_RUN} s"
+read -r P50_32 P99_32 RPS_32 BAD_32 < <(run_wrk 2 32 "$URL")
+say "A service page: 32 connections, ${SECONDS_PER_RUN} s"
+read -r P50_S P99_S RPS_S BAD_S < <(run_wrk 2 32 "$BASE/services/service-01")
+say "GET /api/v1/health: 32 connections, ${SECONDS_PER_RUN} s"
+read -r P50_H P99_H RPS_H BAD_H < <(run_wrk 2 32 "$BASE/api/v1/health")
 PEAK_RSS_KB="$(awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status")"
+say "nginx, the dashboard's bytes as a static file: 32 connections, ${SECONDS_PER_RUN} s"
+read -r P50_N P99_N RPS_N BAD_N < <(run_wrk 2 32 "http://127.0.0.1:$NGINX_PORT/index.html")
+kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+NGINX_PID=""
 
+# 200 open dashboards at idle: each holds its revision stream; the console's CPU over 20 s.
+say "200 idle dashboards (their event streams), 20 s"
+IDLE_CPU="$(python3 - "127.0.0.1" "$PORT" "$COOKIE" "$SERVER_PID" <<'PY'
+import os, socket, sys, time
+host, port, cookie, pid = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+def cpu_seconds():
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+streams = []
+for _ in range(200):
+    s = socket.create_connection((host, port))
+    s.sendall(f"GET /api/v1/dashboard/events HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n"
+              f"Accept: text/event-stream\r\n\r\n".encode())
+    streams.append(s)
+for s in streams:  # each has its first event (the revision now) before the clock starts
+    s.settimeout(10)
+    got = b""
+    while b"event: revision" not in got:
+        got += s.recv(4096)
+before, start = cpu_seconds(), time.monotonic()
+time.sleep(20)
+used, wall = cpu_seconds() - before, time.monotonic() - start
+print(f"{used / wall * 100:.2f}")
+PY
+)"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
 echo
 echo "Flightdeck dashboard benchmark ($SERVICES services x 3 environments, $(nproc) cores, ${SECONDS_PER_RUN} s per level)"
 echo "  page size:        $PAGE_BYTES bytes ($GZIP_BYTES gzip)"
-printf '  %-16s p50 %-9s p99 %-9s %10s req/s  (non-2xx: %s)\n' "1 connection:" "$P50_1" "$P99_1" "$RPS_1" "$BAD_1"
-printf '  %-16s p50 %-9s p99 %-9s %10s req/s  (non-2xx: %s)\n' "32 connections:" "$P50_32" "$P99_32" "$RPS_32" "$BAD_32"
-echo "  peak RSS:         $((PEAK_RSS_KB / 1024)) MiB ($PEAK_RSS_KB kB)"
-echo "  sign-in refused:  wrong password ${WRONG_MS} ms, unknown account ${UNKNOWN_MS} ms (mean of 4 each)"
+printf '  %-22s p50 %-9s p99 %-9s %10s req/s  (non-2xx: %s)\n' \
+  "dashboard, 1 conn:" "$P50_1" "$P99_1" "$RPS_1" "$BAD_1" \
+  "dashboard, 32 conns:" "$P50_32" "$P99_32" "$RPS_32" "$BAD_32" \
+  "service page, 32:" "$P50_S" "$P99_S" "$RPS_S" "$BAD_S" \
+  "/api/v1/health, 32:" "$P50_H" "$P99_H" "$RPS_H" "$BAD_H" \
+  "nginx same bytes, 32:" "$P50_N" "$P99_N" "$RPS_N" "$BAD_N"
+echo "  dashboard / nginx:      $(ratio "$RPS_32" "$RPS_N") (target: at least 0.1)"
+echo "  RSS:                    idle $((IDLE_RSS_KB / 1024)) MiB, peak under load $((PEAK_RSS_KB / 1024)) MiB"
+echo "  200 idle dashboards:    ${IDLE_CPU} % of one core (their event streams open, 20 s)"
+echo "  sign-in refused:        wrong password ${WRONG_MS} ms, unknown account ${UNKNOWN_MS} ms (mean of 4 each)"
 
 if [ "$SCENARIO" = all ]; then
   # The dashboard's console is stopped first so it takes no CPU from the health run.

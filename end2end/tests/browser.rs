@@ -43,6 +43,24 @@ async fn the_dashboard_hydrates_and_its_filter_works() {
         visible_rows(&browser).await,
         ["shop-web", "orders-api", "mailer"]
     );
+    // The matrix scans at a glance: each service is one line, so a laptop screen (1280 x 800)
+    // shows at least 15 of them without scrolling.
+    let (top, row): (f64, f64) = serde_json::from_value(
+        c.execute(
+            "const rows = [...document.querySelectorAll('table.matrix tbody tr')];
+             return [document.querySelector('table.matrix tbody').getBoundingClientRect().top
+                         + window.scrollY,
+                     Math.max(...rows.map(r => r.getBoundingClientRect().height))];",
+            vec![],
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        top + 15.0 * row <= 800.0,
+        "the matrix starts {top} px down and a row is {row} px high"
+    );
 
     // Typing only filters once the wasm bundle has taken over the server-rendered page, so
     // this proves hydration. Retype until it takes effect (the bundle may still be loading).

@@ -715,7 +715,7 @@ async fn incident_and_freezes(db: TestDb) {
         "{dashboard}"
     );
     assert_eq!(
-        dashboard.matches("cell in-incident").count(),
+        dashboard.matches("class=\"in-incident\"").count(),
         1,
         "{dashboard}"
     );

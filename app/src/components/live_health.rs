@@ -3,44 +3,33 @@ use leptos::prelude::*;
 use crate::{
     api::load_health_now,
     components::HealthBadge,
+    live,
     model::{HealthNow, ServiceName},
 };
 
-/// Some services' health in every environment they run in, asked for again every
-/// `refresh_seconds` once the page has hydrated (before that, it is the server's view at
-/// render time, like the rest of the page).
+/// Some services' health in every environment they run in: the server's view at render time,
+/// then asked for again each time the console announces a change (`live::follow_dashboard`),
+/// once the page has hydrated. No change, no request.
 #[component]
-pub fn LiveHealth(
-    services: Vec<ServiceName>,
-    initial: HealthNow,
-    refresh_seconds: u32,
-) -> impl IntoView {
+pub fn LiveHealth(services: Vec<ServiceName>, initial: HealthNow) -> impl IntoView {
     let now = RwSignal::new(initial);
     let wanted = services
         .iter()
         .map(ServiceName::to_string)
         .collect::<Vec<_>>()
         .join(",");
-    // Effects run only in the browser.
+    // Effects run only in the browser. The first announcement may be of a change made after
+    // this page was rendered, so it loads too.
     Effect::new(move |_| {
         let wanted = wanted.clone();
-        let handle = set_interval_with_handle(
-            move || {
-                let wanted = wanted.clone();
-                leptos::task::spawn_local(async move {
-                    // A failed ask keeps what is shown; the next one may succeed.
-                    if let Ok(fresh) = load_health_now(wanted).await {
-                        now.set(fresh);
-                    }
-                });
-            },
-            std::time::Duration::from_secs(u64::from(refresh_seconds.max(1))),
-        )
-        .ok();
-        on_cleanup(move || {
-            if let Some(h) = handle {
-                h.clear();
-            }
+        live::follow_dashboard(move |_| {
+            let wanted = wanted.clone();
+            leptos::task::spawn_local(async move {
+                // A failed ask keeps what is shown; the next change asks again.
+                if let Ok(fresh) = load_health_now(wanted).await {
+                    now.set(fresh);
+                }
+            });
         });
     });
 

@@ -74,10 +74,10 @@ pub struct ServiceRow {
 
 /// A service in one environment: what scans at a glance (health, version, badges). The
 /// target, health URL, digest and history are on the service page, so a 50 x 3 matrix stays
-/// small enough to send and to read on a phone. Empty fields are left out of the JSON.
+/// small enough to send and to read on a phone. Cells are in the order of
+/// [`Dashboard::environments`], and empty fields are left out of the JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cell {
-    pub environment: EnvName,
     /// `None` when the service does not run here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<CellHealth>,
@@ -106,6 +106,23 @@ impl Cell {
     }
 }
 
+/// How much of a reason a cell carries; the service page has it in full.
+pub const REASON_CHARS: usize = 60;
+
+/// `text` cut to at most `max` characters, ending in "…" when it was cut.
+pub fn shortened(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some(_) => {
+            let keep = text
+                .char_indices()
+                .nth(max - 1)
+                .map_or(text.len(), |(i, _)| i);
+            format!("{}…", text[..keep].trim_end())
+        }
+    }
+}
+
 /// Health as a cell shows it: the state, and why when it is not healthy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellHealth {
@@ -129,9 +146,23 @@ impl CellHealth {
             reason: if summary.state == HealthState::Healthy {
                 String::new()
             } else {
-                summary.reason.clone()
+                shortened(&summary.reason, REASON_CHARS)
             },
             reports: mismatch.cloned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shortened;
+
+    #[test]
+    fn a_long_reason_is_cut_at_a_character_with_an_ellipsis() {
+        assert_eq!(shortened("HTTP 500", 60), "HTTP 500");
+        assert_eq!(shortened("abcdef", 6), "abcdef");
+        assert_eq!(shortened("abcdefg", 6), "abcde…");
+        assert_eq!(shortened("ab cdefg", 4), "ab…");
+        assert_eq!(shortened("ééééééé", 3), "éé…");
     }
 }

@@ -127,8 +127,6 @@ pub struct RunbookPage {
     pub edit_url: Option<String>,
     /// Its services' (and its blocks' services') health now, in every environment they run in.
     pub health: HealthNow,
-    /// How often the health above is worth asking for again.
-    pub refresh_seconds: u32,
 }
 
 /// One thing wrong with the runbook files, as `file:line:column: key: message`.

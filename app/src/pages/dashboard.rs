@@ -138,12 +138,13 @@ fn Table(
             }
         })
         .collect_view();
+    let env_names: Vec<String> = environments.iter().map(|e| e.name.to_string()).collect();
     let rows = services
         .into_iter()
         .map(|service| {
             let haystack = search_text(&service);
             let hidden = move || !haystack.contains(filter.get().trim().to_lowercase().as_str());
-            view! { <Row service hidden /> }
+            view! { <Row service env_names=env_names.clone() hidden /> }
         })
         .collect_view();
 
@@ -168,7 +169,11 @@ fn Table(
 
 /// One service: its name (a tap opens its page) and a cell per environment.
 #[component]
-fn Row(service: ServiceRow, hidden: impl Fn() -> bool + Send + Sync + 'static) -> impl IntoView {
+fn Row(
+    service: ServiceRow,
+    env_names: Vec<String>,
+    hidden: impl Fn() -> bool + Send + Sync + 'static,
+) -> impl IntoView {
     let ServiceRow {
         name,
         description,
@@ -178,7 +183,8 @@ fn Row(service: ServiceRow, hidden: impl Fn() -> bool + Send + Sync + 'static) -
     } = service;
     let cells = cells
         .into_iter()
-        .map(|cell| view! { <CellView cell runbooks_href=runbooks_href.clone() /> })
+        .zip(env_names)
+        .map(|(cell, env)| view! { <CellView cell env runbooks_href=runbooks_href.clone() /> })
         .collect_view();
     // The description is on the service page; here it is the link's tooltip only, so every
     // row stays one line high.
@@ -199,11 +205,10 @@ fn Row(service: ServiceRow, hidden: impl Fn() -> bool + Send + Sync + 'static) -
 /// Health as colour and word, the version, and the badges that matter at a glance. Why a cell is
 /// not healthy is said in it; everything else is on the service page.
 #[component]
-fn CellView(cell: Cell, runbooks_href: Option<String>) -> impl IntoView {
-    let env = cell.environment.to_string();
+fn CellView(cell: Cell, env: String, runbooks_href: Option<String>) -> impl IntoView {
     let Some(health) = cell.health else {
         return view! {
-            <td data-env=env class="cell absent">
+            <td data-env=env class="absent">
                 <span class="muted">"Not here"</span>
             </td>
         }
@@ -249,15 +254,11 @@ fn CellView(cell: Cell, runbooks_href: Option<String>) -> impl IntoView {
             </a>
         }
     });
-    let class = if cell.incident.is_some() {
-        "cell in-incident"
-    } else {
-        "cell"
-    };
+    // The health dot is drawn by the stylesheet (`.matrix .health::before`): 150 cells'
+    // worth of markup saved.
     view! {
-        <td data-env=env class=class>
+        <td data-env=env class=cell.incident.map(|_| "in-incident")>
             <span class=format!("health {}", state.as_str())>
-                <span class="health-dot" aria-hidden="true"></span>
                 <strong>{state.label()}</strong>
                 {reason}
             </span>

@@ -319,7 +319,6 @@ fn PinnedRunbookView(slug: String, title: String, open: bool) -> impl IntoView {
                                     parts=page.parts
                                     slug=page.runbook.slug
                                     health=page.health
-                                    refresh_seconds=page.refresh_seconds
                                 />
                             }
                                 .into_any()

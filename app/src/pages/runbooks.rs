@@ -296,14 +296,12 @@ fn Runbook(page: RunbookPage) -> impl IntoView {
         toc,
         edit_url,
         health,
-        refresh_seconds,
     } = page;
     let body = view! {
         <RunbookBody
             parts
             slug=runbook.slug.clone()
             health=health.clone()
-            refresh_seconds
         />
     };
     let title = runbook.title.clone();
@@ -326,7 +324,7 @@ fn Runbook(page: RunbookPage) -> impl IntoView {
                     }
                 })}
             <section class="runbook-health" aria-label="Health now">
-                <LiveHealth services initial=health refresh_seconds />
+                <LiveHealth services initial=health />
             </section>
             <div class="runbook-layout">
                 {toc}
@@ -339,12 +337,7 @@ fn Runbook(page: RunbookPage) -> impl IntoView {
 /// A runbook's text with its live health and action blocks (on its page, and pinned to an
 /// incident's).
 #[component]
-pub fn RunbookBody(
-    parts: Vec<RunbookPart>,
-    slug: String,
-    health: HealthNow,
-    refresh_seconds: u32,
-) -> impl IntoView {
+pub fn RunbookBody(parts: Vec<RunbookPart>, slug: String, health: HealthNow) -> impl IntoView {
     parts
         .into_iter()
         .map(|part| match part {
@@ -354,7 +347,7 @@ pub fn RunbookBody(
                 let label = format!("Health of {service} now");
                 view! {
                     <section class="health-block" aria-label=label>
-                        <LiveHealth services=vec![service] initial=health.clone() refresh_seconds />
+                        <LiveHealth services=vec![service] initial=health.clone() />
                     </section>
                 }
                 .into_any()

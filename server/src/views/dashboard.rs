@@ -47,11 +47,12 @@ impl Views {
         let open = self.store.open_incidents().await?;
         for row in &mut dashboard.services {
             row.runbooks_href = links.remove(&row.name);
-            for cell in row.cells.iter_mut().filter(|c| c.configured()) {
+            let cells = row.cells.iter_mut().zip(&self.config.environments);
+            for (cell, env) in cells.filter(|(c, _)| c.configured()) {
                 cell.awaiting_approval = cell.deploying.is_some_and(|id| awaiting.contains(&id));
                 cell.incident = open
                     .iter()
-                    .find(|i| incidents::covers(i, &cell.environment, &row.name))
+                    .find(|i| incidents::covers(i, &env.name, &row.name))
                     .map(|i| i.id);
             }
         }
@@ -114,7 +115,6 @@ pub fn build(
                         (Some(_), Some(v)) => Running::Version(&v.version, v.digest.as_deref()),
                     });
                     Cell {
-                        environment: env.name.clone(),
                         health: target.map(|_| {
                             health
                                 .get(&(env.name.clone(), service.name.clone()))

@@ -60,16 +60,4 @@ impl Views {
             revisions,
         }
     }
-
-    /// How often a page showing health is worth asking for again: one probe interval.
-    fn refresh_seconds(&self) -> u32 {
-        refresh_seconds(&self.config)
-    }
-}
-
-/// One probe interval in whole seconds, at least one.
-fn refresh_seconds(config: &Config) -> u32 {
-    u32::try_from(config.health.interval.as_secs())
-        .unwrap_or(u32::MAX)
-        .max(1)
 }

@@ -117,7 +117,7 @@ fn fingerprint(matrix: &flightdeck_app::model::Dashboard) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use flightdeck_app::model::{Cell, CellHealth, Dashboard, EnvName, HealthState, ServiceRow};
+    use flightdeck_app::model::{Cell, CellHealth, Dashboard, HealthState, ServiceRow};
 
     use super::fingerprint;
 
@@ -135,7 +135,6 @@ mod tests {
                 owner: None,
                 runbooks_href: None,
                 cells: vec![Cell {
-                    environment: EnvName::parse("dev").unwrap(),
                     health: Some(CellHealth {
                         state,
                         reason: String::new(),

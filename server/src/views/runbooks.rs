@@ -175,7 +175,6 @@ impl Views {
                 .collect(),
             edit_url: edit_url(&self.config, &runbook),
             health,
-            refresh_seconds: self.refresh_seconds(),
         })
     }
 
