@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Dashboard benchmark: the release binary with a generated configuration of 50 services x 3
-# environments (every cell with a recorded version), loaded by wrk on loopback at 1 and 32
-# connections as a signed-in viewer. Prints latency p50/p99, throughput, the console's peak RSS,
-# and how long a refused sign-in takes for a wrong password and for an unknown account.
+# environments (every cell with a recorded version), loaded by wrk on loopback as a signed-in
+# viewer: the dashboard at 1 and 32 connections, a service page and GET /api/v1/health at 32,
+# and nginx (Debian's, started here) serving the dashboard's very bytes as a static file at 32,
+# with the ratio of the two. Prints latency p50/p99 and throughput of each, the page size, the
+# console's RSS idle and at its peak, the CPU 200 idle dashboards cost (their revision streams
+# open for 20 s), and how long a refused sign-in takes for a wrong password and an unknown
+# account.
 #
 #
 # Health (scripts/bench/health.py): 1,000 targets on a loopback test server probed every 10 s

@@ -67,6 +67,7 @@ pub struct ServiceRow {
     pub owner: Option<String>,
     /// Where a cell that is not healthy links, to the service's runbooks (its one runbook, the
     /// list of them, or its page's links kept elsewhere); `None` when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runbooks_href: Option<String>,
     /// One per environment, in the same order as [`Dashboard::environments`].
     pub cells: Vec<Cell>,
@@ -107,7 +108,7 @@ impl Cell {
 }
 
 /// How much of a reason a cell carries; the service page has it in full.
-pub const REASON_CHARS: usize = 60;
+pub const REASON_CHARS: usize = 40;
 
 /// `text` cut to at most `max` characters, ending in "…" when it was cut.
 pub fn shortened(text: &str, max: usize) -> String {
