@@ -715,7 +715,7 @@ async fn incident_and_freezes(db: TestDb) {
         "{dashboard}"
     );
     assert_eq!(
-        dashboard.matches("class=\"in-incident\"").count(),
+        dashboard.matches("data-incident=").count(),
         1,
         "{dashboard}"
     );

@@ -693,11 +693,13 @@ async fn the_service_page_shows_an_ecs_services_tasks_and_deployments() {
             "the page lacks {expected:?}:\n{page}"
         );
     }
+    // The dashboard starts to say why staging is down; the service page says it all.
     let (_, dashboard) = viewer.get_text("/").await;
     assert!(
-        dashboard.contains("0 of 1 tasks running, 1 pending"),
+        dashboard.contains("<small>last probe: unhealthy (0 of 1 tasks"),
         "the dashboard says why staging is down:\n{dashboard}"
     );
+    assert!(page.contains("0 of 1 tasks running, 1 pending"), "{page}");
     app.stop().await;
 }
 

@@ -223,8 +223,7 @@ fn CellView(cell: Cell, env: String, runbooks_href: Option<String>) -> impl Into
         Some(v) => view! { <span class="version">{v}</span> }.into_any(),
         None => view! { <span class="version unknown">"Version unknown"</span> }.into_any(),
     };
-    let reason =
-        (!reason.is_empty()).then(|| view! { <span class="health-reason">{reason}</span> });
+    let reason = (!reason.is_empty()).then(|| view! { <small>{reason}</small> });
     let reports = reports.map(|r| {
         view! { <span class="badge mismatch">{format!("reports {r}")}</span> }
     });
@@ -257,7 +256,7 @@ fn CellView(cell: Cell, env: String, runbooks_href: Option<String>) -> impl Into
     // The health dot is drawn by the stylesheet (`.matrix .health::before`): 150 cells'
     // worth of markup saved.
     view! {
-        <td data-env=env class=cell.incident.map(|_| "in-incident")>
+        <td data-env=env data-incident=cell.incident.map(|id| id.to_string())>
             <span class=format!("health {}", state.as_str())>
                 <strong>{state.label()}</strong>
                 {reason}

@@ -373,9 +373,8 @@ pub async fn serve_on_loopback(router: axum::Router) -> String {
     format!("http://{addr}")
 }
 
-/// Every `deployment` event of a deploy's event stream (`GET /api/v1/deployments/{id}/events`),
-/// read until the server ends it, which it does after the event that shows the outcome.
-pub async fn deployment_events(response: reqwest::Response) -> Vec<serde_json::Value> {
+/// A 200 answer of server-sent events.
+fn assert_event_stream(response: &reqwest::Response) {
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers()["content-type"],
@@ -383,6 +382,12 @@ pub async fn deployment_events(response: reqwest::Response) -> Vec<serde_json::V
         "{:?}",
         response.headers()
     );
+}
+
+/// Every `deployment` event of a deploy's event stream (`GET /api/v1/deployments/{id}/events`),
+/// read until the server ends it, which it does after the event that shows the outcome.
+pub async fn deployment_events(response: reqwest::Response) -> Vec<serde_json::Value> {
+    assert_event_stream(&response);
     let body = tokio::time::timeout(std::time::Duration::from_secs(60), response.text())
         .await
         .expect("the stream ends when the deploy has ended")
@@ -407,13 +412,7 @@ pub struct RevisionStream {
 
 impl RevisionStream {
     pub fn new(response: reqwest::Response) -> Self {
-        assert_eq!(response.status(), 200);
-        assert_eq!(
-            response.headers()["content-type"],
-            "text/event-stream",
-            "{:?}",
-            response.headers()
-        );
+        assert_event_stream(&response);
         Self {
             response,
             buffer: String::new(),
