@@ -256,18 +256,21 @@ fn CellView(cell: Cell, env: String, runbooks_href: Option<String>) -> impl Into
     // The health dot is drawn by the stylesheet (`.matrix .health::before`): 150 cells'
     // worth of markup saved.
     view! {
+        // The <div> lays the cell out in one line: the health part gives way (its reason
+        // ends in "…") before the version and badges wrap.
         <td data-env=env data-incident=cell.incident.map(|id| id.to_string())>
-            <span class=format!("health {}", state.as_str())>
-                <strong>{state.label()}</strong>
-                {reason}
-            </span>
-            " "
-            {version}
-            {reports}
-            {differs}
-            {deploying}
-            {incident}
-            {runbook}
+            <div>
+                <span class=format!("health {}", state.as_str())>
+                    <strong>{state.label()}</strong>
+                    {reason}
+                </span>
+                {version}
+                {reports}
+                {differs}
+                {deploying}
+                {incident}
+                {runbook}
+            </div>
         </td>
     }
     .into_any()
