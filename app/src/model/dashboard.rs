@@ -74,8 +74,8 @@ pub struct ServiceRow {
 }
 
 /// A service in one environment: what scans at a glance (health, version, badges). The
-/// target, health URL, digest and history are on the service page, so a 50 x 3 matrix stays
-/// small enough to send and to read on a phone. Cells are in the order of
+/// target, health URL and history are on the service page (digests on deploy pages), so a
+/// 50 x 3 matrix stays small enough to send and to read on a phone. Cells are in the order of
 /// [`Dashboard::environments`], and empty fields are left out of the JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cell {

@@ -153,7 +153,7 @@ fn Table(
             <table class="matrix">
                 <caption class="visually-hidden">
                     "Services by environment: health and version of each. \
-                     Targets, health checks and digests are on each service's page."
+                     Targets and health checks are on each service's page."
                 </caption>
                 <thead>
                     <tr>
