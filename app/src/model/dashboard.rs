@@ -77,7 +77,7 @@ pub struct ServiceRow {
 /// target, health URL and history are on the service page (digests on deploy pages), so a
 /// 50 x 3 matrix stays small enough to send and to read on a phone. Cells are in the order of
 /// [`Dashboard::environments`], and empty fields are left out of the JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Cell {
     /// `None` when the service does not run here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,7 +125,7 @@ pub fn shortened(text: &str, max: usize) -> String {
 }
 
 /// Health as a cell shows it: the state, and why when it is not healthy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CellHealth {
     pub state: HealthState,
     /// Empty when healthy: the reason matters when something is wrong.

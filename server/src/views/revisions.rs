@@ -60,6 +60,9 @@ impl Revisions {
         stopping: CancellationToken,
     ) {
         let mut health_events = health.subscribe();
+        // A periodic check, not a pause: ticks missed while a check ran are not made up.
+        let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last: Option<u64> = None;
         loop {
             // Nobody follows: nothing to work out (a page that opens gets the revision it
@@ -90,7 +93,7 @@ impl Revisions {
                         return;
                     }
                 }
-                () = tokio::time::sleep(RECHECK) => {}
+                _ = recheck.tick() => {}
             }
         }
     }
@@ -101,12 +104,7 @@ fn fingerprint(matrix: &flightdeck_app::model::Dashboard) -> u64 {
     let mut hasher = DefaultHasher::new();
     for service in &matrix.services {
         service.runbooks_href.hash(&mut hasher);
-        for cell in &service.cells {
-            // The model types hold floats elsewhere and do not derive Hash; their JSON does.
-            serde_json::to_string(cell)
-                .unwrap_or_default()
-                .hash(&mut hasher);
-        }
+        service.cells.hash(&mut hasher);
     }
     for freeze in &matrix.freezes {
         freeze.on_until.map(|t| t.unix_millis()).hash(&mut hasher);
