@@ -321,14 +321,16 @@ impl Store for SqlStore {
 
     #[tracing::instrument(skip_all)]
     async fn current_versions(&self) -> Result<Vec<VersionRecord>, StoreError> {
+        // Every dashboard load asks this. MAX(id) per pair reads the index (environment,
+        // service, id) without sorting the history, which a window function over the whole
+        // table did on every page.
         let rows: Vec<VersionRow> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT environment, service, version, image, digest, source,
                         first_seen_at, last_seen_at
-                 FROM (SELECT *, ROW_NUMBER() OVER (
-                           PARTITION BY environment, service ORDER BY id DESC) AS newest
-                       FROM version_observations) AS v
-                 WHERE newest = 1
+                 FROM version_observations
+                 WHERE id IN (SELECT MAX(id) FROM version_observations
+                              GROUP BY environment, service)
                  ORDER BY environment, service",
             )
             .fetch_all(pool)
