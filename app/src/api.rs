@@ -13,8 +13,9 @@ use crate::{
     error::ConsoleError,
     model::{
         AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard, DeployPanel, DeploymentView,
-        HealthNow, IncidentList, IncidentPage, IncidentView, Me, PromotionPreview, RunbookList,
-        RunbookPage, RunbookProblem, ServiceHealthPage, SessionView, TokenView, UserView,
+        HealthNow, IncidentList, IncidentPage, IncidentView, LogQuery, LogsPage, Me,
+        PromotionPreview, RunbookList, RunbookPage, RunbookProblem, ServiceHealthPage, SessionView,
+        TokenView, UserView,
     },
 };
 
@@ -37,6 +38,22 @@ pub async fn load_service_health(name: String) -> Result<ServiceHealthPage, Cons
         async move {
             let (console, caller) = crate::console::signed_in()?;
             console.service_health(&caller, name).await
+        }
+        .await,
+    )
+}
+
+/// One service's logs in one environment.
+#[server(endpoint = "logs")]
+pub async fn load_logs(
+    service: String,
+    environment: String,
+    query: LogQuery,
+) -> Result<LogsPage, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.logs(&caller, service, environment, query).await
         }
         .await,
     )

@@ -15,8 +15,9 @@ use crate::{
     model::{
         ApprovalForm, AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard, DeclareForm,
         DeployForm, DeployPanel, DeploymentView, IncidentList, IncidentPage, IncidentView,
-        LiveService, Me, NotifyPage, PromotionPreview, Role, RunbookList, RunbookPage,
-        RunbookProblem, ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
+        LiveService, LogQuery, LogsPage, Me, NotifyPage, PromotionPreview, Role, RunbookList,
+        RunbookPage, RunbookProblem, ServiceHealthPage, SessionView, TargetHealth, TokenView,
+        UserView,
     },
 };
 
@@ -77,6 +78,16 @@ pub trait Console: Send + Sync + 'static {
         caller: &Caller,
         service: String,
     ) -> Result<ServiceHealthPage, ConsoleError>;
+
+    /// The newest log lines of `service` in `environment` that match `query` (deployers and
+    /// up, or viewers where the environment allows it); every read is audited.
+    async fn logs(
+        &self,
+        caller: &Caller,
+        service: String,
+        environment: String,
+        query: LogQuery,
+    ) -> Result<LogsPage, ConsoleError>;
 
     /// What every service costs a month in every environment, estimated from what runs.
     async fn costs(&self, caller: &Caller) -> Result<CostsPage, ConsoleError>;

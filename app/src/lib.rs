@@ -167,6 +167,16 @@ fn Layout() -> impl IntoView {
                     ssr=SsrMode::Async
                 />
                 <Route
+                    path=(
+                        StaticSegment("services"),
+                        ParamSegment("name"),
+                        StaticSegment("logs"),
+                        ParamSegment("env"),
+                    )
+                    view=pages::logs::LogsPageView
+                    ssr=SsrMode::Async
+                />
+                <Route
                     path=StaticSegment("costs")
                     view=pages::costs::CostsPage
                     ssr=SsrMode::Async

@@ -124,3 +124,145 @@ mod stream {
 /// On the server there is nothing to follow: pages are rendered as of now.
 #[cfg(not(feature = "hydrate"))]
 pub fn follow_dashboard(_on_revision: impl Fn(u64) + 'static) {}
+
+/// Follows one logs view's stream (`GET /api/v1/logs/{env}/{service}/events`): calls `on_line`
+/// with each new line and `on_status` with what the stream says about itself ("ended: …"),
+/// until the calling component goes away. Each view has its own stream. It is closed while the
+/// tab is hidden and opened again, from the last line received, when the tab is shown;
+/// EventSource itself reconnects from there after a dropped link (`Last-Event-ID`).
+#[cfg(feature = "hydrate")]
+pub fn follow_logs(
+    url: String,
+    after: String,
+    on_line: impl Fn(crate::model::LogLine) + 'static,
+    on_status: impl Fn(String) + 'static,
+) {
+    let id = log_streams::open(url, after, Box::new(on_line), Box::new(on_status));
+    leptos::prelude::on_cleanup(move || log_streams::close(id));
+}
+
+/// On the server there is nothing to follow: the page shows the lines read as of now.
+#[cfg(not(feature = "hydrate"))]
+pub fn follow_logs(
+    _url: String,
+    _after: String,
+    _on_line: impl Fn(crate::model::LogLine) + 'static,
+    _on_status: impl Fn(String) + 'static,
+) {
+}
+
+/// The logs views' streams, by id (the browser runs this on one thread).
+#[cfg(feature = "hydrate")]
+mod log_streams {
+    use std::{cell::RefCell, collections::HashMap, rc::Rc};
+
+    use leptos::prelude::document;
+    use wasm_bindgen::{JsCast, closure::Closure};
+
+    use crate::model::LogLine;
+
+    type Listener = Closure<dyn FnMut(web_sys::MessageEvent)>;
+
+    struct View {
+        url: String,
+        /// The cursor of the last line received: where a reopened stream resumes.
+        after: Rc<RefCell<String>>,
+        source: Option<web_sys::EventSource>,
+        on_line: Listener,
+        on_ended: Listener,
+        on_visibility: Closure<dyn FnMut()>,
+    }
+
+    thread_local! {
+        static VIEWS: RefCell<(u64, HashMap<u64, View>)> = RefCell::default();
+    }
+
+    pub fn open(
+        url: String,
+        after: String,
+        on_line: Box<dyn Fn(LogLine)>,
+        on_status: Box<dyn Fn(String)>,
+    ) -> u64 {
+        let after = Rc::new(RefCell::new(after));
+        let last = after.clone();
+        let line_listener = Listener::new(move |event: web_sys::MessageEvent| {
+            let Some(line) = event
+                .data()
+                .as_string()
+                .and_then(|t| serde_json::from_str::<LogLine>(&t).ok())
+            else {
+                return;
+            };
+            *last.borrow_mut() = event.last_event_id();
+            on_line(line);
+        });
+        let ended_listener = Listener::new(move |event: web_sys::MessageEvent| {
+            on_status(event.data().as_string().unwrap_or_default());
+        });
+        let id = VIEWS.with_borrow_mut(|(next, _)| {
+            *next += 1;
+            *next
+        });
+        let on_visibility = Closure::<dyn FnMut()>::new(move || reopen(id));
+        let _ = document().add_event_listener_with_callback(
+            "visibilitychange",
+            on_visibility.as_ref().unchecked_ref(),
+        );
+        VIEWS.with_borrow_mut(|(_, views)| {
+            views.insert(
+                id,
+                View {
+                    url,
+                    after,
+                    source: None,
+                    on_line: line_listener,
+                    on_ended: ended_listener,
+                    on_visibility,
+                },
+            );
+        });
+        reopen(id);
+        id
+    }
+
+    /// Closes the view's stream, if open, and opens a new one from its last line when the tab
+    /// is visible.
+    fn reopen(id: u64) {
+        VIEWS.with_borrow_mut(|(_, views)| {
+            let Some(view) = views.get_mut(&id) else {
+                return;
+            };
+            if let Some(old) = view.source.take() {
+                old.close();
+            }
+            if document().hidden() {
+                return;
+            }
+            let url = format!("{}&after={}", view.url, view.after.borrow());
+            if let Ok(fresh) = web_sys::EventSource::new(&url) {
+                let _ = fresh.add_event_listener_with_callback(
+                    "line",
+                    view.on_line.as_ref().unchecked_ref(),
+                );
+                let _ = fresh.add_event_listener_with_callback(
+                    "ended",
+                    view.on_ended.as_ref().unchecked_ref(),
+                );
+                view.source = Some(fresh);
+            }
+        });
+    }
+
+    pub fn close(id: u64) {
+        let Some(view) = VIEWS.with_borrow_mut(|(_, views)| views.remove(&id)) else {
+            return;
+        };
+        if let Some(source) = view.source {
+            source.close();
+        }
+        let _ = document().remove_event_listener_with_callback(
+            "visibilitychange",
+            view.on_visibility.as_ref().unchecked_ref(),
+        );
+    }
+}

@@ -41,6 +41,47 @@ pub fn iso8601(ts: Timestamp) -> String {
         .unwrap_or_default()
 }
 
+fn datetime(ts: Timestamp) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.unix_millis()) * 1_000_000).ok()
+}
+
+/// `14:03:27.512`, for log lines.
+pub fn log_clock(ts: Timestamp) -> String {
+    let format = format_description!("[hour]:[minute]:[second].[subsecond digits:3]");
+    datetime(ts)
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// `2026-11-22T14:03:27.512Z`, for downloaded log lines.
+pub fn iso8601_millis(ts: Timestamp) -> String {
+    let format =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    datetime(ts)
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// `2026-11-22T14:03`, the value of an `<input type="datetime-local">` (in UTC here).
+pub fn datetime_local(ts: Timestamp) -> String {
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    datetime(ts)
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// What a `datetime-local` input sends (`2026-11-22T14:03`, seconds optional), read as UTC.
+pub fn parse_datetime_local(text: &str) -> Option<Timestamp> {
+    let minutes = format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let seconds = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    let at = time::PrimitiveDateTime::parse(text, &seconds)
+        .or_else(|_| time::PrimitiveDateTime::parse(text, &minutes))
+        .ok()?
+        .assume_utc();
+    let millis = i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()?;
+    Some(Timestamp::from_unix_millis(millis))
+}
+
 /// "just now", "5 min ago", "3 h ago", "2 days ago", relative to `now`.
 pub fn ago(then: Timestamp, now: Timestamp) -> String {
     let secs = (now.unix_millis() - then.unix_millis()) / 1000;
@@ -69,6 +110,23 @@ pub fn span(then: Timestamp, now: Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_times_and_the_range_input_round_trip() {
+        let ts = Timestamp::from_unix_millis(1_795_356_207_512);
+        assert_eq!(log_clock(ts), "14:03:27.512");
+        assert_eq!(iso8601_millis(ts), "2026-11-22T14:03:27.512Z");
+        assert_eq!(datetime_local(ts), "2026-11-22T14:03");
+        assert_eq!(
+            parse_datetime_local("2026-11-22T14:03"),
+            Some(Timestamp::from_unix_millis(1_795_356_180_000))
+        );
+        assert_eq!(
+            parse_datetime_local("2026-11-22T14:03:27"),
+            Some(Timestamp::from_unix_millis(1_795_356_207_000))
+        );
+        assert_eq!(parse_datetime_local("yesterday"), None);
+    }
 
     #[test]
     fn formats_utc_minutes() {

@@ -812,6 +812,49 @@ async fn deploy_promote_and_roll_back_from_a_runbook_in_the_browser_with_live_st
         .await
         .unwrap();
     assert!(audit.contains("from runbook shop-down"), "{audit}");
+
+    // dev's logs, live: a request the service logs after the page opened shows up without a
+    // reload (the demo logs every request on stderr).
+    c.goto(&format!("{}/services/{service}/logs/dev", console.url))
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("section.logs[data-live]"))
+        .await
+        .unwrap();
+    let marker = format!("/logs-marker-{}", std::process::id());
+    let before = text_of(&browser, "ol.log-lines").await;
+    assert!(!before.contains(&marker), "{before}");
+    // Gone if the page were loaded again.
+    c.execute("window.sameLogsPage = true; return true;", vec![])
+        .await
+        .unwrap();
+    {
+        use std::io::{Read, Write};
+        let mut request = std::net::TcpStream::connect(("127.0.0.1", dev)).unwrap();
+        write!(request, "GET {marker} HTTP/1.0\r\n\r\n").unwrap();
+        let _ = request.read_to_end(&mut Vec::new());
+    }
+    eventually(
+        "the service's new log line on the open page",
+        Duration::from_secs(30),
+        || async {
+            text_of(&browser, "ol.log-lines")
+                .await
+                .contains(&marker)
+                .then_some(())
+        },
+    )
+    .await;
+    let same = c
+        .execute("return window.sameLogsPage === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(
+        same,
+        serde_json::Value::Bool(true),
+        "the line came without a reload"
+    );
     browser.close().await;
 }
 

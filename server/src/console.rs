@@ -11,8 +11,9 @@ use flightdeck_app::{
     model::{
         Action, ApprovalForm, AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard,
         DeclareForm, DeployForm, DeployPanel, DeploymentView, IncidentList, IncidentPage,
-        IncidentView, LiveService, Me, NotifyPage, PromotionPreview, RunbookList, RunbookPage,
-        RunbookProblem, ServiceHealthPage, SessionView, TargetHealth, TokenView, UserView,
+        IncidentView, LiveService, LogQuery, LogsPage, Me, NotifyPage, PromotionPreview,
+        RunbookList, RunbookPage, RunbookProblem, ServiceHealthPage, SessionView, TargetHealth,
+        TokenView, UserView,
     },
 };
 
@@ -21,6 +22,7 @@ use crate::{
     deploy::DeployService,
     health::HealthMonitor,
     incidents::IncidentService,
+    logs::LogService,
     notify::Notifier,
     store::Outcome,
     views::{Detail, Views},
@@ -31,6 +33,7 @@ const NOTIFY_SHOWN: u32 = 25;
 
 pub struct ConsoleService {
     auth: Arc<AuthService>,
+    logs: Arc<LogService>,
     notifier: Arc<Notifier>,
     health: Arc<HealthMonitor>,
     deploys: Arc<DeployService>,
@@ -46,9 +49,11 @@ impl ConsoleService {
         views: Arc<Views>,
         incidents: Arc<IncidentService>,
         notifier: Arc<Notifier>,
+        logs: Arc<LogService>,
     ) -> Self {
         Self {
             auth,
+            logs,
             notifier,
             health,
             deploys,
@@ -72,6 +77,20 @@ impl Console for ConsoleService {
     ) -> Result<ServiceHealthPage, ConsoleError> {
         authorize(caller, Action::View)?;
         Ok(self.views.service_health(&service).await?)
+    }
+
+    async fn logs(
+        &self,
+        caller: &Caller,
+        service: String,
+        environment: String,
+        query: LogQuery,
+    ) -> Result<LogsPage, ConsoleError> {
+        // Authorized per environment by the log service (viewers where it allows them).
+        Ok(self
+            .logs
+            .page(caller, &service, &environment, query)
+            .await?)
     }
 
     async fn request_deploy(

@@ -43,6 +43,10 @@ const VERSIONS: [&str; 3] = [OLDER, NEWER, BROKEN];
 /// Every demo image and container carries this label, with the service's name: `--remove`
 /// removes only what carries it.
 const LABEL: &str = "flightdeck.demo.service";
+/// Which build of the demo images an image is: images of an older build are made again.
+const BUILD_LABEL: &str = "flightdeck.demo.build";
+/// 2: the service logs to stdout at start and to stderr per request.
+const BUILD: &str = "2";
 /// The port the demo service listens on inside its container.
 const SERVICE_PORT: &str = "8080/tcp";
 
@@ -228,7 +232,17 @@ async fn build_image(
     let repo = repository(service);
     let image = format!("{repo}:{version}");
     match docker.inspect_image(&image).await {
-        Ok(_) => return Ok(()),
+        // Built by this version of the demo: kept. An older build is made again (same tag).
+        Ok(found)
+            if found
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.as_ref())
+                .is_some_and(|l| l.get(BUILD_LABEL).map(String::as_str) == Some(BUILD)) =>
+        {
+            return Ok(());
+        }
+        Ok(_) => {}
         Err(e) if is_not_found(&e) => {}
         Err(e) => return Err(engine_error(host, e).into()),
     }
@@ -241,8 +255,13 @@ async fn build_image(
     let changes = vec![
         format!("LABEL org.opencontainers.image.version={version}"),
         format!("LABEL {LABEL}={service}"),
+        format!("LABEL {BUILD_LABEL}={BUILD}"),
         format!("EXPOSE {SERVICE_PORT}"),
-        r#"CMD ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]"#.to_owned(),
+        // A line on stdout at start, then one on stderr per request (the health checks
+        // included), so the logs view has something of both to show.
+        format!(
+            r#"CMD ["/bin/sh", "-c", "echo '{service} {version} listening on port 8080'; exec /bin/busybox httpd -f -vv -p 8080 -h /www"]"#
+        ),
         "HEALTHCHECK --interval=5s --timeout=2s --retries=2 CMD \
          [\"/bin/busybox\", \"wget\", \"-q\", \"-O\", \"/dev/null\", \"http://127.0.0.1:8080/health\"]"
             .to_owned(),

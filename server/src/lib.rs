@@ -19,6 +19,7 @@ pub mod health;
 pub mod http;
 pub mod incidents;
 pub mod leptos_options;
+pub mod logs;
 pub mod notify;
 pub mod random_id;
 pub mod runbooks;

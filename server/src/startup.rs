@@ -25,6 +25,7 @@ use crate::{
     http::{self, AppState, metrics::Metrics},
     incidents::IncidentService,
     leptos_options,
+    logs::LogService,
     notify::Notifier,
     runbooks::Catalog,
     store::{self, OpenError, Store, StoreError},
@@ -159,6 +160,12 @@ impl Application {
             measurer.clone(),
             revisions.clone(),
         ));
+        let logs = Arc::new(LogService::new(
+            config.clone(),
+            backends.clone(),
+            auth.clone(),
+            clock.clone(),
+        ));
         let deploys = Arc::new(DeployService::new(
             config.clone(),
             auth.clone(),
@@ -184,6 +191,7 @@ impl Application {
                 views.clone(),
                 incidents.clone(),
                 notifier.clone(),
+                logs.clone(),
             )),
             store: store.clone(),
             auth: auth.clone(),
@@ -191,6 +199,7 @@ impl Application {
             metrics: Arc::new(Metrics::new(health.stats())),
             deploy_changes: engine.changes(),
             revisions: revisions.clone(),
+            logs,
             stopping: stopping.clone(),
         };
         Ok(Self {

@@ -1148,3 +1148,185 @@ async fn approvals(db: TestDb) {
     app.stop().await;
     assert_eq!(receiver.got("/hook").len(), 14, "nothing was sent twice");
 }
+
+/// The lines of a logs page's JSON: `(stream, text)`.
+fn log_lines(page: &Value) -> Vec<(String, String)> {
+    page["lines"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no lines in {page}"))
+        .iter()
+        .map(|l| {
+            (
+                l["stream"].as_str().unwrap().to_owned(),
+                l["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn logs_are_read_filtered_followed_and_redacted_for_deployers_only() {
+    ensure_demo_images();
+    let name = unique_name("fd-logs").replace('_', "-");
+    let port = free_port_for_tests();
+    let mut containers = Containers(Vec::new());
+    // The demo service, saying something on each output and a secret at start.
+    containers.run(
+        &name,
+        &[
+            "-p",
+            &format!("127.0.0.1:{port}:8080"),
+            "--stop-timeout",
+            "1",
+            &format!("{DEMO_REPO}:1"),
+            "sh",
+            "-c",
+            "echo 'shop starting, password=hunter2 order=4111222233334444'; \
+             echo 'warming up the cache' >&2; \
+             exec /bin/busybox httpd -f -p 8080 -h /www",
+        ],
+    );
+    let text = format!(
+        "[health]\ninterval = \"1s\"\ntimeout = \"500ms\"\nslow_after = \"300ms\"\n\n\
+         [deploy]\nbake = \"1s\"\ndeadline = \"20s\"\n\n\
+         [logs]\nredact = ['order=(?P<secret>\\d+)']\n\n\
+         [[environment]]\nname = \"staging\"\ndocker = {{}}\n\n\
+         [[service]]\nname = \"shop\"\n\
+         targets.staging = {{ container = \"{name}\", health_url = \"http://127.0.0.1:{port}/health\" }}\n"
+    );
+    let config = Config::parse(Path::new("test.toml"), &text).unwrap();
+    let db = TestDb::sqlite();
+    let app = TestApp::start_with(&db, config).await;
+    let admin = app.signed_in(&db, "root", Role::Admin).await;
+    let [viewer, deployer, _] = &role_tokens(&app, &admin).await;
+    let logs = "/api/v1/logs/staging/shop";
+
+    // Logs often hold customer data: a viewer is refused, and the refusal is audited.
+    let (status, body) = viewer.get(logs).await;
+    assert_eq!(status, 403, "{body}");
+
+    // Both outputs, told apart, with the secrets masked before they leave the server: the
+    // built-in password rule and the configured pattern.
+    let (status, page) = deployer.get(logs).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["source"], name.as_str());
+    let lines = log_lines(&page);
+    assert!(
+        lines.contains(&(
+            "stdout".to_owned(),
+            "shop starting, password=[redacted] order=[redacted]".to_owned()
+        )),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&("stderr".to_owned(), "warming up the cache".to_owned())),
+        "{lines:?}"
+    );
+    let raw = page.to_string();
+    assert!(!raw.contains("hunter2") && !raw.contains("4111222233334444"));
+
+    // The filter runs on the server, ignoring case, after redaction: a secret's value finds
+    // nothing.
+    let (_, filtered) = deployer.get(&format!("{logs}?q=WARMING")).await;
+    assert_eq!(
+        log_lines(&filtered),
+        [("stderr".to_owned(), "warming up the cache".to_owned())]
+    );
+    let (_, probed) = deployer.get(&format!("{logs}?q=hunter2")).await;
+    assert_eq!(log_lines(&probed), []);
+    let (status, bad) = deployer.get(&format!("{logs}?minutes=soon")).await;
+    assert_eq!(status, 400, "{bad}");
+    assert!(
+        bad["error"].as_str().unwrap().starts_with("minutes: "),
+        "{bad}"
+    );
+
+    // The same lines as a text file.
+    let download = deployer
+        .send_get(&format!("{logs}/download?q=warming"))
+        .await;
+    assert_eq!(download.status(), 200);
+    assert!(
+        download.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("shop-staging-logs.txt")
+    );
+    let file = download.text().await.unwrap();
+    assert!(
+        file.trim_end().ends_with(" stderr warming up the cache"),
+        "{file}"
+    );
+
+    // Following from the page's position: a line written after the stream opened arrives,
+    // redacted, and nothing the page already had comes again.
+    let mut follow = common::EventStream::new(
+        deployer
+            .send_get(&format!(
+                "{logs}/events?after={}",
+                page["cursor"].as_str().unwrap()
+            ))
+            .await,
+    );
+    common::docker::docker(&[
+        "exec",
+        &name,
+        "sh",
+        "-c",
+        "echo 'request done token=s3cr3t-value' >/proc/1/fd/1",
+    ]);
+    let event = follow.next_event().await;
+    assert_eq!(event.kind, "line", "{event:?}");
+    let line: Value = serde_json::from_str(&event.data).unwrap();
+    assert_eq!(line["text"], "request done token=[redacted]");
+    assert_eq!(line["stream"], "stdout");
+    assert!(event.id.is_some(), "a follow can be resumed from each line");
+    drop(follow);
+
+    // After a deploy, what the previous container said is still readable.
+    let (status, job) = deployer
+        .post(json!({"environment": "staging", "service": "shop", "version": "2", "idempotency_key": "logs-1"}))
+        .await;
+    assert_eq!(status, 202, "{job}");
+    let done = deployer.finished(job["id"].as_i64().unwrap()).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let (status, previous) = deployer.get(&format!("{logs}?previous=1")).await;
+    assert_eq!(status, 200, "{previous}");
+    assert!(
+        log_lines(&previous)
+            .iter()
+            .any(|(_, text)| text.starts_with("shop starting")),
+        "{previous}"
+    );
+    assert_ne!(previous["source"], page["source"], "{previous}");
+
+    // Every read is audited: who, which service and environment, and the range.
+    let audit = admin.get_text("/audit.csv").await.1;
+    let reads: Vec<&str> = audit.lines().filter(|l| l.contains("logs.")).collect();
+    assert!(
+        reads
+            .iter()
+            .any(|l| l.contains("ci-viewer") && l.contains("denied")),
+        "{reads:?}"
+    );
+    assert!(
+        reads
+            .iter()
+            .any(|l| l.contains("ci-deployer") && l.contains("logs.follow")),
+        "{reads:?}"
+    );
+    assert!(
+        reads
+            .iter()
+            .any(|l| l.contains("logs.read") && l.contains("containing “warming”")),
+        "{reads:?}"
+    );
+    // Searching for a secret's value is on record too, and found nothing.
+    assert!(
+        reads
+            .iter()
+            .any(|l| l.contains("containing “hunter2”; 0 lines")),
+        "{reads:?}"
+    );
+    app.stop().await;
+}

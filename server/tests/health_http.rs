@@ -6,7 +6,7 @@ mod common;
 use std::{path::Path, time::Duration};
 
 use axum::{Json, Router, http::StatusCode, routing::get};
-use common::{RevisionStream, TestApp, TestDb, serve_on_loopback, silent_endpoint};
+use common::{EventStream, TestApp, TestDb, serve_on_loopback, silent_endpoint};
 use flightdeck::config::Config;
 use flightdeck_app::model::Role;
 use scraper::{Html, Selector};
@@ -180,10 +180,10 @@ async fn what_a_service_says_about_itself_is_shown_as_text() {
     // The dashboard follows the console's revisions: load it, and again after each announced
     // change, until the first probe's verdict shows. Nobody signed in gets no stream.
     assert_eq!(app.get("/api/v1/dashboard/events").await.status(), 401);
-    let mut revisions = RevisionStream::new(viewer.get("/api/v1/dashboard/events").await);
+    let mut revisions = EventStream::new(viewer.get("/api/v1/dashboard/events").await);
     let mut html = viewer.get_text("/").await.1;
     while !html.contains("checks.") {
-        revisions.next().await;
+        revisions.next_revision().await;
         html = viewer.get_text("/").await.1;
     }
     assert!(

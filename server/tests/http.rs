@@ -163,6 +163,20 @@ async fn dashboard_shows_the_last_known_version_from_the_store() {
     let dev = text(&select(&doc, "tr[data-service=api] td[data-env=dev]")[0]);
     assert!(dev.contains("Version unknown"), "{dev}");
     assert!(!html.contains("9.9.9"));
+    // The exact release (image and digest) is on the service page, not in the matrix.
+    assert!(!html.contains("sha256:0123456789abcdef0123"));
+    let (_, page) = viewer.get_text("/services/api").await;
+    let page = Html::parse_document(&page);
+    let staging: Vec<String> = select(&page, "section[data-env=staging] .digest-full")
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(
+        staging,
+        ["registry.example/api:1.4.2", "sha256:0123456789abcdef0123"]
+    );
+    let dev = text(&select(&page, "section[data-env=dev] dl.facts")[0]);
+    assert!(dev.contains("not seen yet"), "{dev}");
     app.stop().await;
 }
 

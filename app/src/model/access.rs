@@ -102,11 +102,14 @@ pub enum Action {
     Approve,
     /// See the notification targets' deliveries and send a test message.
     ManageNotifications,
+    /// Read and follow a service's logs (they often hold customer data). An environment with
+    /// `logs_for_viewers` asks only for [`Action::View`] instead.
+    ReadLogs,
 }
 
 impl Action {
     /// Every action, for tables and tests that must cover them all.
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 20] = [
         Action::View,
         Action::ViewAudit,
         Action::Deploy(Protection::Unprotected),
@@ -126,6 +129,7 @@ impl Action {
         Action::OverrideFreeze,
         Action::Approve,
         Action::ManageNotifications,
+        Action::ReadLogs,
     ];
 
     /// The least role that may perform this action.
@@ -137,7 +141,8 @@ impl Action {
             | Action::Rollback(Unprotected)
             | Action::Promote(Unprotected)
             | Action::Restart(Unprotected)
-            | Action::ManageIncidents => Role::Deployer,
+            | Action::ManageIncidents
+            | Action::ReadLogs => Role::Deployer,
             Action::Deploy(Protected)
             | Action::Rollback(Protected)
             | Action::Promote(Protected)
@@ -175,6 +180,7 @@ impl Action {
             Action::OverrideFreeze => "deploy through a freeze",
             Action::Approve => "approve or reject a deploy",
             Action::ManageNotifications => "see and test the notifications",
+            Action::ReadLogs => "read logs",
         }
     }
 }

@@ -140,6 +140,17 @@ pub struct Uptime {
     pub month: Option<f64>,
 }
 
+/// The release the console last saw running in one environment (observed or deployed): the
+/// dashboard shows its version, the service page also its image and digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenRelease {
+    pub version: String,
+    pub image: String,
+    pub digest: Option<String>,
+    /// When this version was first seen there.
+    pub since: Timestamp,
+}
+
 /// A service in one environment, on the service page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentHealth {
@@ -147,6 +158,8 @@ pub struct EnvironmentHealth {
     /// The container or ECS service name.
     pub target: String,
     pub health_url: Option<String>,
+    /// What the console last saw running there; `None` until it has seen anything.
+    pub release: Option<SeenRelease>,
     pub health: HealthSummary,
     pub uptime: Uptime,
     /// Oldest first.

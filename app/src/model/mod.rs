@@ -8,6 +8,7 @@ mod dashboard;
 mod deploy;
 mod health;
 mod incidents;
+mod logs;
 mod names;
 mod notify;
 mod runbooks;
@@ -32,11 +33,15 @@ pub use deploy::{
 };
 pub use health::{
     EcsDeploymentView, EcsServiceView, EnvironmentHealth, HealthChange, HealthNow, HealthState,
-    HealthSummary, LatencyPoint, RunbookLink, ServiceHealthPage, TargetHealth, Uptime,
+    HealthSummary, LatencyPoint, RunbookLink, SeenRelease, ServiceHealthPage, TargetHealth, Uptime,
 };
 pub use incidents::{
     DeclareForm, IncidentList, IncidentPage, IncidentView, PinnedRunbook, Severity, TimelineEntry,
     scope_text,
+};
+pub use logs::{
+    LOG_PAGE_LINES, LOG_RANGES, LogLine, LogParams, LogQuery, LogStream, LogsPage,
+    MAX_FILTER_CHARS, MAX_RANGE_MINUTES,
 };
 pub use names::{EnvName, NameError, ServiceName};
 pub use notify::{DeliveryView, NotifyPage, NotifyTargetView};

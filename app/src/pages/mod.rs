@@ -8,6 +8,7 @@ pub mod deploy_panel;
 pub mod deployment;
 pub mod incidents;
 pub mod login;
+pub mod logs;
 pub mod not_found;
 pub mod notifications;
 pub mod promote;

@@ -10,8 +10,8 @@ use crate::{
     api::{load_deploy_panels, load_service_health},
     components::{ErrorPanel, HealthBadge, Sparkline},
     model::{
-        Cost, CostCell, EcsServiceView, EnvironmentHealth, HealthState, ServiceHealthPage,
-        Timestamp, Uptime, dollars,
+        Cost, CostCell, EcsServiceView, EnvironmentHealth, HealthState, SeenRelease,
+        ServiceHealthPage, Timestamp, Uptime, dollars,
     },
     pages::deploy_panel::DeployPanels,
     time_format,
@@ -121,7 +121,7 @@ fn Service(page: ServiceHealthPage) -> impl IntoView {
     } else {
         environments
             .into_iter()
-            .map(|env| view! { <EnvironmentSection env now=generated_at /> })
+            .map(|env| view! { <EnvironmentSection service=name.to_string() env now=generated_at /> })
             .collect_view()
             .into_any()
     };
@@ -202,11 +202,12 @@ fn ServiceCosts(costs: Vec<CostCell>) -> impl IntoView {
 }
 
 #[component]
-fn EnvironmentSection(env: EnvironmentHealth, now: Timestamp) -> impl IntoView {
+fn EnvironmentSection(service: String, env: EnvironmentHealth, now: Timestamp) -> impl IntoView {
     let EnvironmentHealth {
         environment,
         target,
         health_url,
+        release,
         health,
         uptime,
         latency,
@@ -270,13 +271,55 @@ fn EnvironmentSection(env: EnvironmentHealth, now: Timestamp) -> impl IntoView {
                         None => view! { <span class="muted">"none configured"</span> }.into_any(),
                     }}
                 </dd>
+                <ReleaseFacts release />
             </dl>
+            <p>
+                <a href=format!("/services/{service}/logs/{environment}")>
+                    "Logs in " {environment.to_string()}
+                </a>
+            </p>
             {ecs.map(|service| view! { <EcsService service /> })}
             <UptimeFigures uptime />
             <Sparkline points=latency label="Latency, last 3 hours".to_owned() />
             {changes_view}
         </section>
     }
+}
+
+/// The version, image and digest last seen running: the exact release, which the dashboard
+/// leaves out to stay one line per service.
+#[component]
+fn ReleaseFacts(release: Option<SeenRelease>) -> impl IntoView {
+    let Some(release) = release else {
+        return view! {
+            <dt>"Version"</dt>
+            <dd class="muted">"not seen yet"</dd>
+        }
+        .into_any();
+    };
+    view! {
+        <dt>"Version"</dt>
+        <dd>
+            {release.version} <span class="muted">
+                " since " <time datetime=time_format::iso8601(release.since)>{time_format::utc(release.since)}</time>
+            </span>
+        </dd>
+        <dt>"Image"</dt>
+        <dd>
+            <code class="digest-full">{release.image}</code>
+        </dd>
+        {release
+            .digest
+            .map(|d| {
+                view! {
+                    <dt>"Digest"</dt>
+                    <dd>
+                        <code class="digest-full">{d}</code>
+                    </dd>
+                }
+            })}
+    }
+    .into_any()
 }
 
 /// An ECS service's tasks, circuit breaker and deployments: what to look at when a rollout

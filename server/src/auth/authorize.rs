@@ -76,6 +76,7 @@ mod tests {
             (OverrideFreeze,           [false, false, true,  true]),
             (Approve,                  [false, false, true,  true]),
             (ManageNotifications,      [false, false, false, true]),
+            (ReadLogs,                 [false, true,  true,  true]),
         ];
         assert_eq!(
             table.len(),

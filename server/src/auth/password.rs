@@ -1,13 +1,14 @@
 //! Passwords: the rules a new one must meet, argon2id hashing, and verification.
 //!
 //! Hashing costs about 20 MiB and tens of milliseconds of CPU by design, so it never runs on the
-//! threads that serve requests. It runs on one dedicated blocking thread that owns one argon2
-//! work buffer for the life of the process. Measured with the release binary: hashing through
-//! `spawn_blocking` with argon2's own allocation left the process at 134 MiB RSS after ten
-//! sign-ins and 272 MiB after eight concurrent ones (malloc keeps each freed 19 MiB buffer in
-//! a per-thread arena, fragmented); a single thread with argon2's allocation still grew to
-//! 115 MiB. With the reused buffer it stays at about 35 MiB, and a burst of sign-ins queues
-//! instead of taking both cores from the pages.
+//! threads that serve requests. It runs on one dedicated blocking thread with one argon2 work
+//! buffer, reused within a burst of sign-ins and freed when no more are waiting. Measured with
+//! the release binary: hashing through `spawn_blocking` with argon2's own allocation left the
+//! process at 134 MiB RSS after ten sign-ins and 272 MiB after eight concurrent ones (malloc
+//! keeps each freed 19 MiB buffer in a per-thread arena, fragmented); a single thread with
+//! argon2's allocation still grew to 115 MiB. With one buffer a burst of sign-ins queues
+//! instead of taking both cores from the pages, and memory stays flat; keeping that buffer for
+//! the life of the process held 19 MiB of an idle console's RSS.
 //!
 //! Hashes are PHC strings (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`, unpadded base64), the
 //! format every argon2 library reads.
@@ -166,13 +167,20 @@ fn parse_phc(phc: &str) -> Option<Parsed> {
     })
 }
 
-/// The hashing thread's state: argon2's work memory, allocated once and reused.
+/// The hashing thread's state: argon2's work memory, reused within a burst of sign-ins and
+/// released after it.
 #[derive(Default)]
 struct Workspace {
     blocks: Vec<Block>,
 }
 
 impl Workspace {
+    /// Frees the work memory, so an idle console does not keep 19 MiB it needs for a few
+    /// milliseconds per sign-in.
+    fn release(&mut self) {
+        self.blocks = Vec::new();
+    }
+
     fn compute(&mut self, cost: Cost, password: &[u8], salt: &[u8], out: &mut [u8]) -> bool {
         let Ok(params) = Params::new(cost.memory_kib, cost.passes, cost.lanes, Some(out.len()))
         else {
@@ -235,8 +243,18 @@ static HASHER: LazyLock<mpsc::Sender<Job>> = LazyLock::new(|| {
         .name("argon2".to_owned())
         .spawn(move || {
             let mut workspace = Workspace::default();
-            for job in queue {
+            let mut next = queue.recv().ok();
+            while let Some(job) = next {
                 job(&mut workspace);
+                next = match queue.try_recv() {
+                    Ok(job) => Some(job),
+                    // The burst is over: give the memory back until the next sign-in.
+                    Err(mpsc::TryRecvError::Empty) => {
+                        workspace.release();
+                        queue.recv().ok()
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => None,
+                };
             }
         })
         .expect("cannot start the password hashing thread");

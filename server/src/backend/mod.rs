@@ -16,7 +16,8 @@ use std::{
 };
 
 use async_trait::async_trait;
-use flightdeck_app::model::{EnvName, HealthState};
+use flightdeck_app::model::{EnvName, HealthState, LogLine, Timestamp};
+use futures_util::stream::BoxStream;
 
 use crate::{
     config::{Backend as BackendConfig, Config, TargetKind},
@@ -106,6 +107,37 @@ pub struct Switched {
     pub previous: Release,
     /// For Docker, the name the previous container was kept under.
     pub kept: String,
+}
+
+/// What to read of a target's logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogRequest {
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// At most this many lines, the newest of the range.
+    pub tail: usize,
+    /// The instance the last deploy replaced, which the backend kept, instead of the running one.
+    pub previous: bool,
+}
+
+/// Lines read from a target's logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogBatch {
+    /// What was read: the container (the kept previous one, when asked for) or log group.
+    pub source: String,
+    /// Oldest first.
+    pub lines: Vec<LogLine>,
+}
+
+/// New log lines as they are written, oldest first; it ends when the instance stops.
+pub type LogFollow = BoxStream<'static, Result<LogLine, BackendError>>;
+
+/// A backend's RFC 3339 time (Docker's has nanoseconds), or `None` when it is not one.
+pub fn parse_rfc3339(text: &str) -> Option<Timestamp> {
+    let at =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    let millis = i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()?;
+    Some(Timestamp::from_unix_millis(millis))
 }
 
 /// Where progress messages go (the job's step log and its live stream).
@@ -211,6 +243,21 @@ pub trait Backend: Send + Sync {
         target: &TargetKind,
         release: &Release,
     ) -> Result<Option<String>, BackendError>;
+
+    /// The target's log lines in the request's range, oldest first: at most `tail`, the newest.
+    /// Not redacted: [`crate::logs`] masks secrets before any line leaves the console.
+    async fn logs(
+        &self,
+        target: &TargetKind,
+        request: &LogRequest,
+    ) -> Result<LogBatch, BackendError>;
+
+    /// The running instance's lines from `since` on, then each new one as it is written.
+    async fn follow_logs(
+        &self,
+        target: &TargetKind,
+        since: Timestamp,
+    ) -> Result<LogFollow, BackendError>;
 
     /// After a successful deploy: keeps the newest `keep` previous instances, removes older.
     async fn prune(

@@ -47,6 +47,41 @@ pub struct Config {
     pub freezes: Vec<FreezeWindow>,
     /// `[[notify]]`: where to tell what happens.
     pub notify: Vec<NotifyTarget>,
+    /// `[logs]`: how many may follow logs at once, and what is masked in them.
+    pub logs: LogSettings,
+}
+
+/// `[logs]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogSettings {
+    /// Live follows this console serves at once.
+    pub max_follows: usize,
+    /// Live follows one person may have open at once.
+    pub max_follows_per_person: usize,
+    /// Masked in every line, after the built-in rules (AWS keys, bearer tokens, password
+    /// pairs).
+    pub redact: Vec<RedactPattern>,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            max_follows: 32,
+            max_follows_per_person: 4,
+            redact: Vec::new(),
+        }
+    }
+}
+
+/// A `[logs] redact` pattern, checked to compile when the file was read. Masks its `secret`
+/// group when it names one, else the whole match.
+#[derive(Debug, Clone)]
+pub struct RedactPattern(pub regex::Regex);
+
+impl PartialEq for RedactPattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
 }
 
 /// A window in which deploys and promotions to some environments (and services) are refused.
@@ -227,6 +262,8 @@ pub struct Environment {
     pub backend: Backend,
     /// `[environment.costs]`: what the estimates need beyond what the backend reports.
     pub costs: CostSettings,
+    /// Viewers may read this environment's logs too (by default only deployers and up).
+    pub logs_for_viewers: bool,
 }
 
 /// An environment's cost settings. Money in cents, prices in 10⁻⁸ dollars per hour.

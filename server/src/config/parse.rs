@@ -12,8 +12,8 @@ use url::Url;
 use super::{
     AccessSettings, Backend, BudgetSettings, Config, ConsoleSettings, CostSettings,
     DEFAULT_DOCKER_HOST, DeploySettings, DockerBackend, EcsBackend, Environment, FixedCost,
-    FreezeWhen, FreezeWindow, HealthSettings, MeasuredSettings, PriceOverrides, Runbook,
-    RunbookSettings, Schedule, Service, Target, TargetKind, TlsSettings,
+    FreezeWhen, FreezeWindow, HealthSettings, LogSettings, MeasuredSettings, PriceOverrides,
+    RedactPattern, Runbook, RunbookSettings, Schedule, Service, Target, TargetKind, TlsSettings,
     reader::{ConfigError, ConfigErrors, Located, Node, Reader, Seen, join, key_offset},
 };
 
@@ -28,7 +28,9 @@ const TOP_KEYS: &[&str] = &[
     "runbooks",
     "freeze",
     "notify",
+    "logs",
 ];
+const LOGS_KEYS: &[&str] = &["max_follows", "max_follows_per_person", "redact"];
 const FREEZE_KEYS: &[&str] = &[
     "name",
     "environments",
@@ -56,6 +58,7 @@ const ENV_KEYS: &[&str] = &[
     "protected",
     "approvals",
     "approval_timeout",
+    "logs_for_viewers",
     "docker",
     "ecs",
     "costs",
@@ -135,6 +138,7 @@ pub fn parse(
     let runbooks = read_runbook_settings(&mut r, &root, path);
     let freezes = read_freezes(&mut r, &root, &declared, &services);
     let notify = super::notify::read_notify(&mut r, &root, &declared, &services, env);
+    let logs = read_logs(&mut r, &root);
     r.finish()?;
 
     // Display order: by `order` when given (ties keep file order), else file order.
@@ -152,7 +156,50 @@ pub fn parse(
         runbooks,
         freezes,
         notify,
+        logs,
     })
+}
+
+/// `[logs]`: the follow limits and the team's own redaction patterns.
+fn read_logs(r: &mut Reader<'_>, root: &Node<'_>) -> LogSettings {
+    let mut settings = LogSettings::default();
+    let Some(node) = r.table(root, "logs") else {
+        return settings;
+    };
+    r.check_keys(&node, LOGS_KEYS);
+    for (key, slot) in [
+        ("max_follows", &mut settings.max_follows),
+        (
+            "max_follows_per_person",
+            &mut settings.max_follows_per_person,
+        ),
+    ] {
+        if let Some(n) = r.integer(&node, key) {
+            match usize::try_from(n.value) {
+                Ok(v @ 1..=10_000) => *slot = v,
+                _ => r.error(
+                    n.at,
+                    &join("logs", key),
+                    "must be a whole number from 1 to 10000",
+                ),
+            }
+        }
+    }
+    for pattern in r.strings(&node, "redact").unwrap_or_default() {
+        match regex::Regex::new(&pattern.value) {
+            Ok(re) => settings.redact.push(RedactPattern(re)),
+            // The pattern itself is not repeated: it may be built around a real secret.
+            Err(e) => r.error(
+                pattern.at,
+                "logs.redact",
+                format!(
+                    "is not a regular expression: {}",
+                    e.to_string().lines().last().unwrap_or("invalid")
+                ),
+            ),
+        }
+    }
+    settings
 }
 
 /// `[[freeze]]`: windows when deploys to some environments (and services) are refused, either
@@ -676,6 +723,7 @@ fn read_environments(
         let order = r.integer(&node, "order").map(|o| o.value);
         let protected = r.bool(&node, "protected").unwrap_or(false);
         let (approvals, approval_timeout) = read_approvals(r, &node);
+        let logs_for_viewers = r.bool(&node, "logs_for_viewers").unwrap_or(false);
         let backend = read_backend(r, &node);
         let costs = read_costs(r, &node, backend.as_ref(), name.as_ref().map(|(n, _)| n));
         if let Some((name, _)) = &name {
@@ -694,6 +742,7 @@ fn read_environments(
                     approval_timeout,
                     backend,
                     costs,
+                    logs_for_viewers,
                 },
                 order,
             ));

@@ -831,3 +831,33 @@ secret_env = "CHAT_SECRET"
         "a URL is never repeated"
     );
 }
+
+#[test]
+fn logs_settings_are_read_and_a_bad_pattern_is_refused_without_repeating_it() {
+    let config = parse(&format!(
+        "{MINIMAL}logs_for_viewers = true\n\n[logs]\nmax_follows = 8\nmax_follows_per_person = 2\nredact = ['card=(?P<secret>\\d+)']\n"
+    ))
+    .unwrap();
+    assert_eq!(config.logs.max_follows, 8);
+    assert_eq!(config.logs.max_follows_per_person, 2);
+    assert_eq!(config.logs.redact[0].0.as_str(), r"card=(?P<secret>\d+)");
+    assert!(config.environments[0].logs_for_viewers);
+    // By default logs are for deployers, with the built-in limits.
+    let plain = parse(MINIMAL).unwrap();
+    assert!(!plain.environments[0].logs_for_viewers);
+    assert_eq!(plain.logs, LogSettings::default());
+
+    let refused = errors(&format!(
+        "{MINIMAL}\n[logs]\nmax_follows = 0\nredact = ['ok', 'key=(sk-live-1234']\n"
+    ));
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(
+        refused[0].starts_with("7:logs.max_follows: must be a whole number"),
+        "{refused:?}"
+    );
+    assert!(
+        refused[1].starts_with("8:logs.redact: is not a regular expression: "),
+        "{refused:?}"
+    );
+    assert!(!refused[1].contains("sk-live-1234"), "{refused:?}");
+}

@@ -244,6 +244,20 @@ mod tests {
         ) -> Result<(), BackendError> {
             unreachable!("the gate changes nothing")
         }
+        async fn logs(
+            &self,
+            _: &TargetKind,
+            _: &crate::backend::LogRequest,
+        ) -> Result<crate::backend::LogBatch, BackendError> {
+            unreachable!("the gate reads no logs")
+        }
+        async fn follow_logs(
+            &self,
+            _: &TargetKind,
+            _: flightdeck_app::model::Timestamp,
+        ) -> Result<crate::backend::LogFollow, BackendError> {
+            unreachable!("the gate reads no logs")
+        }
     }
 
     fn release(image: &str) -> Release {

@@ -15,6 +15,7 @@ mod csrf;
 mod dashboard_events;
 mod deploy_events;
 mod incident_export;
+mod logs;
 pub mod metrics;
 mod probes;
 mod runbook_export;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub deploy_changes: tokio::sync::watch::Receiver<u64>,
     /// The dashboard's count of changes (`/api/v1/dashboard/events`).
     pub revisions: Arc<crate::views::Revisions>,
+    /// Reads and follows logs (`/api/v1/logs/...`).
+    pub logs: Arc<crate::logs::LogService>,
     /// Cancelled when the server shuts down: long-lived responses end then.
     pub stopping: tokio_util::sync::CancellationToken,
 }
@@ -112,6 +115,15 @@ pub fn router(state: AppState) -> Router {
         .route("/runbooks/export.html", get(runbook_export::export))
         .route("/api/v1/health", get(api::health))
         .route("/api/v1/dashboard/events", get(dashboard_events::stream))
+        .route("/api/v1/logs/{environment}/{service}", get(logs::page))
+        .route(
+            "/api/v1/logs/{environment}/{service}/events",
+            get(logs::follow),
+        )
+        .route(
+            "/api/v1/logs/{environment}/{service}/download",
+            get(logs::download),
+        )
         .route("/api/v1/costs", get(api::costs))
         .route("/incidents/{id}/record.md", get(incident_export::export))
         .route(

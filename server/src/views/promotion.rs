@@ -11,7 +11,7 @@ use flightdeck_app::{
 
 use super::{Views, deploys::fresh_key};
 use crate::{
-    backend::{Backend, RuntimeSettings},
+    backend::{Backend, RuntimeSettings, parse_rfc3339},
     config::{Service, Target},
     deploy::{approvals, pinned, promotable_health, promotion},
     error::AppError,
@@ -287,12 +287,4 @@ impl Views {
             }),
         )
     }
-}
-
-/// A backend's RFC 3339 time (Docker's has nanoseconds), or `None` when it is not one.
-fn parse_rfc3339(text: &str) -> Option<flightdeck_app::model::Timestamp> {
-    let at =
-        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
-    let millis = i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()?;
-    Some(flightdeck_app::model::Timestamp::from_unix_millis(millis))
 }

@@ -3,7 +3,7 @@
 
 use flightdeck_app::model::{
     Cost, EcsDeploymentView, EcsServiceView, EnvironmentHealth, HealthChange, HealthSummary,
-    LatencyPoint, RunbookLink, ServiceHealthPage, Timestamp, Uptime,
+    LatencyPoint, RunbookLink, SeenRelease, ServiceHealthPage, Timestamp, Uptime,
 };
 
 use super::Views;
@@ -104,10 +104,22 @@ async fn build(
             .into_iter()
             .map(HealthChange::from)
             .collect();
+        let release = store
+            .version_history(e, s, 1)
+            .await?
+            .into_iter()
+            .next()
+            .map(|v| SeenRelease {
+                version: v.version,
+                image: v.image,
+                digest: v.digest,
+                since: v.first_seen,
+            });
         environments.push(EnvironmentHealth {
             environment: env.name.clone(),
             target: target.kind.label().to_owned(),
             health_url: target.health_url.as_ref().map(ToString::to_string),
+            release,
             health: monitor
                 .summary(e, s)
                 .unwrap_or_else(|| HealthSummary::unknown("not probed yet")),

@@ -405,12 +405,21 @@ pub async fn deployment_events(response: reqwest::Response) -> Vec<serde_json::V
 }
 
 /// The dashboard's revision stream (`GET /api/v1/dashboard/events`), read one event at a time.
-pub struct RevisionStream {
+/// A server-sent event stream read event by event.
+pub struct EventStream {
     response: reqwest::Response,
     buffer: String,
 }
 
-impl RevisionStream {
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sse {
+    pub kind: String,
+    pub id: Option<String>,
+    pub data: String,
+}
+
+impl EventStream {
     pub fn new(response: reqwest::Response) -> Self {
         assert_event_stream(&response);
         Self {
@@ -419,27 +428,46 @@ impl RevisionStream {
         }
     }
 
-    /// The next revision announced: the current one first, then one per change.
-    pub async fn next(&mut self) -> u64 {
+    /// The next event; keep-alive comments are skipped. Fails the test when none comes within
+    /// 30 s or the stream ends.
+    pub async fn next_event(&mut self) -> Sse {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let event: String = self.buffer.drain(..end + 2).collect();
-                // Keep-alive comments carry no event.
-                if event.lines().any(|l| l == "event: revision") {
-                    let data = event.lines().find_map(|l| l.strip_prefix("data: "));
-                    return data.expect("a revision").parse().expect("a number");
+                let field = |name: &str| {
+                    event
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name).map(str::to_owned))
+                };
+                if let Some(kind) = field("event: ") {
+                    return Sse {
+                        kind,
+                        id: field("id: "),
+                        data: event
+                            .lines()
+                            .filter_map(|l| l.strip_prefix("data: "))
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    };
                 }
                 continue;
             }
             let chunk =
                 tokio::time::timeout(std::time::Duration::from_secs(30), self.response.chunk())
                     .await
-                    .expect("a revision within 30 s")
+                    .expect("an event within 30 s")
                     .expect("the stream reads")
                     .expect("the stream stays open");
             self.buffer
                 .push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
         }
+    }
+
+    /// The next revision announced: the current one first, then one per change.
+    pub async fn next_revision(&mut self) -> u64 {
+        let event = self.next_event().await;
+        assert_eq!(event.kind, "revision", "{event:?}");
+        event.data.parse().expect("a number")
     }
 }
 

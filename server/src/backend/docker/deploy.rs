@@ -24,12 +24,13 @@ use bollard::{
         RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder,
     },
 };
-use flightdeck_app::model::HealthState;
+use flightdeck_app::model::{HealthState, Timestamp};
 use futures_util::StreamExt;
 
 use super::{self as docker, DockerEngines, DockerError, container_verdict};
 use crate::backend::{
-    Backend, BackendError, LiveState, Observation, Progress, RuntimeSettings, Switched,
+    Backend, BackendError, LiveState, LogBatch, LogFollow, LogRequest, Observation, Progress,
+    RuntimeSettings, Switched,
     image::{image_tag, pinned_reference, repository},
 };
 use crate::{
@@ -64,7 +65,11 @@ impl DockerBackend {
         }
     }
 
-    async fn client(&self) -> Result<Docker, BackendError> {
+    pub(super) fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub(super) async fn client(&self) -> Result<Docker, BackendError> {
         self.engines.client(&self.host).await.map_err(from_docker)
     }
 
@@ -86,7 +91,7 @@ impl DockerBackend {
             })
     }
 
-    fn failed(&self, what: &str, e: &bollard::errors::Error) -> BackendError {
+    pub(super) fn failed(&self, what: &str, e: &bollard::errors::Error) -> BackendError {
         match e {
             bollard::errors::Error::DockerResponseServerError { message, .. } => {
                 BackendError::Failed(format!("{what}: {message}"))
@@ -102,7 +107,7 @@ impl DockerBackend {
     }
 }
 
-fn from_docker(e: DockerError) -> BackendError {
+pub(super) fn from_docker(e: DockerError) -> BackendError {
     match e {
         DockerError::Unreachable { .. } => BackendError::Unreachable(e.to_string()),
         DockerError::Engine { .. } => BackendError::Failed(e.to_string()),
@@ -371,10 +376,7 @@ impl Backend for DockerBackend {
             .await
             .map_err(|e| self.failed("cannot create the new container", &e))?;
 
-        let kept = format!(
-            "{name}-prev-{}",
-            flightdeck_app::model::Timestamp::now().unix_millis()
-        );
+        let kept = format!("{name}-prev-{}", Timestamp::now().unix_millis());
         progress(format!("Stopping {name} ({})", previous.image));
         // The container's own stop timeout applies (10 s unless it was given another).
         let stopped = client.stop_container(name, None).await;
@@ -490,6 +492,22 @@ impl Backend for DockerBackend {
         Ok(Some(done))
     }
 
+    async fn logs(
+        &self,
+        target: &TargetKind,
+        request: &LogRequest,
+    ) -> Result<LogBatch, BackendError> {
+        self.read_logs(container_name(target)?, request).await
+    }
+
+    async fn follow_logs(
+        &self,
+        target: &TargetKind,
+        since: Timestamp,
+    ) -> Result<LogFollow, BackendError> {
+        self.follow(container_name(target)?, since).await
+    }
+
     async fn prune(
         &self,
         target: &TargetKind,
@@ -509,7 +527,11 @@ impl Backend for DockerBackend {
 
 impl DockerBackend {
     /// The previous containers kept for `name` by switches, newest first.
-    async fn kept(&self, client: &Docker, name: &str) -> Result<Vec<String>, BackendError> {
+    pub(super) async fn kept(
+        &self,
+        client: &Docker,
+        name: &str,
+    ) -> Result<Vec<String>, BackendError> {
         let prefix = format!("{name}-prev-");
         let containers = docker::containers_where(client, "name", &prefix)
             .await

@@ -3,6 +3,7 @@
 
 mod deploy;
 mod health;
+mod logs;
 
 pub use deploy::DockerBackend;
 pub use health::container_verdict;

@@ -13,15 +13,15 @@ use aws_sdk_ecs::{
     Client,
     types::{DesiredStatus, SortOrder, TaskDefinition, TaskDefinitionField},
 };
-use flightdeck_app::model::EnvName;
+use flightdeck_app::model::{EnvName, Timestamp};
 
 use super::{
     self as ecs, EcsServiceState,
     rollout::{Rollout, rollout_of, service_health},
 };
 use crate::backend::{
-    Backend, BackendError, LiveState, Observation, Progress, RuntimeSettings, Switched,
-    image::release_of,
+    Backend, BackendError, LiveState, LogBatch, LogFollow, LogRequest, Observation, Progress,
+    RuntimeSettings, Switched, image::release_of,
 };
 use crate::{
     config::{EcsBackend as EcsSettings, TargetKind},
@@ -534,6 +534,24 @@ impl Backend for EcsBackend {
     }
 
     /// Nothing is removed: earlier task-definition revisions cost nothing and stay available.
+    /// CloudWatch Logs, found from the task definition's `awslogs` settings, is not read yet:
+    /// the logs page says so in place of lines.
+    async fn logs(
+        &self,
+        _target: &TargetKind,
+        _request: &LogRequest,
+    ) -> Result<LogBatch, BackendError> {
+        Err(logs_not_read_yet())
+    }
+
+    async fn follow_logs(
+        &self,
+        _target: &TargetKind,
+        _since: Timestamp,
+    ) -> Result<LogFollow, BackendError> {
+        Err(logs_not_read_yet())
+    }
+
     async fn prune(
         &self,
         _target: &TargetKind,
@@ -542,6 +560,14 @@ impl Backend for EcsBackend {
     ) -> Result<(), BackendError> {
         Ok(())
     }
+}
+
+fn logs_not_read_yet() -> BackendError {
+    BackendError::Failed(
+        "this console does not read ECS logs from CloudWatch Logs yet; open the log group of \
+         the service's task definition in the AWS console"
+            .to_owned(),
+    )
 }
 
 #[cfg(test)]
