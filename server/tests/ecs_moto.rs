@@ -1189,3 +1189,182 @@ async fn a_rollback_is_priced_with_the_sizes_of_the_revision_it_puts_back() {
     );
     app.stop().await;
 }
+
+/// Puts `events` (time in ms, message), oldest first, into one stream.
+async fn put_log_events(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    stream: &str,
+    events: &[(i64, &str)],
+) {
+    let mut request = logs
+        .put_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream);
+    for (at, message) in events {
+        request = request.log_events(
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(*at)
+                .message(*message)
+                .build()
+                .unwrap(),
+        );
+    }
+    request.send().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_ecs_services_logs_come_from_the_awslogs_group_of_its_task_definition() {
+    use aws_sdk_ecs::types::{LaunchType, LogConfiguration, LogDriver};
+
+    let cluster = fresh("fd-logs");
+    let family = fresh("shop");
+    let group = format!("/ecs/{family}");
+    let moto = moto_url();
+    let ecs = client(&settings(&cluster, moto.clone())).await;
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let container = ContainerDefinition::builder()
+        .name("app")
+        .image(pinned(1))
+        .essential(true)
+        .memory(512)
+        .log_configuration(
+            LogConfiguration::builder()
+                .log_driver(LogDriver::Awslogs)
+                .options("awslogs-group", &group)
+                .options("awslogs-region", "eu-west-1")
+                .options("awslogs-stream-prefix", "shop")
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let arn = register(
+        ecs.register_task_definition()
+            .family(&family)
+            .container_definitions(container),
+    )
+    .await;
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name("shop")
+        .task_definition(&arn)
+        .desired_count(1)
+        .send()
+        .await
+        .unwrap();
+    // moto starts no tasks for a service: one is run as the service would run it (its group
+    // is `service:shop`), and one by hand that is not the service's.
+    let run = |group: &'static str| {
+        ecs.run_task()
+            .cluster(&cluster)
+            .task_definition(&arn)
+            .launch_type(LaunchType::Fargate)
+            .group(group)
+            .send()
+    };
+    let task_id = |answer: aws_sdk_ecs::operation::run_task::RunTaskOutput| {
+        let arn = answer.tasks()[0].task_arn().unwrap().to_owned();
+        arn.rsplit('/').next().unwrap().to_owned()
+    };
+    let ours = format!("shop/app/{}", task_id(run("service:shop").await.unwrap()));
+    let theirs = format!("shop/app/{}", task_id(run("family:by-hand").await.unwrap()));
+
+    let logs = aws_sdk_cloudwatchlogs::Client::new(
+        &flightdeck::aws::sdk_config("eu-west-1", None, Some(&moto)).await,
+    );
+    logs.create_log_group()
+        .log_group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    for stream in [&ours, &theirs] {
+        logs.create_log_stream()
+            .log_group_name(&group)
+            .log_stream_name(stream.as_str())
+            .send()
+            .await
+            .unwrap();
+    }
+    let now = Timestamp::now().unix_millis();
+    put_log_events(
+        &logs,
+        &group,
+        &ours,
+        &[
+            (now - 2_000, "GET /orders 200"),
+            (now - 1_000, "db login password=hunter2 refused"),
+        ],
+    )
+    .await;
+    put_log_events(
+        &logs,
+        &group,
+        &theirs,
+        &[(now - 1_500, "a task run by hand")],
+    )
+    .await;
+
+    let text = format!(
+        "[[environment]]\nname = \"staging\"\n\
+         ecs = {{ region = \"eu-west-1\", cluster = \"{cluster}\", endpoint_url = \"{moto}\" }}\n\n\
+         [[service]]\nname = \"shop\"\ntargets.staging = {{ service = \"shop\" }}\n"
+    );
+    let config = Config::parse(std::path::Path::new("test.toml"), &text).unwrap();
+    let db = TestDb::sqlite();
+    let app = common::TestApp::start_with(&db, config).await;
+    let deployer = app.signed_in(&db, "dee", Role::Deployer).await;
+    let page = |path: &'static str| {
+        let deployer = &deployer;
+        async move {
+            let (status, body) = deployer.get_text(path).await;
+            assert_eq!(status, 200, "{body}");
+            serde_json::from_str::<serde_json::Value>(&body).unwrap()
+        }
+    };
+    let texts = |page: &serde_json::Value| -> Vec<String> {
+        page["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["text"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // The service's task's stream only, redacted, in time order.
+    let all = page("/api/v1/logs/staging/shop").await;
+    assert_eq!(
+        texts(&all),
+        ["GET /orders 200", "db login password=[redacted] refused"]
+    );
+    assert!(all["source"].as_str().unwrap().contains(&group), "{all}");
+    let filtered = page("/api/v1/logs/staging/shop?q=ORDERS").await;
+    assert_eq!(texts(&filtered), ["GET /orders 200"]);
+
+    // Following from the page's position: an event put after the stream opened arrives, and
+    // the two before it do not come again.
+    let mut follow = common::EventStream::new(
+        deployer
+            .get(&format!(
+                "/api/v1/logs/staging/shop/events?after={}",
+                all["cursor"].as_str().unwrap()
+            ))
+            .await,
+    );
+    put_log_events(
+        &logs,
+        &group,
+        &ours,
+        &[(Timestamp::now().unix_millis(), "POST /checkout 201")],
+    )
+    .await;
+    let event = follow.next_event().await;
+    assert_eq!(event.kind, "line", "{event:?}");
+    let line: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+    assert_eq!(line["text"], "POST /checkout 201");
+    drop(follow);
+    app.stop().await;
+}

@@ -8,6 +8,8 @@
 //! `unhealthy`, so the gate fails and the engine restores the previous revision: a rollback is
 //! never reported as a success.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use aws_sdk_ecs::{
     Client,
@@ -39,6 +41,9 @@ pub struct EcsBackend {
     settings: EcsSettings,
     client: Client,
     definitions: ecs::Definitions,
+    /// CloudWatch Logs clients by region (a container may log to another region than the
+    /// cluster's), made on first use.
+    logs_clients: tokio::sync::Mutex<HashMap<String, aws_sdk_cloudwatchlogs::Client>>,
 }
 
 impl EcsBackend {
@@ -49,7 +54,53 @@ impl EcsBackend {
             settings,
             client,
             definitions: ecs::Definitions::default(),
+            logs_clients: tokio::sync::Mutex::default(),
         }
+    }
+
+    pub(super) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(super) fn cluster(&self) -> &str {
+        &self.settings.cluster
+    }
+
+    pub(super) fn environment_name(&self) -> &str {
+        self.environment.as_str()
+    }
+
+    /// An SDK error worded for an operator, naming this environment.
+    pub(super) fn error<E, R>(
+        &self,
+        what: &str,
+        e: &aws_sdk_ecs::error::SdkError<E, R>,
+    ) -> BackendError
+    where
+        E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        ecs::api_error(&self.environment, what, e)
+    }
+
+    /// The CloudWatch Logs client for `region` (the cluster's when `None`), with the
+    /// environment's profile and endpoint.
+    pub(super) async fn logs_client(&self, region: Option<&str>) -> aws_sdk_cloudwatchlogs::Client {
+        let region = region.unwrap_or(&self.settings.region).to_owned();
+        let mut clients = self.logs_clients.lock().await;
+        if let Some(client) = clients.get(&region) {
+            return client.clone();
+        }
+        let client = aws_sdk_cloudwatchlogs::Client::new(
+            &crate::aws::sdk_config(
+                &region,
+                self.settings.profile.as_deref(),
+                self.settings.endpoint_url.as_ref(),
+            )
+            .await,
+        );
+        clients.insert(region, client.clone());
+        client
     }
 
     /// The service as ECS describes it (task counts, deployments), also for the health
@@ -82,7 +133,7 @@ impl EcsBackend {
     }
 
     /// The service and the task definition it runs; `None` when the service does not exist.
-    async fn running_definition(
+    pub(super) async fn running_definition(
         &self,
         target: &TargetKind,
     ) -> Result<Option<(EcsServiceState, TaskDefinition)>, BackendError> {
@@ -159,7 +210,7 @@ impl EcsBackend {
     }
 }
 
-fn ecs_target(target: &TargetKind) -> Result<(&str, Option<&str>), BackendError> {
+pub(super) fn ecs_target(target: &TargetKind) -> Result<(&str, Option<&str>), BackendError> {
     match target {
         TargetKind::EcsService { service, container } => Ok((service, container.as_deref())),
         TargetKind::Container(name) => Err(BackendError::Failed(format!(
@@ -534,22 +585,21 @@ impl Backend for EcsBackend {
     }
 
     /// Nothing is removed: earlier task-definition revisions cost nothing and stay available.
-    /// CloudWatch Logs, found from the task definition's `awslogs` settings, is not read yet:
-    /// the logs page says so in place of lines.
+    /// CloudWatch Logs, found from the task definition's `awslogs` settings.
     async fn logs(
         &self,
-        _target: &TargetKind,
-        _request: &LogRequest,
+        target: &TargetKind,
+        request: &LogRequest,
     ) -> Result<LogBatch, BackendError> {
-        Err(logs_not_read_yet())
+        self.read_logs(target, request).await
     }
 
     async fn follow_logs(
         &self,
-        _target: &TargetKind,
-        _since: Timestamp,
+        target: &TargetKind,
+        since: Timestamp,
     ) -> Result<LogFollow, BackendError> {
-        Err(logs_not_read_yet())
+        self.follow(target, since).await
     }
 
     async fn prune(
@@ -560,14 +610,6 @@ impl Backend for EcsBackend {
     ) -> Result<(), BackendError> {
         Ok(())
     }
-}
-
-fn logs_not_read_yet() -> BackendError {
-    BackendError::Failed(
-        "this console does not read ECS logs from CloudWatch Logs yet; open the log group of \
-         the service's task definition in the AWS console"
-            .to_owned(),
-    )
 }
 
 #[cfg(test)]

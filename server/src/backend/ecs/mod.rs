@@ -8,6 +8,7 @@
 
 mod deploy;
 mod footprint;
+pub mod logs;
 pub mod rollout;
 
 pub use deploy::{EcsBackend, revision_name};
