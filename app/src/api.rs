@@ -59,6 +59,18 @@ pub async fn load_logs(
     )
 }
 
+/// A runbook's logs block: as [`load_logs`], but a refusal is the block's to say and leaves
+/// the runbook page's own status (200) alone.
+#[server(endpoint = "runbook_logs")]
+pub async fn load_runbook_logs(
+    service: String,
+    environment: String,
+    query: LogQuery,
+) -> Result<LogsPage, ConsoleError> {
+    let (console, caller) = crate::console::signed_in()?;
+    console.logs(&caller, service, environment, query).await
+}
+
 /// The deploy panels of one service's page.
 #[server(endpoint = "deploy_panels")]
 pub async fn load_deploy_panels(name: String) -> Result<Vec<DeployPanel>, ConsoleError> {

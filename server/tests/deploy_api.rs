@@ -1189,7 +1189,7 @@ async fn logs_are_read_filtered_followed_and_redacted_for_deployers_only() {
     let text = format!(
         "[health]\ninterval = \"1s\"\ntimeout = \"500ms\"\nslow_after = \"300ms\"\n\n\
          [deploy]\nbake = \"1s\"\ndeadline = \"20s\"\n\n\
-         [logs]\nredact = ['order=(?P<secret>\\d+)']\n\n\
+         [logs]\nmax_follows_per_person = 1\nredact = ['order=(?P<secret>\\d+)']\n\n\
          [[environment]]\nname = \"staging\"\ndocker = {{}}\n\n\
          [[service]]\nname = \"shop\"\n\
          targets.staging = {{ container = \"{name}\", health_url = \"http://127.0.0.1:{port}/health\" }}\n"
@@ -1267,6 +1267,16 @@ async fn logs_are_read_filtered_followed_and_redacted_for_deployers_only() {
                 page["cursor"].as_str().unwrap()
             ))
             .await,
+    );
+    // One follow per person here: a second is refused, saying which limit.
+    let (status, refused) = deployer.get(&format!("{logs}/events")).await;
+    assert_eq!(status, 503, "{refused}");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("max_follows_per_person"),
+        "{refused}"
     );
     common::docker::docker(&[
         "exec",

@@ -56,6 +56,11 @@ const BLOCKS: &str = "+++\ntitle = \"Shop actions\"\nservices = [\"mail\"]\n+++\
 Look first:\n\n```flightdeck-health\nservice = \"shop\"\n```\n\n\
 ```flightdeck-action\naction = \"restart\"\nservice = \"shop\"\nenvironment = \"prod\"\n```\n";
 
+/// The shop's logs in prod, where only deployers may read them.
+const LOGS: &str = "+++\ntitle = \"Shop logs\"\nservices = [\"shop\"]\n+++\n\
+Look at the errors:\n\n```flightdeck-logs\nservice = \"shop\"\nenvironment = \"prod\"\n\
+filter = \"error\"\nminutes = 30\n```\n\nThen restart.\n";
+
 const DISK: &str = "+++\ntitle = \"Disk <full>\"\nservices = [\"shop\", \"mail\"]\n+++\n\
 Delete old files, then restart the mail relay.\n";
 
@@ -150,6 +155,29 @@ async fn runbooks_are_listed_searched_read_kept_current_and_linked_from_red_cell
         select(&blocks, ".action-block.denied"),
         ["Restart shop in prod: needs the deployer role."]
     );
+    // A logs block loads with the reader's own role: a viewer reads the runbook and is told,
+    // in the block, that its lines need the deployer role.
+    write(dir.path(), "logs.md", LOGS);
+    within(
+        "the runbook with a logs block",
+        Duration::from_secs(2),
+        &mut catalog,
+        || async { (page(&viewer, "/runbooks/logs").await.0 == 200).then_some(()) },
+    )
+    .await;
+    let (_, logs) = page(&viewer, "/runbooks/logs").await;
+    let refusal = select(&logs, ".logs-block .error").join(" ");
+    assert!(refusal.contains("may not read logs"), "{refusal}");
+    assert_eq!(
+        select(&logs, ".logs-block a"),
+        ["Logs of shop in prod"],
+        "a link to the full logs view"
+    );
+    assert!(
+        select(&logs, ".runbook-body p")
+            .iter()
+            .any(|p| p == "Then restart.")
+    );
     let (_, blocks) = page(&admin, "/runbooks/blocks").await;
     assert_eq!(
         select(&blocks, "details.action-block summary"),
@@ -181,11 +209,16 @@ async fn runbooks_are_listed_searched_read_kept_current_and_linked_from_red_cell
         ]
     );
     std::fs::remove_file(dir.path().join("blocks.md")).unwrap();
+    std::fs::remove_file(dir.path().join("logs.md")).unwrap();
     within(
-        "the runbook with blocks to go",
+        "the runbooks with blocks to go",
         Duration::from_secs(2),
         &mut catalog,
-        || async { (page(&viewer, "/runbooks/blocks").await.0 == 404).then_some(()) },
+        || async {
+            (page(&viewer, "/runbooks/blocks").await.0 == 404
+                && page(&viewer, "/runbooks/logs").await.0 == 404)
+                .then_some(())
+        },
     )
     .await;
 

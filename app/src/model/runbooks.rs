@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{DeployKind, EnvName, HealthNow, Role, ServiceName};
+use super::{DeployKind, EnvName, HealthNow, LogQuery, Role, ServiceName};
 
 /// What the list and the service page show of a runbook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +89,12 @@ pub enum RunbookPart {
         service: ServiceName,
     },
     Action(ActionBlockView),
+    /// A `flightdeck-logs` block: the lines are loaded by the page (the reader's role decides).
+    Logs {
+        service: ServiceName,
+        environment: EnvName,
+        query: LogQuery,
+    },
 }
 
 /// A `flightdeck-action` block, for the caller: what it would change and whether they may.

@@ -14,7 +14,7 @@ use crate::{
         Action, ActionBlockView, DeployKind, HealthNow, RunbookEntry, RunbookList, RunbookPage,
         RunbookPart, RunbookSummary, TocEntry, encode_query_value,
     },
-    pages::deploy_panel::hidden,
+    pages::{deploy_panel::hidden, logs::RunbookLogs},
 };
 
 #[component]
@@ -355,6 +355,11 @@ pub fn RunbookBody(parts: Vec<RunbookPart>, slug: String, health: HealthNow) -> 
             RunbookPart::Action(block) => {
                 view! { <ActionBlock block runbook=slug.clone() /> }.into_any()
             }
+            RunbookPart::Logs {
+                service,
+                environment,
+                query,
+            } => view! { <RunbookLogs service environment query /> }.into_any(),
         })
         .collect_view()
 }

@@ -189,7 +189,13 @@ impl LogService {
             let mut resume = Resume::from(after);
             let mut lines = lines;
             let ended = loop {
-                let Some(next) = lines.next().await else {
+                let next = tokio::select! {
+                    next = lines.next() => next,
+                    // The reader left while the service was quiet: the place is given back
+                    // now, not at the next line.
+                    () = tx.closed() => return,
+                };
+                let Some(next) = next else {
                     break "the instance stopped writing (it stopped or was replaced); \
                            following again"
                         .to_owned();

@@ -10,6 +10,13 @@
 //! service = "orders-api"
 //! environment = "production"
 //! ```
+//!
+//! ```flightdeck-logs
+//! service = "orders-api"
+//! environment = "production"
+//! filter = "timeout"           # optional: lines containing it
+//! minutes = 30                 # optional: the last 30 minutes
+//! ```
 //! ~~~
 //!
 //! Checked against the configuration when the file is read, so a block naming a service that
@@ -18,12 +25,14 @@
 
 use std::{ops::Range, path::Path};
 
-use flightdeck_app::model::{DeployKind, EnvName, ServiceName};
+use flightdeck_app::model::{
+    DeployKind, EnvName, MAX_FILTER_CHARS, MAX_RANGE_MINUTES, ServiceName,
+};
 use toml_edit::TableLike;
 
 use crate::config::{
     Config, ConfigErrors,
-    reader::{Node, Reader},
+    reader::{Node, Reader, key_offset},
 };
 
 /// A block, checked.
@@ -34,6 +43,18 @@ pub enum Block {
     /// A button that deploys, rolls back or restarts, through the same checks as the service
     /// page.
     Action(ActionBlock),
+    /// The service's logs in one environment, live, through the same checks as its logs page.
+    Logs(LogsBlock),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogsBlock {
+    pub service: ServiceName,
+    pub environment: EnvName,
+    /// Lines containing this (ignoring case); empty: every line.
+    pub filter: String,
+    /// Only the last this many minutes.
+    pub minutes: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +87,16 @@ impl Block {
                 };
                 format!("{what}: a button in the console.")
             }
+            Block::Logs(l) => format!(
+                "Live logs of {} in {}{}: open this runbook in the console.",
+                l.service,
+                l.environment,
+                if l.filter.is_empty() {
+                    String::new()
+                } else {
+                    format!(" containing “{}”", l.filter)
+                }
+            ),
         }
     }
 }
@@ -84,13 +115,14 @@ pub fn read(
     let keys: &[&str] = match kind {
         "health" => &["service"],
         "action" => &["action", "service", "environment", "version"],
+        "logs" => &["service", "environment", "filter", "minutes"],
         other => {
             r.error(
                 Some(fence),
                 "",
                 format!(
-                    "unknown block `flightdeck-{other}`; the console knows flightdeck-health and \
-                     flightdeck-action"
+                    "unknown block `flightdeck-{other}`; the console knows flightdeck-health, \
+                     flightdeck-action and flightdeck-logs"
                 ),
             );
             return Err(r.finish().expect_err("one error was recorded"));
@@ -134,12 +166,12 @@ pub fn read(
                     None
                 }
             });
-    let block = if kind == "health" {
-        service.map(|(s, _)| Block::Health {
+    let block = match kind {
+        "health" => service.map(|(s, _)| Block::Health {
             service: s.name.clone(),
-        })
-    } else {
-        action(&mut r, &root, config, service)
+        }),
+        "logs" => logs(&mut r, &root, config, service),
+        _ => action(&mut r, &root, config, service),
     };
     r.finish()?;
     Ok(block.expect("every way to no block recorded a problem"))
@@ -166,32 +198,8 @@ fn action(
                 None
             }
         });
-    let environment = r.string(root, "environment", true).and_then(|name| {
-        match EnvName::parse(name.value.trim())
-            .ok()
-            .and_then(|n| config.environment(&n))
-        {
-            Some(env) => Some((env.name.clone(), name.at)),
-            None => {
-                r.error(
-                    name.at,
-                    "environment",
-                    format!("no environment `{}` in the configuration", name.value),
-                );
-                None
-            }
-        }
-    });
+    let environment = environment(r, root, config, service);
     let version = r.string(root, "version", false);
-    if let (Some((service, _)), Some((env, at))) = (service, &environment)
-        && !service.targets.contains_key(env)
-    {
-        r.error(
-            *at,
-            "environment",
-            format!("{} does not run in {env}", service.name),
-        );
-    }
     let version = match (action, version) {
         (Some((DeployKind::Deploy, _)), Some(v)) if !v.value.trim().is_empty() => {
             Some(v.value.trim().to_owned())
@@ -218,9 +226,84 @@ fn action(
     Some(Block::Action(ActionBlock {
         action: action?.0,
         service: service?.0.name.clone(),
-        environment: environment?.0,
+        environment: environment?,
         version,
     }))
+}
+
+fn logs(
+    r: &mut Reader<'_>,
+    root: &Node<'_>,
+    config: &Config,
+    service: Option<(&crate::config::Service, Option<usize>)>,
+) -> Option<Block> {
+    let environment = environment(r, root, config, service);
+    let filter = r
+        .string(root, "filter", false)
+        .map(|f| f.value.trim().to_owned())
+        .unwrap_or_default();
+    if filter.chars().count() > MAX_FILTER_CHARS {
+        r.error(
+            key_offset(root, "filter"),
+            "filter",
+            format!("is longer than {MAX_FILTER_CHARS} characters"),
+        );
+    }
+    let minutes = r
+        .integer(root, "minutes")
+        .and_then(|m| match u32::try_from(m.value) {
+            Ok(v @ 1..=MAX_RANGE_MINUTES) => Some(v),
+            _ => {
+                r.error(
+                    m.at,
+                    "minutes",
+                    format!("must be a whole number of minutes from 1 to {MAX_RANGE_MINUTES}"),
+                );
+                None
+            }
+        });
+    Some(Block::Logs(LogsBlock {
+        service: service?.0.name.clone(),
+        environment: environment?,
+        filter,
+        minutes,
+    }))
+}
+
+/// The block's `environment`: one the configuration has, where the block's service runs.
+fn environment(
+    r: &mut Reader<'_>,
+    root: &Node<'_>,
+    config: &Config,
+    service: Option<(&crate::config::Service, Option<usize>)>,
+) -> Option<EnvName> {
+    let (env, at) = r.string(root, "environment", true).and_then(|name| {
+        match EnvName::parse(name.value.trim())
+            .ok()
+            .and_then(|n| config.environment(&n))
+        {
+            Some(env) => Some((env.name.clone(), name.at)),
+            None => {
+                r.error(
+                    name.at,
+                    "environment",
+                    format!("no environment `{}` in the configuration", name.value),
+                );
+                None
+            }
+        }
+    })?;
+    if let Some((service, _)) = service
+        && !service.targets.contains_key(&env)
+    {
+        r.error(
+            at,
+            "environment",
+            format!("{} does not run in {env}", service.name),
+        );
+        return None;
+    }
+    Some(env)
 }
 
 #[cfg(test)]
@@ -273,6 +356,32 @@ mod tests {
     }
 
     #[test]
+    fn a_logs_block_names_where_and_optionally_what_and_how_far_back() {
+        assert_eq!(
+            read_in(
+                "```flightdeck-logs\nservice = \"shop\"\nenvironment = \"prod\"\n\
+                 filter = \"timeout\"\nminutes = 30\n```\n"
+            ),
+            Ok(Block::Logs(LogsBlock {
+                service: ServiceName::parse("shop").unwrap(),
+                environment: EnvName::parse("prod").unwrap(),
+                filter: "timeout".into(),
+                minutes: Some(30),
+            }))
+        );
+        assert_eq!(
+            read_in(
+                "```flightdeck-logs\nservice = \"mail\"\nenvironment = \"prod\"\nminutes = 0\n```\n"
+            )
+            .unwrap_err(),
+            [
+                "rb.md:3:15: environment: mail does not run in prod",
+                "rb.md:4:11: minutes: must be a whole number of minutes from 1 to 43200",
+            ]
+        );
+    }
+
+    #[test]
     fn every_problem_is_named_with_its_line_in_the_file() {
         let text = "+++\ntitle = \"x\"\n+++\nIntro ünïcode\n\n```flightdeck-action\n\
                     action = \"reboot\"\nservice = \"mail\"\nenvironment = \"prod\"\n\
@@ -304,7 +413,7 @@ mod tests {
         assert_eq!(
             unknown,
             [
-                "rb.md:3:1: unknown block `flightdeck-graph`; the console knows flightdeck-health and flightdeck-action"
+                "rb.md:3:1: unknown block `flightdeck-graph`; the console knows flightdeck-health, flightdeck-action and flightdeck-logs"
             ]
         );
     }

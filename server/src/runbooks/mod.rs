@@ -74,7 +74,7 @@ impl Runbook {
             let named = match section {
                 Section::Block(Block::Health { service }) => service,
                 Section::Block(Block::Action(a)) => &a.service,
-                Section::Html(_) => continue,
+                Section::Block(Block::Logs(_)) | Section::Html(_) => continue,
             };
             if !services.contains(named) {
                 services.push(named.clone());
@@ -293,6 +293,7 @@ mod tests {
                 Section::Html(_) => "html",
                 Section::Block(Block::Health { .. }) => "health",
                 Section::Block(Block::Action(_)) => "action",
+                Section::Block(Block::Logs(_)) => "logs",
             })
             .collect();
         assert_eq!(kinds, ["html", "health", "html", "action"]);

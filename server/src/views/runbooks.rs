@@ -7,9 +7,9 @@ use std::collections::{BTreeSet, HashMap};
 use flightdeck_app::{
     console::Caller,
     model::{
-        Action, ActionBlockView, DeployKind, ExternalRunbook, HealthNow, Protection, RunbookEntry,
-        RunbookList, RunbookPage, RunbookPart, RunbookProblem, RunbookSummary, ServiceName,
-        SnippetPart, TargetHealth, Timestamp, TocEntry, permits,
+        Action, ActionBlockView, DeployKind, ExternalRunbook, HealthNow, LogQuery, Protection,
+        RunbookEntry, RunbookList, RunbookPage, RunbookPart, RunbookProblem, RunbookSummary,
+        ServiceName, SnippetPart, TargetHealth, Timestamp, TocEntry, permits,
     },
 };
 
@@ -159,6 +159,18 @@ impl Views {
                 Section::Block(Block::Action(block)) => {
                     RunbookPart::Action(self.action_view(caller, block).await?)
                 }
+                // The lines are read by the page through the logs' own authorization and
+                // audit, like the logs page's.
+                Section::Block(Block::Logs(block)) => RunbookPart::Logs {
+                    service: block.service.clone(),
+                    environment: block.environment.clone(),
+                    query: LogQuery {
+                        filter: block.filter.clone(),
+                        minutes: block.minutes,
+                        until: None,
+                        previous: false,
+                    },
+                },
             });
         }
         Ok(RunbookPage {
