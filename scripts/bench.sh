@@ -24,9 +24,15 @@
 # the API) delivered to a signed webhook receiver on loopback; prints end-to-end p50/p99 from
 # the request that made each event to its arrival, and events delivered per second.
 #
-#   scripts/bench.sh            # all five: 20 s per dashboard load level, 120 s of health,
-#                               # 5 deploys each way, 2,000 searches, 1,000 notifications
-#   scripts/bench.sh dashboard  # or: scripts/bench.sh health, deploy, search, notify
+# Logs (scripts/bench/logs.py): on a Docker Engine (started here if none answers), a container
+# writing about 5,000 lines/s followed live by 20 viewers for 20 s; prints lines/s written and
+# delivered, the lag from the engine's timestamp to a viewer (p50/p99), viewers cut off, and
+# the console's CPU and peak RSS.
+#
+#   scripts/bench.sh            # all six: 20 s per dashboard load level, 120 s of health,
+#                               # 5 deploys each way, 2,000 searches, 1,000 notifications,
+#                               # 20 s of logs
+#   scripts/bench.sh dashboard  # or: scripts/bench.sh health, deploy, search, notify, logs
 #   BENCH_SECONDS=60 HEALTH_BENCH_SECONDS=300 DEPLOY_BENCH_RUNS=10 scripts/bench.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/toolchain.sh"
@@ -38,8 +44,8 @@ SERVICES=50
 DEPLOY_RUNS="${DEPLOY_BENCH_RUNS:-5}"
 SCENARIO="${1:-all}"
 case "$SCENARIO" in
-  all | dashboard | health | deploy | search | notify) ;;
-  *) die "unknown scenario '$SCENARIO': use dashboard, health, deploy, search, notify, or nothing for all" ;;
+  all | dashboard | health | deploy | search | notify | logs) ;;
+  *) die "unknown scenario '$SCENARIO': use dashboard, health, deploy, search, notify, logs, or nothing for all" ;;
 esac
 
 ensure_build_tools
@@ -69,6 +75,19 @@ deploy_bench() {
 
 if [ "$SCENARIO" = deploy ]; then
   deploy_bench
+  exit 0
+fi
+
+logs_bench() {
+  echo
+  ensure_docker_engine
+  say "Logs: ${LOGS_BENCH_SECONDS:-20} s of a container writing about 5,000 lines/s, followed by 20 viewers"
+  python3 "$REPO_ROOT/scripts/bench/logs.py" "$REPO_ROOT/target/release/flightdeck" "$WORK" \
+    "${LOGS_BENCH_SECONDS:-20}"
+}
+
+if [ "$SCENARIO" = logs ]; then
+  logs_bench
   exit 0
 fi
 
@@ -285,4 +304,5 @@ if [ "$SCENARIO" = all ]; then
   deploy_bench
   search_bench
   notify_bench
+  logs_bench
 fi

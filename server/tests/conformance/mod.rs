@@ -3,7 +3,7 @@
 //! available, and calls [`run`].
 
 use flightdeck::{
-    backend::{Backend, BackendError},
+    backend::{Backend, BackendError, LogRequest},
     config::TargetKind,
     store::Release,
 };
@@ -46,6 +46,7 @@ pub async fn run(f: &Fixture<'_>) {
     }
     a_missing_target_is_named(f).await;
     the_pullable_reference_is_exact(f).await;
+    logs_are_read_from_what_runs(f).await;
 }
 
 /// What the health monitor reads each round: the release running and the backend's verdict,
@@ -216,5 +217,40 @@ async fn a_missing_target_is_named(f: &Fixture<'_>) {
         .switch(&f.missing, &f.v2, &quiet)
         .await
         .unwrap_err();
+    assert!(matches!(refused, BackendError::NotFound(_)), "{refused:?}");
+}
+
+/// Logs: a read of what runs answers (lines, or none yet, with what was read), and a missing
+/// target is named. The lines themselves are each backend's own test (a container's outputs,
+/// CloudWatch Logs on moto).
+async fn logs_are_read_from_what_runs(f: &Fixture<'_>) {
+    let request = LogRequest {
+        since: None,
+        until: None,
+        tail: 10,
+        previous: false,
+    };
+    let read = f.backend.logs(&f.target, &request).await;
+    match read {
+        Ok(batch) => {
+            assert!(!batch.source.is_empty());
+            assert!(batch.lines.len() <= 10, "at most the tail: {batch:?}");
+            assert!(
+                batch.lines.windows(2).all(|w| w[0].at <= w[1].at),
+                "oldest first: {batch:?}"
+            );
+        }
+        // A service whose task definition sends its logs nowhere readable says why.
+        Err(BackendError::Failed(why)) => assert!(why.contains("log"), "{why}"),
+        Err(other) => panic!("{other:?}"),
+    }
+    let refused = f.backend.logs(&f.missing, &request).await.unwrap_err();
+    assert!(matches!(refused, BackendError::NotFound(_)), "{refused:?}");
+    let refused = f
+        .backend
+        .follow_logs(&f.missing, flightdeck_app::model::Timestamp::now())
+        .await
+        .err()
+        .expect("no follow of a missing target");
     assert!(matches!(refused, BackendError::NotFound(_)), "{refused:?}");
 }
