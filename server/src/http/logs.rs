@@ -38,21 +38,25 @@ fn query_of(params: &LogParams) -> Result<LogQuery, ConsoleError> {
         })
 }
 
+/// The logs page for the query string, through the log service (which authorizes and audits).
+async fn read(
+    state: &AppState,
+    caller: &Caller,
+    environment: &str,
+    service: &str,
+    params: &LogParams,
+) -> Result<LogsPage, ConsoleError> {
+    let query = query_of(params)?;
+    Ok(state.logs.page(caller, service, environment, query).await?)
+}
+
 pub async fn page(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path((environment, service)): Path<(String, String)>,
     Query(params): Query<LogParams>,
 ) -> Response {
-    let result = match query_of(&params) {
-        Ok(query) => state
-            .logs
-            .page(&caller, &service, &environment, query)
-            .await
-            .map_err(ConsoleError::from),
-        Err(e) => Err(e),
-    };
-    match result {
+    match read(&state, &caller, &environment, &service, &params).await {
         Ok(page) => Json(page).into_response(),
         Err(e) => json_error(&e),
     }
@@ -65,15 +69,7 @@ pub async fn download(
     Path((environment, service)): Path<(String, String)>,
     Query(params): Query<LogParams>,
 ) -> Response {
-    let page = match query_of(&params) {
-        Ok(query) => state
-            .logs
-            .page(&caller, &service, &environment, query)
-            .await
-            .map_err(ConsoleError::from),
-        Err(e) => Err(e),
-    };
-    let page = match page {
+    let page = match read(&state, &caller, &environment, &service, &params).await {
         Ok(page) => page,
         Err(e) => return json_error(&e),
     };
