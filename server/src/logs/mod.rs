@@ -10,7 +10,6 @@ pub mod redact;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::Duration,
 };
 
 use flightdeck_app::{
@@ -22,7 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::{
     auth::AuthService,
-    backend::{Backend, BackendError, LogRequest},
+    backend::{Backend, BackendError, LogFollow, LogRequest},
     clock::Clock,
     config::{Config, LogSettings, Target},
     error::AppError,
@@ -181,56 +180,12 @@ impl LogService {
             .follow_logs(&target.kind, after.since())
             .await
             .map_err(|e| AppError::Unavailable(source_error(backend.as_ref(), &e)))?;
-        let (tx, rx) = mpsc::channel(FOLLOW_BUFFER);
+        // One place more than the lines it may hold: the last word always fits.
+        let (tx, rx) = mpsc::channel(FOLLOW_BUFFER + 1);
         let redactor = self.redactor.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            let filter = filter.to_lowercase();
-            let mut resume = Resume::from(after);
-            let mut lines = lines;
-            let ended = loop {
-                let next = tokio::select! {
-                    next = lines.next() => next,
-                    // The reader left while the service was quiet: the place is given back
-                    // now, not at the next line.
-                    () = tx.closed() => return,
-                };
-                let Some(next) = next else {
-                    break "the instance stopped writing (it stopped or was replaced); \
-                           following again"
-                        .to_owned();
-                };
-                let line = match next {
-                    Ok(line) => line,
-                    Err(e) => break e.to_string(),
-                };
-                let Some(cursor) = resume.next(&line) else {
-                    continue;
-                };
-                let Some(line) = redacted(&redactor, line, &filter) else {
-                    continue;
-                };
-                match tx.try_send(FollowEvent::Line { line, cursor }) {
-                    Ok(()) => {}
-                    // The reader left: stop reading.
-                    Err(mpsc::error::TrySendError::Closed(_)) => return,
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        // Room for the last word is waited for briefly; a reader that does
-                        // not take even that is simply dropped.
-                        let _ = tokio::time::timeout(
-                            Duration::from_secs(5),
-                            tx.send(FollowEvent::Ended(format!(
-                                "this view fell {FOLLOW_BUFFER} lines behind (the \
-                                 connection is too slow for this service's logs); it goes on \
-                                 from where it was"
-                            ))),
-                        )
-                        .await;
-                        return;
-                    }
-                }
-            };
-            let _ = tx.send(FollowEvent::Ended(ended)).await;
+            pump(lines, after, &redactor, &filter, &tx).await;
         });
         Ok(rx)
     }
@@ -360,6 +315,52 @@ impl Drop for FollowSlot {
     }
 }
 
+/// Moves a follow's lines from the backend to its reader, redacted and filtered, until one of
+/// them stops: the reader leaves (even while the service is quiet), the backend's stream ends
+/// or fails, or the reader falls [`FOLLOW_BUFFER`] lines behind. `tx` has one place more than
+/// that, so the reason the follow ended always fits; nothing here ever waits for the reader.
+async fn pump(
+    mut lines: LogFollow,
+    after: Cursor,
+    redactor: &Redactor,
+    filter: &str,
+    tx: &mpsc::Sender<FollowEvent>,
+) {
+    let filter = filter.to_lowercase();
+    let mut resume = Resume::from(after);
+    let ended = loop {
+        let next = tokio::select! {
+            next = lines.next() => next,
+            () = tx.closed() => return,
+        };
+        let Some(next) = next else {
+            break "the instance stopped writing (it stopped or was replaced); following again"
+                .to_owned();
+        };
+        let line = match next {
+            Ok(line) => line,
+            Err(e) => break e.to_string(),
+        };
+        let Some(cursor) = resume.next(&line) else {
+            continue;
+        };
+        let Some(line) = redacted(redactor, line, &filter) else {
+            continue;
+        };
+        if tx.capacity() <= 1 {
+            break format!(
+                "this view fell {FOLLOW_BUFFER} lines behind (the connection is too slow for \
+                 this service's logs); it goes on from where it was"
+            );
+        }
+        if tx.try_send(FollowEvent::Line { line, cursor }).is_err() {
+            // The reader left.
+            return;
+        }
+    };
+    let _ = tx.try_send(FollowEvent::Ended(ended));
+}
+
 /// `line` with its secrets masked, when it contains `filter` (lower case; empty: every line).
 fn redacted(redactor: &Redactor, mut line: LogLine, filter: &str) -> Option<LogLine> {
     line.text = redactor.redact(&line.text);
@@ -393,6 +394,66 @@ mod tests {
         assert_eq!(redacted(&r, secret.clone(), "hunter2"), None);
         let shown = redacted(&r, secret, "login").unwrap();
         assert_eq!(shown.text, "login password=[redacted] ok");
+    }
+
+    fn numbered(n: i64) -> Result<LogLine, BackendError> {
+        Ok(LogLine {
+            at: Timestamp::from_unix_millis(n),
+            stream: LogStream::Stdout,
+            text: format!("line {n} password=p{n}"),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_falls_behind_is_cut_off_with_a_message_instead_of_buffered() {
+        let written: Vec<_> = (1..=2_000).map(numbered).collect();
+        let (tx, mut rx) = mpsc::channel(FOLLOW_BUFFER + 1);
+        // Nobody reads while the lines come: the pump stops by itself.
+        let start = Cursor::at(Timestamp::from_unix_millis(0));
+        let redactor = Redactor::new([]);
+        pump(
+            Box::pin(futures_util::stream::iter(written)),
+            start,
+            &redactor,
+            "",
+            &tx,
+        )
+        .await;
+        drop(tx);
+        let mut lines = Vec::new();
+        let mut ended = None;
+        while let Some(event) = rx.recv().await {
+            match event {
+                FollowEvent::Line { line, .. } => lines.push(line.text),
+                FollowEvent::Ended(why) => ended = Some(why),
+            }
+        }
+        assert_eq!(lines.len(), FOLLOW_BUFFER);
+        assert_eq!(lines[0], "line 1 password=[redacted]");
+        let why = ended.expect("the reader is told why the follow stopped");
+        assert!(
+            why.contains(&format!("fell {FOLLOW_BUFFER} lines behind")),
+            "{why}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_follow_of_a_quiet_service_ends_as_soon_as_its_reader_leaves() {
+        let (tx, rx) = mpsc::channel(FOLLOW_BUFFER + 1);
+        drop(rx);
+        // A backend that never writes again: only the reader's leaving can end this. The
+        // timeout only keeps a broken pump from hanging the suite.
+        let redactor = Redactor::new([]);
+        let pumped = pump(
+            Box::pin(futures_util::stream::pending()),
+            Cursor::at(Timestamp::from_unix_millis(0)),
+            &redactor,
+            "",
+            &tx,
+        );
+        tokio::time::timeout(std::time::Duration::from_secs(10), pumped)
+            .await
+            .expect("the follow ended when its reader left");
     }
 
     #[test]
