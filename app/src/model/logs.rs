@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{EnvName, ServiceName, Timestamp};
+use crate::error::ConsoleError;
 
 /// Lines a logs page shows at once: the newest of the range.
 pub const LOG_PAGE_LINES: usize = 500;
@@ -108,13 +109,17 @@ pub const MAX_RANGE_MINUTES: u32 = 43_200;
 
 impl LogParams {
     /// The query, or the field that is wrong and why.
-    pub fn query(&self) -> Result<LogQuery, (&'static str, String)> {
+    pub fn query(&self) -> Result<LogQuery, ConsoleError> {
+        let invalid = |field: &str, message: String| ConsoleError::Invalid {
+            field: field.to_owned(),
+            message,
+        };
         fn given(v: &Option<String>) -> Option<&str> {
             v.as_deref().map(str::trim).filter(|v| !v.is_empty())
         }
         let filter = given(&self.q).unwrap_or_default().to_owned();
         if filter.chars().count() > MAX_FILTER_CHARS {
-            return Err((
+            return Err(invalid(
                 "q",
                 format!("the filter is longer than {MAX_FILTER_CHARS} characters"),
             ));
@@ -124,7 +129,7 @@ impl LogParams {
             Some(m) => match m.parse::<u32>() {
                 Ok(m @ 1..=MAX_RANGE_MINUTES) => Some(m),
                 _ => {
-                    return Err((
+                    return Err(invalid(
                         "minutes",
                         format!("must be a whole number of minutes from 1 to {MAX_RANGE_MINUTES}"),
                     ));
@@ -133,10 +138,12 @@ impl LogParams {
         };
         let until = match given(&self.until) {
             None => None,
-            Some(u) => Some(crate::time_format::parse_datetime_local(u).ok_or((
-                "until",
-                "must be a date and time in UTC, like 2026-11-30T14:05".to_owned(),
-            ))?),
+            Some(u) => Some(crate::time_format::parse_datetime_local(u).ok_or_else(|| {
+                invalid(
+                    "until",
+                    "must be a date and time in UTC, like 2026-11-30T14:05".to_owned(),
+                )
+            })?),
         };
         let previous = matches!(given(&self.previous), Some("1" | "true" | "on" | "yes"));
         Ok(LogQuery {

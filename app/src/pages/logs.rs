@@ -9,7 +9,6 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::{
     api::{load_logs, load_runbook_logs},
     components::{ErrorPanel, live_marker},
-    error::ConsoleError,
     live::follow_logs,
     model::{
         EnvName, LOG_PAGE_LINES, LOG_RANGES, LogLine, LogParams, LogQuery, LogStream, LogsPage,
@@ -38,15 +37,7 @@ pub fn LogsPageView() -> impl IntoView {
     });
     let page = Resource::new(
         move || key.get(),
-        |(service, env, asked)| async move {
-            let query = asked
-                .query()
-                .map_err(|(field, message)| ConsoleError::Invalid {
-                    field: field.to_owned(),
-                    message,
-                })?;
-            load_logs(service, env, query).await
-        },
+        |(service, env, asked)| async move { load_logs(service, env, asked.query()?).await },
     );
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading the logs…"</p> }>

@@ -17,7 +17,7 @@ use axum::{
 use flightdeck_app::{
     console::Caller,
     error::ConsoleError,
-    model::{LogParams, LogQuery, LogsPage},
+    model::{LogParams, LogsPage},
     time_format,
 };
 use serde::Deserialize;
@@ -29,15 +29,6 @@ use crate::logs::{Cursor, FollowEvent};
 /// replaced by a deploy, or the console restarted), in milliseconds.
 const RECONNECT_MS: u64 = 2_000;
 
-fn query_of(params: &LogParams) -> Result<LogQuery, ConsoleError> {
-    params
-        .query()
-        .map_err(|(field, message)| ConsoleError::Invalid {
-            field: field.to_owned(),
-            message,
-        })
-}
-
 /// The logs page for the query string, through the log service (which authorizes and audits).
 async fn read(
     state: &AppState,
@@ -46,7 +37,7 @@ async fn read(
     service: &str,
     params: &LogParams,
 ) -> Result<LogsPage, ConsoleError> {
-    let query = query_of(params)?;
+    let query = params.query()?;
     Ok(state.logs.page(caller, service, environment, query).await?)
 }
 
@@ -143,10 +134,11 @@ pub async fn follow(
             });
         }
     };
-    let filter = match query_of(&LogParams {
+    let only_filter = LogParams {
         q: params.q,
         ..LogParams::default()
-    }) {
+    };
+    let filter = match only_filter.query() {
         Ok(query) => query.filter,
         Err(e) => return json_error(&e),
     };

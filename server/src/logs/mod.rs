@@ -23,7 +23,7 @@ use crate::{
     auth::AuthService,
     backend::{Backend, BackendError, LogFollow, LogRequest},
     clock::Clock,
-    config::{Config, LogSettings, Target},
+    config::{Config, Target},
     error::AppError,
     store::Outcome,
 };
@@ -55,7 +55,6 @@ pub struct LogService {
     auth: Arc<AuthService>,
     clock: Arc<dyn Clock>,
     redactor: Redactor,
-    settings: LogSettings,
     /// One permit per live follow on this console.
     follows: Arc<Semaphore>,
     /// Live follows per person.
@@ -69,16 +68,14 @@ impl LogService {
         auth: Arc<AuthService>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let settings = config.logs.clone();
         Self {
-            redactor: Redactor::new(settings.redact.iter().map(|p| p.0.clone())),
-            follows: Arc::new(Semaphore::new(settings.max_follows)),
+            redactor: Redactor::new(config.logs.redact.iter().map(|p| p.0.clone())),
+            follows: Arc::new(Semaphore::new(config.logs.max_follows)),
             per_person: Arc::default(),
             config,
             backends,
             auth,
             clock,
-            settings,
         }
     }
 
@@ -276,12 +273,12 @@ impl LogService {
             AppError::Unavailable(format!(
                 "{} logs are being followed on this console, the most it allows \
                  ([logs] max_follows); close a logs view or try again later",
-                self.settings.max_follows
+                self.config.logs.max_follows
             ))
         })?;
         let mut open = self.per_person.lock().unwrap_or_else(|e| e.into_inner());
         let mine = open.entry(person.to_owned()).or_default();
-        if *mine >= self.settings.max_follows_per_person {
+        if *mine >= self.config.logs.max_follows_per_person {
             return Err(AppError::Unavailable(format!(
                 "you follow {mine} logs already, the most one person may ([logs] \
                  max_follows_per_person); close one of those views first"

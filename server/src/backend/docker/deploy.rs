@@ -75,7 +75,7 @@ impl DockerBackend {
 
     /// The engine's error, worded for a deploy log.
     /// The container `name`, which must exist.
-    async fn existing(
+    pub(super) async fn existing(
         &self,
         client: &Docker,
         name: &str,

@@ -67,16 +67,8 @@ impl DockerBackend {
         since: Timestamp,
     ) -> Result<LogFollow, BackendError> {
         let client = self.client().await?;
-        // Fails now, with the engine's reason, when the container is not there.
-        super::inspect(&client, self.host(), name)
-            .await
-            .map_err(super::deploy::from_docker)?
-            .ok_or_else(|| {
-                BackendError::NotFound(format!(
-                    "container {name} does not exist on the {}",
-                    self.describe()
-                ))
-            })?;
+        // Fails now, naming the container, when it is not there.
+        self.existing(&client, name).await?;
         let options = LogsOptionsBuilder::new()
             .stdout(true)
             .stderr(true)
@@ -88,17 +80,14 @@ impl DockerBackend {
         let source = name.to_owned();
         let lines = client
             .logs(name, Some(options))
-            .map(move |frame| match frame {
-                Ok(frame) => Ok(futures_util::stream::iter(
-                    lines_of(&frame).into_iter().map(Ok),
-                )),
-                Err(e) => Err(BackendError::Unreachable(format!(
-                    "reading the logs of {source} from the Docker Engine at {host}: {e}"
-                ))),
-            })
-            .flat_map(|batch| match batch {
-                Ok(lines) => lines.left_stream(),
-                Err(e) => futures_util::stream::once(async move { Err(e) }).right_stream(),
+            .flat_map(move |frame| {
+                let lines: Vec<Result<LogLine, BackendError>> = match frame {
+                    Ok(frame) => lines_of(&frame).into_iter().map(Ok).collect(),
+                    Err(e) => vec![Err(BackendError::Unreachable(format!(
+                        "reading the logs of {source} from the Docker Engine at {host}: {e}"
+                    )))],
+                };
+                futures_util::stream::iter(lines)
             })
             // Whole seconds above: the lines of that second before `since` were seen already.
             .filter(move |line| {

@@ -66,8 +66,8 @@ impl EcsBackend {
         &self.settings.cluster
     }
 
-    pub(super) fn environment_name(&self) -> &str {
-        self.environment.as_str()
+    pub(super) fn environment(&self) -> &EnvName {
+        &self.environment
     }
 
     /// An SDK error worded for an operator, naming this environment.

@@ -8,7 +8,7 @@ use std::{collections::HashSet, time::Duration};
 
 use aws_sdk_cloudwatchlogs::Client as LogsClient;
 use aws_sdk_ecs::types::DesiredStatus;
-use flightdeck_app::model::{LogLine, LogStream, Timestamp};
+use flightdeck_app::model::{EnvName, LogLine, LogStream, Timestamp};
 
 use super::deploy::{EcsBackend, ecs_target};
 use crate::{
@@ -191,7 +191,7 @@ impl EcsBackend {
             )));
         }
         let client = self.logs_client(logs.region.as_deref()).await;
-        let environment = self.environment_name().to_owned();
+        let environment = self.environment().clone();
         let state = Poll {
             client,
             group: logs.group,
@@ -216,7 +216,7 @@ struct Poll {
     seen: HashSet<String>,
     ticks: tokio::time::Interval,
     pending: std::collections::VecDeque<LogLine>,
-    environment: String,
+    environment: EnvName,
 }
 
 impl Poll {
@@ -237,12 +237,8 @@ impl Poll {
             let answer = match answer {
                 Ok(answer) => answer,
                 Err(e) => {
-                    let error = BackendError::Unreachable(format!(
-                        "cannot read log group {} in {}: {}",
-                        self.group,
-                        self.environment,
-                        crate::aws::error_chain(&e)
-                    ));
+                    let what = format!("cannot read log group {}", self.group);
+                    let error = super::api_error(&self.environment, &what, &e);
                     return Some((Err(error), self));
                 }
             };
