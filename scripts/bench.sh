@@ -5,8 +5,9 @@
 # and nginx (Debian's, started here) serving the dashboard's very bytes as a static file at 32,
 # with the ratio of the two. Prints latency p50/p99 and throughput of each, the page size, the
 # console's RSS idle and at its peak, the CPU 200 idle dashboards cost (their revision streams
-# open for 20 s), and how long a refused sign-in takes for a wrong password and an unknown
-# account.
+# open for 20 s), how long a refused sign-in takes for a wrong password and an unknown account,
+# the wasm bundle's size, and Lighthouse's mobile profile (scripts/bench/phone.py) on the
+# dashboard, a service page and a runbook.
 #
 #
 # Health (scripts/bench/health.py): 1,000 targets on a loopback test server probed every 10 s
@@ -37,6 +38,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/toolchain.sh"
 source "$REPO_ROOT/scripts/lib/docker.sh"
+source "$REPO_ROOT/scripts/lib/chromium.sh"
 
 SECONDS_PER_RUN="${BENCH_SECONDS:-20}"
 HEALTH_SECONDS="${HEALTH_BENCH_SECONDS:-120}"
@@ -50,6 +52,8 @@ esac
 
 ensure_build_tools
 ensure_apt wrk prometheus-blackbox-exporter nginx
+ensure_chromium
+ensure_lighthouse
 cd "$REPO_ROOT"
 say "Building the release binary"
 cargo leptos build --release >/dev/null
@@ -141,7 +145,11 @@ fi
     done
     printf '\n'
   done
+  # One runbook (the storefront example, about service-01) for the phone figures.
+  printf '[runbooks]\ndir = "runbooks"\n'
 } >"$WORK/flightdeck.toml"
+mkdir -p "$WORK/runbooks"
+sed 's/shop-web/service-01/g' examples/runbooks/shop-web-down.md >"$WORK/runbooks/service-01-down.md"
 target/release/flightdeck check-config "$WORK/flightdeck.toml"
 
 # A viewer account to load the dashboard as (pages need a session).
@@ -295,6 +303,12 @@ echo "  dashboard / nginx:      $(ratio "$RPS_32" "$RPS_N") (target: at least 0.
 echo "  RSS:                    idle $((IDLE_RSS_KB / 1024)) MiB, peak under load $((PEAK_RSS_KB / 1024)) MiB"
 echo "  200 idle dashboards:    ${IDLE_CPU} % of one core (their event streams open, 20 s)"
 echo "  sign-in refused:        wrong password ${WRONG_MS} ms, unknown account ${UNKNOWN_MS} ms (mean of 4 each)"
+WASM="target/site/pkg/flightdeck.wasm"
+echo "  wasm bundle:            $(wc -c <"$WASM") bytes, $(gzip -9 -c "$WASM" | wc -c) gzipped (target: under 250 KB gzipped)"
+echo
+say "Lighthouse, mobile profile: the dashboard, a service page, a runbook"
+CHROME_PATH="$(command -v chromium)" LIGHTHOUSE="$LIGHTHOUSE" python3 "$REPO_ROOT/scripts/bench/phone.py" \
+  "$BASE" "$COOKIE" "$WORK" / /services/service-01 /runbooks/service-01-down
 
 if [ "$SCENARIO" = all ]; then
   # The dashboard's console is stopped first so it takes no CPU from the health run.

@@ -3,6 +3,7 @@
 
 CARGO_LEPTOS_VERSION="0.3.10"   # 0.3.11 needs rustc 1.96
 BINARYEN_VERSION="132.0.0"      # Debian's binaryen (108) is too old for current wasm-bindgen
+LIGHTHOUSE_VERSION="12.8.2"     # the benchmark's phone figures only
 
 ensure_rust() {
   command -v cargo >/dev/null || die "cargo is not installed: install Rust 1.95 or newer (https://rustup.rs)"
@@ -40,6 +41,17 @@ ensure_wasm_opt() {
     say "Installing wasm-opt (npm binaryen $BINARYEN_VERSION) into $TOOLS_DIR"
     mkdir -p "$TOOLS_DIR"
     npm install --prefix "$TOOLS_DIR" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION"
+  fi
+}
+
+# Lighthouse (npm) for the benchmark's phone figures, in its own directory under $TOOLS_DIR.
+LIGHTHOUSE="$TOOLS_DIR/lighthouse/node_modules/.bin/lighthouse"
+ensure_lighthouse() {
+  if ! "$LIGHTHOUSE" --version 2>/dev/null | grep -qx "$LIGHTHOUSE_VERSION"; then
+    command -v npm >/dev/null || ensure_apt nodejs npm
+    say "Installing Lighthouse $LIGHTHOUSE_VERSION (npm) into $TOOLS_DIR/lighthouse"
+    mkdir -p "$TOOLS_DIR/lighthouse"
+    npm install --prefix "$TOOLS_DIR/lighthouse" --no-audit --no-fund --silent "lighthouse@$LIGHTHOUSE_VERSION"
   fi
 }
 
