@@ -13,19 +13,31 @@ use crate::{
     error::ConsoleError,
     model::{
         AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard, DeployPanel, DeploymentView,
-        HealthNow, IncidentList, IncidentPage, IncidentView, LogQuery, LogsPage, Me,
+        HealthNow, IncidentList, IncidentPage, IncidentView, LogQuery, LogsPage, MatrixView, Me,
         PromotionPreview, RunbookList, RunbookPage, RunbookProblem, ServiceHealthPage, SessionView,
         TokenView, UserView,
     },
 };
 
-/// The dashboard matrix.
+/// The dashboard matrix, for programs (the page shows [`load_matrix`]'s HTML).
 #[server(endpoint = "dashboard")]
 pub async fn load_dashboard() -> Result<Dashboard, ConsoleError> {
     answer(
         async move {
             let (console, caller) = crate::console::signed_in()?;
             console.dashboard(&caller).await
+        }
+        .await,
+    )
+}
+
+/// The dashboard matrix, rendered as the page shows it.
+#[server(endpoint = "dashboard_matrix")]
+pub async fn load_matrix() -> Result<MatrixView, ConsoleError> {
+    answer(
+        async move {
+            let (console, caller) = crate::console::signed_in()?;
+            console.dashboard_matrix(&caller).await
         }
         .await,
     )

@@ -15,9 +15,9 @@ use crate::{
     model::{
         ApprovalForm, AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard, DeclareForm,
         DeployForm, DeployPanel, DeploymentView, IncidentList, IncidentPage, IncidentView,
-        LiveService, LogQuery, LogsPage, Me, NotifyPage, PromotionPreview, Role, RunbookList,
-        RunbookPage, RunbookProblem, ServiceHealthPage, SessionView, TargetHealth, TokenView,
-        UserView,
+        LiveService, LogQuery, LogsPage, MatrixView, Me, NotifyPage, PromotionPreview, Role,
+        RunbookList, RunbookPage, RunbookProblem, ServiceHealthPage, SessionView, TargetHealth,
+        TokenView, UserView,
     },
 };
 
@@ -71,6 +71,9 @@ pub struct SetCookie(pub String);
 pub trait Console: Send + Sync + 'static {
     /// The environment x service matrix with what the console knows of each cell.
     async fn dashboard(&self, caller: &Caller) -> Result<Dashboard, ConsoleError>;
+
+    /// The same, rendered as the dashboard page shows it.
+    async fn dashboard_matrix(&self, caller: &Caller) -> Result<MatrixView, ConsoleError>;
 
     /// One service: health now, uptime, latency and changes in every environment it runs in.
     async fn service_health(

@@ -426,6 +426,56 @@ async fn switchable_health() -> (String, std::sync::Arc<std::sync::atomic::Atomi
     (url, failing)
 }
 
+/// The health badge of a dashboard cell: its class, its words, and whether this is still the
+/// document `healthy_then_marked` marked.
+async fn cell_state(browser: &Browser, service: &str, env: &str) -> Option<(String, String, bool)> {
+    browser
+        .client
+        .execute(
+            &format!(
+                "const h = document.querySelector('tr[data-service=\"{service}\"] td[data-env={env}] .health');
+                 return h ? [h.className, h.innerText, window.__sameDocument === true] : null;"
+            ),
+            vec![],
+        )
+        .await
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+}
+
+/// Waits for the open dashboard to show the cell healthy, then marks the document, so that
+/// `unhealthy_in_place` can tell a change in place from a reload.
+async fn healthy_then_marked(browser: &Browser, service: &str, env: &str) {
+    eventually(
+        "the cell to show healthy",
+        Duration::from_secs(30),
+        || async {
+            let (class, text, _) = cell_state(browser, service, env).await?;
+            (class.contains("healthy") && !class.contains("unhealthy") && text.contains("Healthy"))
+                .then_some(())
+        },
+    )
+    .await;
+    browser
+        .client
+        .execute("window.__sameDocument = true;", vec![])
+        .await
+        .unwrap();
+}
+
+/// Waits for the cell to turn unhealthy; its words, and whether the document is the marked one.
+async fn unhealthy_in_place(browser: &Browser, service: &str, env: &str) -> (String, bool) {
+    eventually(
+        "the cell to show unhealthy",
+        Duration::from_secs(30),
+        || async {
+            let (class, text, same) = cell_state(browser, service, env).await?;
+            class.contains("unhealthy").then_some((text, same))
+        },
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_health_change_reaches_an_open_dashboard_and_a_red_cell_leads_to_the_runbook() {
     let (url, failing) = switchable_health().await;
@@ -448,41 +498,10 @@ async fn a_health_change_reaches_an_open_dashboard_and_a_red_cell_leads_to_the_r
     let c = &browser.client;
     browser.sign_in(&console, "vic").await;
 
-    let cell_state = || async {
-        c.execute(
-            "const h = document.querySelector('tr[data-service=shop] td[data-env=dev] .health');
-             return h ? [h.className, h.innerText, window.__sameDocument === true] : null;",
-            vec![],
-        )
-        .await
-        .ok()
-        .and_then(|v| serde_json::from_value::<(String, String, bool)>(v).ok())
-    };
-    eventually(
-        "the cell to show healthy",
-        Duration::from_secs(20),
-        || async {
-            let (class, text, _) = cell_state().await?;
-            (class.contains("healthy") && !class.contains("unhealthy") && text.contains("Healthy"))
-                .then_some(())
-        },
-    )
-    .await;
-
-    // Mark this document, break the service, and wait for the word to change in place.
-    c.execute("window.__sameDocument = true;", vec![])
-        .await
-        .unwrap();
+    healthy_then_marked(&browser, "shop", "dev").await;
+    // Break the service, and wait for the word to change in place.
     failing.store(true, std::sync::atomic::Ordering::SeqCst);
-    let (_, text, same) = eventually(
-        "the cell to show unhealthy",
-        Duration::from_secs(20),
-        || async {
-            let (class, text, same) = cell_state().await?;
-            class.contains("unhealthy").then_some((class, text, same))
-        },
-    )
-    .await;
+    let (text, same) = unhealthy_in_place(&browser, "shop", "dev").await;
     assert!(
         text.contains("Unhealthy") && text.contains("HTTP 503"),
         "{text}"
@@ -855,6 +874,18 @@ async fn deploy_promote_and_roll_back_from_a_runbook_in_the_browser_with_live_st
         serde_json::Value::Bool(true),
         "the line came without a reload"
     );
+
+    // The dashboard, open while dev's container is stopped: its cell turns red in place.
+    c.goto(&console.url).await.unwrap();
+    healthy_then_marked(&browser, &service, "dev").await;
+    let stop = std::process::Command::new("docker")
+        .args(["stop", "--time", "1", &format!("{service}-dev")])
+        .output()
+        .expect("run docker stop");
+    assert!(stop.status.success(), "docker stop: {stop:?}");
+    let (text, same) = unhealthy_in_place(&browser, &service, "dev").await;
+    assert!(text.contains("Unhealthy"), "{text}");
+    assert!(same, "the cell changed without a reload");
     browser.close().await;
 }
 

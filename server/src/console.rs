@@ -11,9 +11,9 @@ use flightdeck_app::{
     model::{
         Action, ApprovalForm, AuditFilter, AuditPage, CostsPage, CreatedToken, Dashboard,
         DeclareForm, DeployForm, DeployPanel, DeploymentView, IncidentList, IncidentPage,
-        IncidentView, LiveService, LogQuery, LogsPage, Me, NotifyPage, PromotionPreview,
-        RunbookList, RunbookPage, RunbookProblem, ServiceHealthPage, SessionView, TargetHealth,
-        TokenView, UserView,
+        IncidentView, LiveService, LogQuery, LogsPage, MatrixView, Me, NotifyPage,
+        PromotionPreview, RunbookList, RunbookPage, RunbookProblem, ServiceHealthPage, SessionView,
+        TargetHealth, TokenView, UserView,
     },
 };
 
@@ -68,6 +68,11 @@ impl Console for ConsoleService {
     async fn dashboard(&self, caller: &Caller) -> Result<Dashboard, ConsoleError> {
         authorize(caller, Action::View)?;
         Ok(self.views.dashboard().await?)
+    }
+
+    async fn dashboard_matrix(&self, caller: &Caller) -> Result<MatrixView, ConsoleError> {
+        authorize(caller, Action::View)?;
+        Ok(self.views.dashboard_matrix().await?)
     }
 
     async fn service_health(

@@ -65,7 +65,14 @@ async fn nothing_but_the_login_page_and_probes_answers_without_an_account() {
         assert_eq!(app.get(path).await.status(), 303, "{path}");
     }
     assert_eq!(app.get("/metrics").await.status(), 401);
-    for endpoint in ["dashboard", "users", "users/add", "tokens/create", "audit"] {
+    for endpoint in [
+        "dashboard",
+        "dashboard_matrix",
+        "users",
+        "users/add",
+        "tokens/create",
+        "audit",
+    ] {
         let response = app.post_form(&format!("/api/{endpoint}"), "").await;
         assert_eq!(response.status(), 401, "{endpoint}");
     }

@@ -128,6 +128,12 @@ async fn dashboard_is_a_table_of_environments_by_services() {
 async fn dashboard_shows_the_last_known_version_from_the_store() {
     let db = TestDb::sqlite();
     let app = TestApp::start(&db).await;
+    let viewer = app.signed_in(&db, "vera", Role::Viewer).await;
+    // Seen once before anything is recorded: the table rendered then is not shown again after.
+    let (_, before) = viewer.get_text("/").await;
+    let before = Html::parse_document(&before);
+    let cell = text(&select(&before, "tr[data-service=api] td[data-env=staging]")[0]);
+    assert!(cell.contains("Version unknown"), "{cell}");
     let store = db.open().await;
     store
         .record_version(&VersionObservation {
@@ -155,7 +161,6 @@ async fn dashboard_shows_the_last_known_version_from_the_store() {
         .await
         .unwrap();
 
-    let viewer = app.signed_in(&db, "vera", Role::Viewer).await;
     let (_, html) = viewer.get_text("/").await;
     let doc = Html::parse_document(&html);
     let cell = text(&select(&doc, "tr[data-service=api] td[data-env=staging]")[0]);

@@ -22,6 +22,14 @@ pub struct Dashboard {
     pub freezes: Vec<FreezeNotice>,
 }
 
+/// The dashboard's matrix as the page shows it: HTML rendered by the server from a
+/// [`Dashboard`] (its summary line, freeze notices and table), and the revision it is as of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatrixView {
+    pub revision: u64,
+    pub html: String,
+}
+
 /// A freeze window as the dashboard shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FreezeNotice {

@@ -24,7 +24,8 @@ pub use costs::{
     MeasuredCosts, ServiceCosts, ThresholdView, dollars,
 };
 pub use dashboard::{
-    BackendSummary, Cell, CellHealth, Dashboard, EnvironmentColumn, FreezeNotice, ServiceRow,
+    BackendSummary, Cell, CellHealth, Dashboard, EnvironmentColumn, FreezeNotice, MatrixView,
+    ServiceRow,
 };
 pub use deploy::{
     ApprovalDecision, ApprovalForm, ApprovalView, DeployForm, DeployKind, DeployPanel, DeployState,

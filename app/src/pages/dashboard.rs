@@ -4,42 +4,30 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+#[cfg(feature = "ssr")]
 use crate::{
-    api::load_dashboard,
     components::ErrorPanel,
-    live,
     model::{Cell, CellHealth, Dashboard, EnvironmentColumn, FreezeNotice, ServiceRow},
     time_format,
 };
 
+/// The page: its heading and filter are components; the matrix under them is HTML the server
+/// renders once per distinct matrix and shares between every viewer (see
+/// [`table_html`]). The browser swaps that HTML when the console announces a new revision,
+/// and filters its rows in place, so the bundle carries no copy of the matrix's views.
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let dashboard = Resource::new(|| (), |_| load_dashboard());
     let filter = RwSignal::new(String::new());
-
-    // Changes reach an open page without a reload and without polling: the console announces
-    // each new revision of the matrix, and the page loads again only when the one it shows is
-    // behind (or failed to load). Effects run only in the browser.
-    Effect::new(move |_| {
-        live::follow_dashboard(move |revision| {
-            let behind = dashboard.with_untracked(|shown| match shown {
-                Some(Ok(d)) => d.revision != revision,
-                Some(Err(_)) => true,
-                // Still loading: it will be as of now.
-                None => false,
-            });
-            if behind {
-                dashboard.refetch();
-            }
-        });
-    });
+    let host = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "hydrate")]
+    browser::follow(host, filter);
 
     view! {
         <Title text="Services" />
         <section class="dashboard" aria-labelledby="dashboard-heading">
             <h1 id="dashboard-heading">"Services"</h1>
-            // Outside the refreshed part, so a refresh never takes the focus or the text
-            // from someone typing a filter.
+            // Outside the swapped part, so a change never takes the focus or the text from
+            // someone typing a filter.
             <div class="toolbar" role="search">
                 <label for="service-filter">"Filter services"</label>
                 <input
@@ -51,29 +39,195 @@ pub fn DashboardPage() -> impl IntoView {
                     on:input=move |ev| filter.set(event_target_value(&ev))
                 />
             </div>
-            <Transition fallback=|| view! { <p class="muted">"Loading services…"</p> }>
-                {move || Suspend::new(async move {
-                    match dashboard.await {
-                        Ok(d) => view! { <Matrix dashboard=d filter /> }.into_any(),
-                        Err(e) => view! { <ErrorPanel error=e /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <Suspense fallback=|| view! { <p class="muted">"Loading services…"</p> }>
+                {move || Suspend::new(matrix_host(host))}
+            </Suspense>
         </section>
     }
 }
 
-/// The summary, the filter count and the table. The filter runs in the browser only, so it
-/// also shows that the page has hydrated.
-#[component]
-fn Matrix(dashboard: Dashboard, filter: RwSignal<String>) -> impl IntoView {
+/// The element the matrix lives in. The server fills it; the browser hydrates it empty (its
+/// children are not Leptos views) and fills it itself after a client-side navigation.
+#[cfg(feature = "ssr")]
+async fn matrix_host(host: NodeRef<leptos::html::Div>) -> AnyView {
+    match crate::api::load_matrix().await {
+        Ok(matrix) => view! {
+            <div
+                class="matrix-host"
+                node_ref=host
+                data-revision=matrix.revision
+                inner_html=matrix.html
+            ></div>
+        }
+        .into_any(),
+        Err(e) => view! {
+            <div class="matrix-host" node_ref=host>
+                <ErrorPanel error=e />
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+#[cfg(not(feature = "ssr"))]
+async fn matrix_host(host: NodeRef<leptos::html::Div>) -> AnyView {
+    view! { <div class="matrix-host" node_ref=host></div> }.into_any()
+}
+
+/// What the page does in the browser: follow the console's revisions and filter the rows.
+#[cfg(feature = "hydrate")]
+mod browser {
+    use leptos::{html::Div, prelude::*};
+    use wasm_bindgen::JsCast;
+
+    use crate::{api::load_matrix, live};
+
+    pub fn follow(host: NodeRef<Div>, filter: RwSignal<String>) {
+        // Typing filters the rows in place; the count says how many show.
+        Effect::new(move |_| {
+            let needle = filter.get();
+            if let Some(host) = host.get() {
+                apply_filter(&host, &needle);
+            }
+        });
+        // Changes reach an open page without a reload and without polling: the console
+        // announces each new revision, and the page loads the matrix again only when the one
+        // it shows is behind. An empty host (a client-side navigation here) loads at once.
+        Effect::new(move |_| {
+            let Some(element) = host.get() else {
+                return;
+            };
+            if element.child_element_count() == 0 {
+                reload(host, filter);
+            }
+            live::follow_dashboard(move |revision| {
+                if shown_revision(host) != Some(revision) {
+                    reload(host, filter);
+                }
+            });
+        });
+    }
+
+    fn shown_revision(host: NodeRef<Div>) -> Option<u64> {
+        host.get_untracked()?
+            .get_attribute("data-revision")?
+            .parse()
+            .ok()
+    }
+
+    fn reload(host: NodeRef<Div>, filter: RwSignal<String>) {
+        leptos::task::spawn_local(async move {
+            let loaded = load_matrix().await;
+            let Some(element) = host.get_untracked() else {
+                return;
+            };
+            match loaded {
+                // Answers can arrive out of order: never go back to an older matrix.
+                Ok(matrix) if shown_revision(host).is_some_and(|r| r > matrix.revision) => {}
+                Ok(matrix) => {
+                    element.set_inner_html(&matrix.html);
+                    let _ = element.set_attribute("data-revision", &matrix.revision.to_string());
+                    apply_filter(&element, &filter.get_untracked());
+                }
+                // Said in place of the matrix, as text: an old matrix would look current.
+                Err(e) => {
+                    let _ = element.remove_attribute("data-revision");
+                    element.set_text_content(None);
+                    if let Ok(p) = document().create_element("p") {
+                        p.set_class_name("panel error");
+                        p.set_text_content(Some(&e.to_string()));
+                        let _ = element.append_child(&p);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Hides the rows whose name, description and owner do not contain `needle` (ignoring
+    /// case), and says how many show.
+    fn apply_filter(host: &web_sys::Element, needle: &str) {
+        let needle = needle.trim().to_lowercase();
+        let Ok(rows) = host.query_selector_all("tr[data-service]") else {
+            return;
+        };
+        let mut shown = 0;
+        for i in 0..rows.length() {
+            let Some(row) = rows
+                .item(i)
+                .and_then(|r| r.dyn_into::<web_sys::Element>().ok())
+            else {
+                continue;
+            };
+            if search_text(&row).contains(&needle) {
+                let _ = row.remove_attribute("hidden");
+                shown += 1;
+            } else {
+                let _ = row.set_attribute("hidden", "");
+            }
+        }
+        if let Ok(Some(count)) = host.query_selector(".filter-count") {
+            count.set_text_content(Some(&super::showing(shown, rows.length() as usize)));
+        }
+    }
+
+    /// What the filter matches, from the row itself: the service's name, its description
+    /// (the link's tooltip) and its owner, lowercased.
+    fn search_text(row: &web_sys::Element) -> String {
+        let name = row.get_attribute("data-service").unwrap_or_default();
+        let link = row.query_selector("a.service-name").ok().flatten();
+        let description = link
+            .and_then(|a| a.get_attribute("title"))
+            .unwrap_or_default();
+        let owner = row
+            .query_selector(".owner")
+            .ok()
+            .flatten()
+            .and_then(|o| o.text_content())
+            .unwrap_or_default();
+        format!("{name} {description} {owner}").to_lowercase()
+    }
+}
+
+#[cfg(any(feature = "ssr", feature = "hydrate"))]
+fn showing(shown: usize, total: usize) -> String {
+    format!("Showing {shown} of {total}")
+}
+
+/// The line above the matrix: how many services and environments, as of when, and how many
+/// the filter shows. Rendered for every load (its time is the load's).
+#[cfg(feature = "ssr")]
+pub fn summary_html(dashboard: &Dashboard) -> String {
+    let total = dashboard.services.len();
+    let environments = dashboard.environments.len();
+    let summary = format!(
+        "{} {} in {} {}",
+        total,
+        plural(total, "service", "services"),
+        environments,
+        plural(environments, "environment", "environments"),
+    );
+    let at = dashboard.generated_at;
+    // One line, so the matrix starts high on a laptop screen.
+    view! {
+        <p class="muted">
+            {summary} " · as of "
+            <time datetime=time_format::iso8601(at)>{time_format::utc(at)}</time> " · "
+            <span class="filter-count" aria-live="polite">{showing(total, total)}</span>
+        </p>
+    }
+    .to_html()
+}
+
+/// The freeze notices and the table: everything of the matrix but its time. The server renders
+/// it once per distinct matrix (`views::MatrixCache`), so it is built from the model alone.
+#[cfg(feature = "ssr")]
+pub fn table_html(dashboard: &Dashboard) -> String {
     let Dashboard {
-        generated_at,
         environments,
         services,
         freezes,
         ..
-    } = dashboard;
+    } = dashboard.clone();
     let freezes = (!freezes.is_empty()).then(|| {
         view! {
             <ul class="freeze-notices">
@@ -81,51 +235,26 @@ fn Matrix(dashboard: Dashboard, filter: RwSignal<String>) -> impl IntoView {
             </ul>
         }
     });
-    let total = services.len();
-    let haystacks: Vec<String> = services.iter().map(search_text).collect();
-    let visible_count = Memo::new(move |_| {
-        let needle = filter.get().trim().to_lowercase();
-        haystacks.iter().filter(|h| h.contains(&needle)).count()
-    });
-    let summary = format!(
-        "{} {} in {} {}",
-        total,
-        plural(total, "service", "services"),
-        environments.len(),
-        plural(environments.len(), "environment", "environments"),
-    );
-
+    let table = if services.is_empty() {
+        view! {
+            <p class="panel">
+                "No services are configured yet. Add [[service]] tables to flightdeck.toml."
+            </p>
+        }
+        .into_any()
+    } else {
+        view! { <Table environments services /> }.into_any()
+    };
     view! {
-        // One line, so the matrix starts high on a laptop screen.
-        <p class="muted">
-            {summary} " · as of "
-            <time datetime=time_format::iso8601(generated_at)>
-                {time_format::utc(generated_at)}
-            </time> " · "
-            <span class="filter-count" aria-live="polite">
-                {move || format!("Showing {} of {}", visible_count.get(), total)}
-            </span>
-        </p>
         {freezes}
-        {if services.is_empty() {
-            view! {
-                <p class="panel">
-                    "No services are configured yet. Add [[service]] tables to flightdeck.toml."
-                </p>
-            }
-                .into_any()
-        } else {
-            view! { <Table environments services filter /> }.into_any()
-        }}
+        {table}
     }
+    .to_html()
 }
 
+#[cfg(feature = "ssr")]
 #[component]
-fn Table(
-    environments: Vec<EnvironmentColumn>,
-    services: Vec<ServiceRow>,
-    filter: RwSignal<String>,
-) -> impl IntoView {
+fn Table(environments: Vec<EnvironmentColumn>, services: Vec<ServiceRow>) -> impl IntoView {
     let headers = environments
         .iter()
         .map(|env| {
@@ -141,11 +270,7 @@ fn Table(
     let env_names: Vec<String> = environments.iter().map(|e| e.name.to_string()).collect();
     let rows = services
         .into_iter()
-        .map(|service| {
-            let haystack = search_text(&service);
-            let hidden = move || !haystack.contains(filter.get().trim().to_lowercase().as_str());
-            view! { <Row service env_names=env_names.clone() hidden /> }
-        })
+        .map(|service| view! { <Row service env_names=env_names.clone() /> })
         .collect_view();
 
     view! {
@@ -168,12 +293,9 @@ fn Table(
 }
 
 /// One service: its name (a tap opens its page) and a cell per environment.
+#[cfg(feature = "ssr")]
 #[component]
-fn Row(
-    service: ServiceRow,
-    env_names: Vec<String>,
-    hidden: impl Fn() -> bool + Send + Sync + 'static,
-) -> impl IntoView {
+fn Row(service: ServiceRow, env_names: Vec<String>) -> impl IntoView {
     let ServiceRow {
         name,
         description,
@@ -190,7 +312,7 @@ fn Row(
     // row stays one line high.
     let title = (!description.is_empty()).then_some(description);
     view! {
-        <tr hidden=hidden data-service=name.to_string()>
+        <tr data-service=name.to_string()>
             <th scope="row">
                 <a class="service-name" href=format!("/services/{name}") title=title>
                     {name.to_string()}
@@ -204,6 +326,7 @@ fn Row(
 
 /// Health as colour and word, the version, and the badges that matter at a glance. Why a cell is
 /// not healthy is said in it; everything else is on the service page.
+#[cfg(feature = "ssr")]
 #[component]
 fn CellView(cell: Cell, env: String, runbooks_href: Option<String>) -> impl IntoView {
     let Some(health) = cell.health else {
@@ -276,22 +399,13 @@ fn CellView(cell: Cell, env: String, runbooks_href: Option<String>) -> impl Into
     .into_any()
 }
 
-/// What the filter box matches against, lowercased.
-fn search_text(service: &ServiceRow) -> String {
-    format!(
-        "{} {} {}",
-        service.name,
-        service.description,
-        service.owner.as_deref().unwrap_or("")
-    )
-    .to_lowercase()
-}
-
+#[cfg(feature = "ssr")]
 fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
 }
 
 /// A freeze window: on now (until when), and when the next one runs.
+#[cfg(feature = "ssr")]
 #[component]
 fn FreezeItem(notice: FreezeNotice) -> impl IntoView {
     let FreezeNotice {

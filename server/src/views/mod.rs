@@ -7,6 +7,7 @@
 mod costs;
 mod dashboard;
 mod deploys;
+mod matrix;
 mod promotion;
 mod revisions;
 mod runbooks;
@@ -37,6 +38,8 @@ pub struct Views {
     costs: tokio::sync::Mutex<Option<(flightdeck_app::model::CostsPage, u64)>>,
     /// The dashboard's count of changes, kept by its own loop.
     revisions: Arc<Revisions>,
+    /// The dashboard's table, rendered once per distinct matrix.
+    matrix: matrix::MatrixCache,
 }
 
 impl Views {
@@ -58,6 +61,7 @@ impl Views {
             measurer,
             costs: tokio::sync::Mutex::new(None),
             revisions,
+            matrix: matrix::MatrixCache::default(),
         }
     }
 }
