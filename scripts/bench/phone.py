@@ -47,14 +47,30 @@ def run(base, cookie, work, path):
         if a.get("scoreDisplayMode") == "binary" and a.get("score") == 0
         and name in {ref["id"] for ref in report["categories"]["accessibility"]["auditRefs"]}
     ]
+    lcp = audit(report, "largest-contentful-paint")
     print(
         f"  {path:<28} performance {performance:.2f}  "
-        f"LCP {audit(report, 'largest-contentful-paint') / 1000:.1f} s  "
+        f"LCP {lcp / 1000:.1f} s  "
         f"TBT {audit(report, 'total-blocking-time'):.0f} ms  "
         f"{audit(report, 'total-byte-weight') / 1024:.0f} KiB  "
         f"accessibility {accessibility:.2f}"
         + (f"  (failed: {', '.join(sorted(failed))})" if failed else "")
     )
+    if lcp > 2500:
+        print(f"      LCP element: {lcp_element(report)}")
+
+
+def lcp_element(report):
+    """The element Lighthouse took for the largest paint, and its phases, to say what to fix."""
+    try:
+        tables = report["audits"]["largest-contentful-paint-element"]["details"]["items"]
+        node = tables[0]["items"][0]["node"]
+        phases = ", ".join(
+            f"{p['phase']} {p['timing']:.0f} ms" for p in tables[1]["items"]
+        )
+        return f"{node.get('selector', '?')} {node.get('snippet', '')[:80]} ({phases})"
+    except (KeyError, IndexError, TypeError):
+        return "not reported"
 
 
 def main():

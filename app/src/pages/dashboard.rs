@@ -158,15 +158,23 @@ mod browser {
             else {
                 continue;
             };
-            if search_text(&row).contains(&needle) {
-                let _ = row.remove_attribute("hidden");
-                shown += 1;
-            } else {
-                let _ = row.set_attribute("hidden", "");
+            // The DOM is touched only where something changes: a rewritten text node is a
+            // new paint, and the browser would take it for the page's largest one (LCP).
+            let show = search_text(&row).contains(&needle);
+            if show == row.has_attribute("hidden") {
+                let _ = if show {
+                    row.remove_attribute("hidden")
+                } else {
+                    row.set_attribute("hidden", "")
+                };
             }
+            shown += usize::from(show);
         }
         if let Ok(Some(count)) = host.query_selector(".filter-count") {
-            count.set_text_content(Some(&super::showing(shown, rows.length() as usize)));
+            let text = super::showing(shown, rows.length() as usize);
+            if count.text_content().as_deref() != Some(text.as_str()) {
+                count.set_text_content(Some(&text));
+            }
         }
     }
 
