@@ -25,8 +25,12 @@ pub fn LiveHealth(services: Vec<ServiceName>, initial: HealthNow) -> impl IntoVi
         live::follow_dashboard(move |_| {
             let wanted = wanted.clone();
             leptos::task::spawn_local(async move {
-                // A failed ask keeps what is shown; the next change asks again.
-                if let Ok(fresh) = load_health_now(wanted).await {
+                // A failed ask keeps what is shown; the next change asks again. An answer
+                // like what is shown changes nothing on the page (a redrawn badge would be a
+                // new paint: the browser would take it for the page's largest, late).
+                if let Ok(fresh) = load_health_now(wanted).await
+                    && now.with_untracked(|shown| shown.targets != fresh.targets)
+                {
                     now.set(fresh);
                 }
             });

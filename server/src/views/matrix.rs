@@ -71,7 +71,8 @@ impl MatrixCache {
 impl Views {
     /// The dashboard as its page shows it: the summary line of this load and the table.
     pub async fn dashboard_matrix(&self) -> Result<MatrixView, AppError> {
-        let dashboard = self.dashboard().await?;
+        let mut dashboard = self.dashboard().await?;
+        dashboard.revision = self.revisions.observe(&dashboard);
         let table = self.matrix.table(&dashboard);
         let mut html = flightdeck_app::pages::dashboard::summary_html(&dashboard);
         html.push_str(&table);

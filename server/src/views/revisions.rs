@@ -26,6 +26,8 @@ const RECHECK: Duration = Duration::from_secs(5);
 
 pub struct Revisions {
     count: watch::Sender<u64>,
+    /// The hash of the matrix as last built, by the loop or by a page load.
+    last: std::sync::Mutex<Option<u64>>,
 }
 
 impl Default for Revisions {
@@ -38,7 +40,22 @@ impl Revisions {
     pub fn new() -> Self {
         Self {
             count: watch::channel(0).0,
+            last: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Notes a matrix just built and answers the revision it is: one more when it differs
+    /// from the last one built. Page loads call this too, so a page rendered from a fresh
+    /// matrix carries the revision its stream will announce, instead of one the loop (idle
+    /// while nobody followed) would count up right after it opens, reloading what it shows.
+    pub fn observe(&self, matrix: &flightdeck_app::model::Dashboard) -> u64 {
+        let hash = fingerprint(matrix);
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|l| l != hash) {
+            self.count.send_modify(|n| *n += 1);
+        }
+        *last = Some(hash);
+        self.current()
     }
 
     /// The revision as of the last check.
@@ -63,18 +80,16 @@ impl Revisions {
         // A periodic check, not a pause: ticks missed while a check ran are not made up.
         let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK);
         recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last: Option<u64> = None;
+        let mut first = true;
         loop {
-            // Nobody follows: nothing to work out (a page that opens gets the revision it
-            // was rendered with, and a change shows at the next check after it subscribed).
-            if self.count.receiver_count() > 0 || last.is_none() {
+            // Nobody follows: nothing to work out (a page that opens is rendered with the
+            // revision of the matrix it shows, and a change shows at the next check after it
+            // subscribed).
+            if self.count.receiver_count() > 0 || first {
                 match views.dashboard().await {
                     Ok(matrix) => {
-                        let hash = fingerprint(&matrix);
-                        if last.is_some_and(|l| l != hash) {
-                            self.count.send_modify(|n| *n += 1);
-                        }
-                        last = Some(hash);
+                        self.observe(&matrix);
+                        first = false;
                     }
                     Err(e) => tracing::warn!(error = %e, "cannot check the dashboard for changes"),
                 }
@@ -117,7 +132,7 @@ fn fingerprint(matrix: &flightdeck_app::model::Dashboard) -> u64 {
 mod tests {
     use flightdeck_app::model::{Cell, CellHealth, Dashboard, HealthState, ServiceRow};
 
-    use super::fingerprint;
+    use super::{Revisions, fingerprint};
 
     fn matrix(state: HealthState, revision: u64) -> Dashboard {
         Dashboard {
@@ -154,5 +169,22 @@ mod tests {
         let a = fingerprint(&matrix(HealthState::Healthy, 1));
         assert_eq!(a, fingerprint(&matrix(HealthState::Healthy, 2)));
         assert_ne!(a, fingerprint(&matrix(HealthState::Unhealthy, 1)));
+    }
+
+    #[test]
+    fn a_matrix_counts_once_whoever_builds_it_first() {
+        let revisions = Revisions::new();
+        let first = revisions.observe(&matrix(HealthState::Healthy, 0));
+        // The same matrix again, from a page load or the loop: the same revision.
+        assert_eq!(revisions.observe(&matrix(HealthState::Healthy, 0)), first);
+        // A page load sees the change first: its page carries the new revision, and the
+        // loop's check of the same matrix after it announces nothing more.
+        let changed = revisions.observe(&matrix(HealthState::Unhealthy, 0));
+        assert_eq!(changed, first + 1);
+        assert_eq!(
+            revisions.observe(&matrix(HealthState::Unhealthy, 0)),
+            changed
+        );
+        assert_eq!(revisions.current(), changed);
     }
 }
