@@ -85,43 +85,12 @@ impl Views {
 
 #[cfg(test)]
 mod tests {
-    use flightdeck_app::model::{
-        BackendSummary, Cell, CellHealth, Dashboard, EnvName, EnvironmentColumn, HealthState,
-        ServiceName, ServiceRow, Timestamp,
-    };
+    use flightdeck_app::model::{Dashboard, HealthState};
 
     use super::MatrixCache;
 
     fn matrix(version: &str, at: i64) -> Dashboard {
-        Dashboard {
-            title: "t".into(),
-            generated_at: Timestamp::from_unix_millis(at),
-            revision: 1,
-            environments: vec![EnvironmentColumn {
-                name: EnvName::parse("dev").unwrap(),
-                protected: false,
-                backend: BackendSummary::Docker,
-            }],
-            services: vec![ServiceRow {
-                name: ServiceName::parse("shop").unwrap(),
-                description: "The <b>shop</b>".into(),
-                owner: None,
-                runbooks_href: None,
-                cells: vec![Cell {
-                    health: Some(CellHealth {
-                        state: HealthState::Healthy,
-                        reason: String::new(),
-                        reports: None,
-                    }),
-                    version: Some(version.into()),
-                    differs_from: None,
-                    deploying: None,
-                    awaiting_approval: false,
-                    incident: None,
-                }],
-            }],
-            freezes: Vec::new(),
-        }
+        super::super::one_cell_matrix(HealthState::Healthy, version, at)
     }
 
     #[test]

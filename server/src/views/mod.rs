@@ -65,3 +65,46 @@ impl Views {
         }
     }
 }
+
+/// A matrix of one service ("shop", described as "The <b>shop</b>") in one environment (dev),
+/// for the unit tests of what is built from a matrix.
+#[cfg(test)]
+pub(crate) fn one_cell_matrix(
+    state: flightdeck_app::model::HealthState,
+    version: &str,
+    at_millis: i64,
+) -> flightdeck_app::model::Dashboard {
+    use flightdeck_app::model::{
+        BackendSummary, Cell, CellHealth, Dashboard, EnvName, EnvironmentColumn, ServiceName,
+        ServiceRow, Timestamp,
+    };
+    Dashboard {
+        title: "t".into(),
+        generated_at: Timestamp::from_unix_millis(at_millis),
+        revision: 0,
+        environments: vec![EnvironmentColumn {
+            name: EnvName::parse("dev").unwrap(),
+            protected: false,
+            backend: BackendSummary::Docker,
+        }],
+        services: vec![ServiceRow {
+            name: ServiceName::parse("shop").unwrap(),
+            description: "The <b>shop</b>".into(),
+            owner: None,
+            runbooks_href: None,
+            cells: vec![Cell {
+                health: Some(CellHealth {
+                    state,
+                    reason: String::new(),
+                    reports: None,
+                }),
+                version: Some(version.into()),
+                differs_from: None,
+                deploying: None,
+                awaiting_approval: false,
+                incident: None,
+            }],
+        }],
+        freezes: Vec::new(),
+    }
+}

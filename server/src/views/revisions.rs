@@ -130,38 +130,15 @@ fn fingerprint(matrix: &flightdeck_app::model::Dashboard) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use flightdeck_app::model::{Cell, CellHealth, Dashboard, HealthState, ServiceRow};
+    use flightdeck_app::model::{Dashboard, HealthState};
 
     use super::{Revisions, fingerprint};
 
+    /// The same matrix is built at any time and revision.
     fn matrix(state: HealthState, revision: u64) -> Dashboard {
-        Dashboard {
-            title: "t".into(),
-            generated_at: flightdeck_app::model::Timestamp::from_unix_millis(
-                revision.cast_signed(),
-            ),
-            revision,
-            environments: Vec::new(),
-            services: vec![ServiceRow {
-                name: flightdeck_app::model::ServiceName::parse("shop").unwrap(),
-                description: String::new(),
-                owner: None,
-                runbooks_href: None,
-                cells: vec![Cell {
-                    health: Some(CellHealth {
-                        state,
-                        reason: String::new(),
-                        reports: None,
-                    }),
-                    version: Some("1".into()),
-                    differs_from: None,
-                    deploying: None,
-                    awaiting_approval: false,
-                    incident: None,
-                }],
-            }],
-            freezes: Vec::new(),
-        }
+        let mut matrix = super::super::one_cell_matrix(state, "1", revision.cast_signed());
+        matrix.revision = revision;
+        matrix
     }
 
     #[test]
