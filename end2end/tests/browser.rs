@@ -89,6 +89,40 @@ async fn the_dashboard_hydrates_and_its_filter_works() {
     })
     .await;
     assert_eq!(count.text().await.unwrap(), "Showing 3 of 3");
+
+    // Away to a service page and back by the header's link, both in the browser: the
+    // dashboard then loads its matrix itself, in the same document.
+    c.execute("window.__sameDocument = true;", vec![])
+        .await
+        .unwrap();
+    c.find(Locator::Css("tr[data-service=mailer] a.service-name"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually("the service page", Duration::from_secs(20), || async {
+        let heading = c.find(Locator::Css("#service-heading")).await.ok()?;
+        (heading.text().await.ok()? == "mailer").then_some(())
+    })
+    .await;
+    c.find(Locator::Css("a.brand"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    eventually(
+        "the matrix, loaded by the browser",
+        Duration::from_secs(20),
+        || async { (visible_rows(&browser).await.len() == 3).then_some(()) },
+    )
+    .await;
+    let same = c
+        .execute("return window.__sameDocument === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(same, serde_json::Value::Bool(true), "navigated in the page");
     browser.close().await;
 }
 

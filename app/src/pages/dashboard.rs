@@ -115,15 +115,26 @@ mod browser {
             .ok()
     }
 
+    thread_local! {
+        /// How many loads this page has asked for: only the answer to the newest is shown.
+        static ASKED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
     fn reload(host: NodeRef<Div>, filter: RwSignal<String>) {
+        let asked = ASKED.with(|n| {
+            n.set(n.get() + 1);
+            n.get()
+        });
         leptos::task::spawn_local(async move {
             let loaded = load_matrix().await;
-            let Some(element) = host.get_untracked() else {
+            // Answers can arrive out of order, and revisions are counted per console (the
+            // answer may come from another one than the stream), so the order of asking
+            // decides, not the revision.
+            let newest = ASKED.with(std::cell::Cell::get) == asked;
+            let Some(element) = host.get_untracked().filter(|_| newest) else {
                 return;
             };
             match loaded {
-                // Answers can arrive out of order: never go back to an older matrix.
-                Ok(matrix) if shown_revision(host).is_some_and(|r| r > matrix.revision) => {}
                 Ok(matrix) => {
                     element.set_inner_html(&matrix.html);
                     let _ = element.set_attribute("data-revision", &matrix.revision.to_string());
