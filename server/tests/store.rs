@@ -120,12 +120,15 @@ async fn the_same_version_extends_its_period(db: TestDb) {
         .record_version(&obs("dev", "api", "1.0.0", Some("sha256:aa"), 1_000))
         .await
         .unwrap();
+    let token = store.versions_token().await.unwrap();
     let again = store
         .record_version(&obs("dev", "api", "1.0.0", Some("sha256:aa"), 5_000))
         .await
         .unwrap();
     assert_eq!(first, Recorded::NewVersion);
     assert_eq!(again, Recorded::StillRunning);
+    // What runs did not change: a reader may keep what it read.
+    assert_eq!(store.versions_token().await.unwrap(), token);
 
     let history = store
         .version_history(&env("dev"), &svc("api"), 10)
@@ -143,6 +146,7 @@ async fn a_new_version_starts_a_new_period(db: TestDb) {
         .record_version(&obs("dev", "api", "1.0.0", None, 1_000))
         .await
         .unwrap();
+    let token = store.versions_token().await.unwrap();
     let changed = store
         .record_version(&obs("dev", "api", "1.1.0", None, 2_000))
         .await
@@ -154,6 +158,8 @@ async fn a_new_version_starts_a_new_period(db: TestDb) {
         .unwrap();
     assert_eq!(changed, Recorded::NewVersion);
     assert_eq!(back, Recorded::NewVersion);
+    // Each new period moves the count readers keep current_versions by.
+    assert_eq!(store.versions_token().await.unwrap(), token + 2);
 
     let versions: Vec<String> = store
         .version_history(&env("dev"), &svc("api"), 10)

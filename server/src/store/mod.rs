@@ -130,6 +130,12 @@ pub trait Store:
     /// The newest record of every (environment, service) pair known.
     async fn current_versions(&self) -> Result<Vec<VersionRecord>, StoreError>;
 
+    /// A count that moves whenever a new version is recorded, by any console on the
+    /// database, in the same transaction: `current_versions` read after it is at least that
+    /// new, so a reader may keep it until the count moves. Extending a period (`last_seen`)
+    /// does not move it.
+    async fn versions_token(&self) -> Result<i64, StoreError>;
+
     /// The newest `limit` records of one service in one environment, newest first.
     async fn version_history(
         &self,

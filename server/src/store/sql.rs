@@ -308,6 +308,9 @@ impl Store for SqlStore {
                 .bind(obs.at.unix_millis())
                 .execute(&mut *tx)
                 .await?;
+                sqlx::query("UPDATE change_counts SET value = value + 1 WHERE name = 'versions'")
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             Ok::<u64, sqlx::Error>(updated)
@@ -337,6 +340,14 @@ impl Store for SqlStore {
             .await
         })?;
         rows.into_iter().map(VersionRecord::try_from).collect()
+    }
+
+    async fn versions_token(&self) -> Result<i64, StoreError> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar::<_, i64>("SELECT value FROM change_counts WHERE name = 'versions'")
+                .fetch_one(pool)
+                .await
+        })?)
     }
 
     #[tracing::instrument(skip_all, fields(env = %environment, service = %service))]

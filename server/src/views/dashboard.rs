@@ -18,7 +18,7 @@ use crate::{
 
 impl Views {
     pub async fn dashboard(&self) -> Result<Dashboard, AppError> {
-        let versions = self.store.current_versions().await?;
+        let versions = self.current_versions().await?;
         let health: HealthNow = self
             .health
             .snapshot()

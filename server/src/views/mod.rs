@@ -40,6 +40,8 @@ pub struct Views {
     revisions: Arc<Revisions>,
     /// The dashboard's table, rendered once per distinct matrix.
     matrix: matrix::MatrixCache,
+    /// The newest version of every pair, with the store's `versions_token` it was read at.
+    versions: std::sync::Mutex<Option<(i64, Arc<Vec<crate::store::VersionRecord>>)>>,
 }
 
 impl Views {
@@ -62,7 +64,31 @@ impl Views {
             costs: tokio::sync::Mutex::new(None),
             revisions,
             matrix: matrix::MatrixCache::default(),
+            versions: std::sync::Mutex::new(None),
         }
+    }
+
+    /// What runs where, as the dashboard shows it: read again only when the store's count of
+    /// new versions moved (every load reads the count, so a version another console recorded
+    /// shows at once). The records' `last_seen` may be older than the store's; the matrix
+    /// does not show it.
+    async fn current_versions(
+        &self,
+    ) -> Result<Arc<Vec<crate::store::VersionRecord>>, crate::error::AppError> {
+        let token = self.store.versions_token().await?;
+        let kept = {
+            let kept = self.versions.lock().unwrap_or_else(|p| p.into_inner());
+            kept.as_ref()
+                .filter(|(t, _)| *t == token)
+                .map(|(_, versions)| versions.clone())
+        };
+        if let Some(versions) = kept {
+            return Ok(versions);
+        }
+        // Read after the count: at least as new as it, so keeping it under that count is safe.
+        let versions = Arc::new(self.store.current_versions().await?);
+        *self.versions.lock().unwrap_or_else(|p| p.into_inner()) = Some((token, versions.clone()));
+        Ok(versions)
     }
 }
 
