@@ -184,6 +184,8 @@ for i in range(1, services + 1):
             " VALUES (?, ?, ?, ?, ?, 'observed', ?, ?)",
             (env, f"service-{i:02d}", version, f"registry.example/service-{i:02d}:{version}",
              "sha256:" + f"{i:02d}{n}".ljust(64, "a"), now - 3_600_000, now))
+# What the store does with each new version period, so the console reads them again.
+con.execute("UPDATE change_counts SET value = value + 1 WHERE name = 'versions'")
 con.commit()
 PY
 
