@@ -29,7 +29,7 @@ pub fn LiveHealth(services: Vec<ServiceName>, initial: HealthNow) -> impl IntoVi
                 // like what is shown changes nothing on the page (a redrawn badge would be a
                 // new paint: the browser would take it for the page's largest, late).
                 if let Ok(fresh) = load_health_now(wanted).await
-                    && now.with_untracked(|shown| shown.targets != fresh.targets)
+                    && !now.with_untracked(|shown| shown.shows_same_as(&fresh))
                 {
                     now.set(fresh);
                 }

@@ -115,6 +115,25 @@ pub struct HealthNow {
     pub targets: Vec<TargetHealth>,
 }
 
+impl HealthNow {
+    /// Whether a badge of each target would show the same as `other`'s: state, reason, since
+    /// when, and the versions reported and deployed. When each probe round finished and how
+    /// fast it answered are not shown, so they do not count.
+    pub fn shows_same_as(&self, other: &HealthNow) -> bool {
+        self.targets.len() == other.targets.len()
+            && self.targets.iter().zip(&other.targets).all(|(a, b)| {
+                let (x, y) = (&a.health, &b.health);
+                a.environment == b.environment
+                    && a.service == b.service
+                    && x.state == y.state
+                    && x.reason == y.reason
+                    && x.since == y.since
+                    && x.reported_version == y.reported_version
+                    && x.expected_version == y.expected_version
+            })
+    }
+}
+
 /// A recorded change of state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HealthChange {
@@ -224,4 +243,36 @@ pub struct RunbookLink {
     pub title: String,
     /// Always http or https (checked when the configuration is read).
     pub url: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HealthNow, HealthState, HealthSummary, TargetHealth};
+    use crate::model::{EnvName, ServiceName, Timestamp};
+
+    fn now(state: HealthState, checked_at: i64) -> HealthNow {
+        let mut health = HealthSummary::unknown("HTTP 503");
+        health.state = state;
+        health.checked_at = Some(Timestamp::from_unix_millis(checked_at));
+        health.latency_ms = Some(checked_at as f64);
+        HealthNow {
+            generated_at: Timestamp::from_unix_millis(checked_at),
+            targets: vec![TargetHealth {
+                environment: EnvName::parse("dev").unwrap(),
+                service: ServiceName::parse("shop").unwrap(),
+                health,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_new_probe_round_of_the_same_health_shows_the_same() {
+        let shown = now(HealthState::Unhealthy, 1_000);
+        assert!(shown.shows_same_as(&now(HealthState::Unhealthy, 11_000)));
+        assert!(!shown.shows_same_as(&now(HealthState::Healthy, 11_000)));
+        assert!(!shown.shows_same_as(&HealthNow {
+            targets: Vec::new(),
+            ..now(HealthState::Unhealthy, 1_000)
+        }));
+    }
 }
