@@ -95,23 +95,15 @@ async fn the_dashboard_hydrates_and_its_filter_works() {
     c.execute("window.__sameDocument = true;", vec![])
         .await
         .unwrap();
-    c.find(Locator::Css("tr[data-service=mailer] a.service-name"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser
+        .click("tr[data-service=mailer] a.service-name")
+        .await;
     eventually("the service page", Duration::from_secs(20), || async {
         let heading = c.find(Locator::Css("#service-heading")).await.ok()?;
         (heading.text().await.ok()? == "mailer").then_some(())
     })
     .await;
-    c.find(Locator::Css("a.brand"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("a.brand").await;
     eventually(
         "the matrix, loaded by the browser",
         Duration::from_secs(20),
@@ -230,12 +222,9 @@ async fn the_account_admin_service_and_runbook_pages_fit_a_360_px_phone() {
             .await
             .unwrap();
     }
-    c.find(Locator::Css("#declare-heading ~ form button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser
+        .click("#declare-heading ~ form button[type=submit]")
+        .await;
     let heading = eventually("the incident's page", Duration::from_secs(20), || async {
         let h1 = c.find(Locator::Css("h1")).await.ok()?.text().await.ok()?;
         h1.starts_with('#').then_some(h1)
@@ -675,12 +664,7 @@ async fn click_and_watch(browser: &Browser, button: &str, outcome: &str) -> Stri
     c.execute("window.__sameDocument = true;", vec![])
         .await
         .unwrap();
-    c.find(Locator::Css(button))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click(button).await;
     // Steps are counted while the deploy is under way: the count must grow on the open page.
     let seen = std::cell::RefCell::new(Vec::new());
     let counts = &seen;
@@ -776,14 +760,9 @@ async fn deploy_promote_and_roll_back_from_a_runbook_in_the_browser_with_live_st
     .await;
     // The promotion is looked at before it is confirmed.
     c.goto(&page).await.unwrap();
-    c.find(Locator::Css(
-        "section.deploy-panel[data-env=production] a[href$='/promote/production']",
-    ))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    browser
+        .click("section.deploy-panel[data-env=production] a[href$='/promote/production']")
+        .await;
     let confirm = "article.promotion form.confirm-form button[type=submit]";
     let preview = eventually("the promotion preview", Duration::from_secs(20), || async {
         let text = c
@@ -1029,12 +1008,7 @@ async fn runbooks_read_once_stay_readable_offline_until_sign_out() {
     browser
         .dashboard_shown("the dashboard, still signed in")
         .await;
-    c.find(Locator::Css("form.inline-form button.link-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("form.inline-form button.link-button").await;
     eventually(
         "the sign-in page after signing out",
         Duration::from_secs(20),

@@ -340,6 +340,17 @@ fn chromium_binary() -> String {
 }
 
 impl Browser {
+    /// Clicks the element `css` finds on the current page, failing the test if there is none.
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+    }
+
     /// Types a name and password into the login form on the current page and submits it.
     pub async fn submit_login(&self, name: &str, password: &str) {
         let c = &self.client;
