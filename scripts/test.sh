@@ -2,7 +2,7 @@
 # Installs whatever is missing and runs the whole suite:
 #   formatting, clippy (server build and browser build, separately), unit and integration tests
 #   against real SQLite, PostgreSQL, Docker Engine and moto (the ECS API), the release build, and
-#   browser tests in headless Chromium.
+#   browser tests in headless Chromium, and the container image on the Docker Engine.
 # Ends with one summary line: "summary: N passed, N failed, N skipped".
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/toolchain.sh"
@@ -69,8 +69,14 @@ step "Unit and integration tests (SQLite, PostgreSQL, Docker Engine, moto)"
 run_tests cargo test --locked -p flightdeck-app -p flightdeck-server --features flightdeck-app/ssr
 
 step "Release build (cargo leptos build --release)"
-cargo leptos build --release
+build_release
 
 step "Browser tests (headless Chromium)"
 FLIGHTDECK_E2E_BIN="$REPO_ROOT/target/release/flightdeck" \
   run_tests cargo test --locked -p flightdeck-end2end --test browser -- --test-threads=1
+
+step "Container image (scripts/image.sh) and its tests on the Docker Engine"
+ensure_postgres_image
+bash scripts/image.sh flightdeck:test
+FLIGHTDECK_E2E_BIN="$REPO_ROOT/target/release/flightdeck" FLIGHTDECK_IMAGE=flightdeck:test \
+  run_tests cargo test --locked -p flightdeck-end2end --test image

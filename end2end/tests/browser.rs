@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use fantoccini::{Locator, key::Key};
-use support::{Browser, Console, PASSWORD, Screen, eventually, free_port};
+use support::{Browser, Console, Demo, PASSWORD, Screen, eventually, free_port};
 
 async fn visible_rows(browser: &Browser) -> Vec<String> {
     let value = browser
@@ -593,37 +593,6 @@ async fn a_health_change_reaches_an_open_dashboard_and_a_red_cell_leads_to_the_r
         "a search is a link"
     );
     browser.close().await;
-}
-
-/// `flightdeck demo` for one configuration, removed again when the test ends.
-struct Demo(std::path::PathBuf);
-
-impl Demo {
-    fn set_up(config_text: &str, dir: &std::path::Path) -> Self {
-        let config = dir.join("demo.toml");
-        std::fs::write(&config, config_text).unwrap();
-        let out = std::process::Command::new(support::binary())
-            .args(["demo", "--config"])
-            .arg(&config)
-            .output()
-            .expect("run flightdeck demo");
-        assert!(
-            out.status.success(),
-            "flightdeck demo: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self(config)
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new(support::binary())
-            .args(["demo", "--remove", "--config"])
-            .arg(&self.0)
-            .output();
-    }
 }
 
 /// The deploy page's state class, state word and number of steps, and whether this is still

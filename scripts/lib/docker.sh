@@ -11,13 +11,15 @@ docker_answers() {
   docker version --format '{{.Server.Version}}' >/dev/null 2>&1
 }
 
-ensure_docker_engine() {
+# Installs and starts an engine when none answers; fails (returns 1) with the reason, so a
+# caller that can do without one goes on.
+start_docker_engine() {
   # docker.io brings dockerd, the docker CLI and containerd; busybox-static is the root file
   # system of the test images (no registry is needed to build them).
   if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
-    ensure_apt docker.io
+    ensure_apt docker.io || return 1
   fi
-  ensure_apt busybox-static
+  ensure_apt busybox-static || return 1
   docker_answers && return 0
   say "Starting the Docker Engine (dockerd); it is stopped again at the end"
   as_root sh -c "setsid dockerd --host unix://$DOCKER_SOCKET --pidfile $DOCKERD_PIDFILE \
@@ -27,7 +29,12 @@ ensure_docker_engine() {
     docker_answers && return 0
     sleep 0.5
   done
-  die "the Docker Engine did not start within 60 s; see $DOCKERD_LOG"
+  say "The Docker Engine did not start within 60 s; see $DOCKERD_LOG"
+  return 1
+}
+
+ensure_docker_engine() {
+  start_docker_engine || die "no Docker Engine (above)"
 }
 
 stop_docker_engine() {

@@ -35,3 +35,53 @@ stop_test_postgres() {
   rm -rf "$PG_TEST_DIR"
   PG_TEST_DIR=""
 }
+
+# A PostgreSQL container image for the image tests (end2end/tests/image.rs), made from this
+# machine's own PostgreSQL because no registry is reachable here to pull postgres:15 from: its
+# binaries and share files, the libraries they link, busybox for the entry script's shell, and a
+# UTC zone. Like the official image it takes POSTGRES_PASSWORD and initialises /var/lib/postgresql/data
+# on first start. Built once; `docker rmi flightdeck-test/postgres:local` makes it again.
+POSTGRES_TEST_IMAGE="flightdeck-test/postgres:local"
+ensure_postgres_image() {
+  docker image inspect "$POSTGRES_TEST_IMAGE" >/dev/null 2>&1 && return 0
+  ensure_apt postgresql busybox-static
+  local bin version root lib
+  bin="$(pg_bindir)"
+  version="$(basename "$(dirname "$bin")")"
+  root="$(mktemp -d /tmp/flightdeck-pg-image.XXXXXX)"
+  say "Building $POSTGRES_TEST_IMAGE from this machine's PostgreSQL $version"
+  mkdir -p "$root"/{bin,etc,tmp,var/lib/postgresql}
+  cp /bin/busybox "$root/bin/busybox"
+  ln -s busybox "$root/bin/sh"
+  # The dynamic loader and every library the server, initdb and the server's modules link
+  # (-h: the files, not their symlinks).
+  local libs
+  libs="$(ldd "$bin/postgres" "$bin/initdb" "/usr/lib/postgresql/$version/lib/"*.so 2>/dev/null |
+          awk '$2 == "=>" && $3 ~ /^\// { print substr($3, 2) } $1 ~ /^\/lib/ { print substr($1, 2) }' |
+          sort -u)"
+  # shellcheck disable=SC2086 # one path per word
+  tar -C / -ch $libs | tar -C "$root" -x
+  tar -C / -c "usr/lib/postgresql/$version" "usr/share/postgresql/$version" \
+    usr/share/zoneinfo/UTC usr/share/zoneinfo/Etc | tar -C "$root" -x
+  printf 'root:x:0:0::/:/bin/sh\npostgres:x:999:999::/var/lib/postgresql:/bin/sh\n' >"$root/etc/passwd"
+  printf 'root:x:0:\npostgres:x:999:\n' >"$root/etc/group"
+  cat >"$root/entrypoint.sh" <<SCRIPT
+#!/bin/sh
+set -e
+export PATH=/usr/lib/postgresql/$version/bin:/bin
+if [ ! -s "\$PGDATA/PG_VERSION" ]; then
+  echo "\$POSTGRES_PASSWORD" >/tmp/password
+  initdb -D "\$PGDATA" -U postgres --pwfile=/tmp/password -A scram-sha-256 -E UTF8 --locale=C >/dev/null
+  rm /tmp/password
+  echo "host all all all scram-sha-256" >>"\$PGDATA/pg_hba.conf"
+fi
+exec postgres -D "\$PGDATA" -k /tmp -c listen_addresses='*' "\$@"
+SCRIPT
+  chmod 755 "$root/entrypoint.sh"
+  chmod 1777 "$root/tmp"
+  chown 999:999 "$root/var/lib/postgresql"
+  tar -C "$root" --numeric-owner -c . |
+    docker import --change 'USER postgres' --change 'ENV PGDATA=/var/lib/postgresql/data TZ=UTC' \
+      --change 'ENTRYPOINT ["/entrypoint.sh"]' - "$POSTGRES_TEST_IMAGE" >/dev/null
+  rm -rf "$root"
+}

@@ -61,3 +61,42 @@ ensure_build_tools() {
   ensure_wasm_bindgen
   ensure_wasm_opt
 }
+
+# The static (musl) target for the container image: a binary that needs no libc in the image.
+# musl-tools brings musl-gcc for the C parts (SQLite, ring).
+MUSL_TARGET="x86_64-unknown-linux-musl"
+ensure_musl_target() {
+  ensure_apt musl-tools
+  if ! rustup target list --installed 2>/dev/null | grep -qx "$MUSL_TARGET"; then
+    say "Adding the $MUSL_TARGET target"
+    rustup target add "$MUSL_TARGET"
+  fi
+}
+
+# The release build is stamped when one of these scripts finished it. cargo-leptos regenerates the
+# front end (about a minute) even when nothing changed, so the run and image scripts skip it when
+# no source, and neither output, is newer than the stamp. Another build writing target/site (a
+# debug `cargo leptos build`) is newer than the stamp, so it is built again.
+RELEASE_STAMP="$REPO_ROOT/target/release/.flightdeck-release-build"
+
+build_release() {
+  say "Building Flightdeck (release)"
+  (cd "$REPO_ROOT" && cargo leptos build --release)
+  touch "$RELEASE_STAMP"
+}
+
+release_build_current() {
+  local binary="$REPO_ROOT/target/release/flightdeck" wasm="$REPO_ROOT/target/site/pkg/flightdeck.wasm"
+  [ -f "$RELEASE_STAMP" ] && [ -x "$binary" ] && [ -f "$wasm" ] || return 1
+  [ -z "$(find "$REPO_ROOT"/{app,server}/{src,Cargo.toml} "$REPO_ROOT"/{style,public,migrations} \
+            "$REPO_ROOT"/{Cargo.toml,Cargo.lock,Leptos.toml,rust-toolchain.toml} "$binary" "$wasm" \
+            -newer "$RELEASE_STAMP" -print -quit)" ]
+}
+
+ensure_release_build() {
+  if release_build_current; then
+    say "The release build is current: not building it again"
+  else
+    build_release
+  fi
+}

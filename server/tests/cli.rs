@@ -70,18 +70,30 @@ fn write_config(dir: &Path, text: &str) -> PathBuf {
 }
 
 #[test]
-fn check_config_accepts_the_example_and_its_runbooks_with_a_one_line_summary() {
-    let example = repo_root().join("flightdeck.example.toml");
-    let (code, stdout, stderr) = run(&mut flightdeck(&[
-        "check-config",
-        example.to_str().unwrap(),
-    ]));
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stdout.lines().count(), 1, "{stdout}");
-    assert!(
-        stdout.ends_with("OK: 3 environments (dev, staging, production), 3 services, 3 runbooks\n"),
-        "{stdout}"
-    );
+fn check_config_accepts_the_examples_and_their_runbooks_with_a_one_line_summary() {
+    // The example configuration, and those of the self-hosting examples (Compose and ECS),
+    // which a team copies as they are.
+    for (example, summary) in [
+        (
+            "flightdeck.example.toml",
+            "3 environments (dev, staging, production), 3 services, 3 runbooks",
+        ),
+        (
+            "examples/compose/flightdeck.toml",
+            "3 environments (dev, staging, production), 3 services, 3 runbooks",
+        ),
+        (
+            "examples/ecs/flightdeck.toml",
+            "2 environments (staging, production), 2 services",
+        ),
+    ] {
+        let path = repo_root().join(example);
+        let (code, stdout, stderr) =
+            run(&mut flightdeck(&["check-config", path.to_str().unwrap()]));
+        assert_eq!(code, 0, "{example}: {stderr}");
+        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+        assert!(stdout.ends_with(&format!("OK: {summary}\n")), "{stdout}");
+    }
 }
 
 #[test]
@@ -454,7 +466,8 @@ async fn a_migration_that_cannot_be_applied_stops_the_start() {
     assert_eq!(errors.len(), 1, "{stderr}");
     assert!(
         errors[0].contains("cannot apply database migrations")
-            && errors[0].contains("29991231000000"),
+            && errors[0].contains("29991231000000")
+            && errors[0].contains("a newer Flightdeck has migrated this database"),
         "{stderr}"
     );
     assert!(!stderr.contains("listening"), "{stderr}");

@@ -213,6 +213,37 @@ fn serve(config: &Path, database_url: &str, addr: &str) -> (Guard, String) {
     }
 }
 
+/// `flightdeck demo` for one configuration, removed again when the test ends.
+pub struct Demo(PathBuf);
+
+impl Demo {
+    pub fn set_up(config_text: &str, dir: &Path) -> Self {
+        let config = dir.join("demo.toml");
+        std::fs::write(&config, config_text).unwrap();
+        let out = Command::new(binary())
+            .args(["demo", "--config"])
+            .arg(&config)
+            .output()
+            .expect("run flightdeck demo");
+        assert!(
+            out.status.success(),
+            "flightdeck demo: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self(config)
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = Command::new(binary())
+            .args(["demo", "--remove", "--config"])
+            .arg(&self.0)
+            .output();
+    }
+}
+
 /// How the browser presents itself.
 pub enum Screen {
     Desktop,

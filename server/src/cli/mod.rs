@@ -1,4 +1,5 @@
-//! The command line: `flightdeck serve` (the default), `check-config`, `demo`, `user`, `token`.
+//! The command line: `flightdeck serve` (the default), `check-config`, `healthcheck`, `demo`,
+//! `user`, `token`, `runbooks`.
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
@@ -36,6 +37,9 @@ pub enum Command {
         /// The flightdeck.toml to check.
         path: PathBuf,
     },
+    /// Ask a console on this machine whether it is ready (its `/readyz`): exit 0 when it is,
+    /// 1 with the reason when not. A container image's HEALTHCHECK, which needs no curl.
+    Healthcheck(HealthcheckArgs),
     /// Build small demo images and run them as the configuration's Docker containers (those
     /// whose health_url is on this machine), or remove them again with --remove.
     Demo {
@@ -135,11 +139,27 @@ pub struct ServeArgs {
     pub addr: SocketAddr,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    /// The address the console listens on, as given to `serve`: an unspecified address
+    /// (0.0.0.0, ::) is asked on loopback.
+    #[arg(long, env = "FLIGHTDECK_ADDR", default_value = "0.0.0.0:3000")]
+    pub addr: SocketAddr,
+    /// Ask over HTTPS, for a console with a [tls] table. Its certificate is not checked: the
+    /// question goes to this machine and is about readiness, not identity.
+    #[arg(long)]
+    pub https: bool,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 5)]
+    pub timeout: u64,
+}
+
 /// Runs the command and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Command::CheckConfig { path }) => check_config(&path),
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::Healthcheck(args)) => run_async(healthcheck(args)),
         Some(Command::Demo { config, remove }) => demo(&config, remove),
         Some(Command::User(command)) => admin::run(admin::Task::User(command)),
         Some(Command::Token(command)) => admin::run(admin::Task::Token(command)),
@@ -223,6 +243,41 @@ fn export_runbooks(path: &std::path::Path, out: &std::path::Path) -> ExitCode {
         out.display()
     );
     ExitCode::SUCCESS
+}
+
+/// The URL `healthcheck` asks: the console's own `/readyz`, on loopback when it listens on
+/// every address.
+fn readyz_url(addr: SocketAddr, https: bool) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    let scheme = if https { "https" } else { "http" };
+    format!("{scheme}://{}/readyz", SocketAddr::new(ip, addr.port()))
+}
+
+async fn healthcheck(args: HealthcheckArgs) -> Result<(), String> {
+    let url = readyz_url(args.addr, args.https);
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(args.timeout))
+        .danger_accept_invalid_certs(args.https)
+        .build()
+        .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
+    let answer = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: no answer: {}", crate::aws::error_chain(&e)))?;
+    let status = answer.status();
+    // The body says why (the store's error); it never holds a secret.
+    let body = answer.text().await.unwrap_or_default();
+    if status.is_success() {
+        print!("{body}");
+        Ok(())
+    } else {
+        Err(format!("{url}: {status}: {}", body.trim()))
+    }
 }
 
 fn demo(path: &std::path::Path, remove: bool) -> ExitCode {
@@ -322,5 +377,26 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
         () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readyz_url;
+
+    #[test]
+    fn healthcheck_asks_loopback_when_the_console_listens_everywhere() {
+        assert_eq!(
+            readyz_url("0.0.0.0:3000".parse().unwrap(), false),
+            "http://127.0.0.1:3000/readyz"
+        );
+        assert_eq!(
+            readyz_url("[::]:8443".parse().unwrap(), true),
+            "https://[::1]:8443/readyz"
+        );
+        assert_eq!(
+            readyz_url("10.0.0.5:3000".parse().unwrap(), false),
+            "http://10.0.0.5:3000/readyz"
+        );
     }
 }

@@ -175,8 +175,20 @@ impl SqlStore {
         };
         result.map_err(|e| OpenError::Migrate {
             database: self.describe.clone(),
-            reason: e.to_string(),
+            reason: migrate_reason(&e),
         })
+    }
+}
+
+/// sqlx's words, and for a database a newer console has migrated, what to do: an older binary
+/// does not know what those migrations changed, so it refuses rather than guess (during a
+/// rolling update the older console keeps running; only its restart is refused).
+fn migrate_reason(e: &sqlx::migrate::MigrateError) -> String {
+    match e {
+        sqlx::migrate::MigrateError::VersionMissing(_) => format!(
+            "{e}: a newer Flightdeck has migrated this database; run that version or a newer one"
+        ),
+        _ => e.to_string(),
     }
 }
 
