@@ -76,7 +76,10 @@ FLIGHTDECK_E2E_BIN="$REPO_ROOT/target/release/flightdeck" \
   run_tests cargo test --locked -p flightdeck-end2end --test browser -- --test-threads=1
 
 step "Container image (scripts/image.sh) and its tests on the Docker Engine"
+# Debian's docker-compose (1.29) runs examples/compose; no registry is needed for it either.
+ensure_apt docker-compose
 ensure_postgres_image
 bash scripts/image.sh flightdeck:test
 FLIGHTDECK_E2E_BIN="$REPO_ROOT/target/release/flightdeck" FLIGHTDECK_IMAGE=flightdeck:test \
+  FLIGHTDECK_TEST_POSTGRES_IMAGE="$POSTGRES_TEST_IMAGE" \
   run_tests cargo test --locked -p flightdeck-end2end --test image

@@ -4,8 +4,9 @@
 //! database that see each other's deploys and finish each other's recoveries.
 //!
 //! `scripts/test.sh` builds the image (`FLIGHTDECK_IMAGE`, else `flightdeck:test`) and the
-//! PostgreSQL test image (`flightdeck-test/postgres:local`, made from this machine's PostgreSQL
-//! because no registry is reachable here) before it runs these.
+//! PostgreSQL test image (`FLIGHTDECK_TEST_POSTGRES_IMAGE`, made from this machine's PostgreSQL
+//! because no registry is reachable here) before it runs these, and installs docker-compose for
+//! `examples/compose`.
 
 // Shared with the browser tests; these use its accounts, demo and polling only.
 #[allow(dead_code)]
@@ -21,11 +22,18 @@ use std::{
 use serde_json::{Value, json};
 use support::{Demo, PASSWORD, eventually, free_port};
 
-const POSTGRES_IMAGE: &str = "flightdeck-test/postgres:local";
 const POSTGRES_PASSWORD: &str = "image-test-db-password";
 
 fn image() -> String {
     std::env::var("FLIGHTDECK_IMAGE").unwrap_or_else(|_| "flightdeck:test".to_owned())
+}
+
+/// The PostgreSQL image, which only `scripts/lib/postgres.sh` knows how to make.
+fn postgres_image() -> String {
+    std::env::var("FLIGHTDECK_TEST_POSTGRES_IMAGE").expect(
+        "FLIGHTDECK_TEST_POSTGRES_IMAGE names the PostgreSQL test image: scripts/test.sh builds \
+         it (ensure_postgres_image in scripts/lib/postgres.sh) and sets it",
+    )
 }
 
 /// Runs the docker CLI; its trimmed standard output. Fails the test with docker's own words.
@@ -118,9 +126,10 @@ impl Made {
     /// A PostgreSQL server in a container, accepting connections.
     async fn postgres(&mut self, args: &[&str]) -> String {
         let password = format!("POSTGRES_PASSWORD={POSTGRES_PASSWORD}");
+        let image = postgres_image();
         let mut all = vec!["-e", password.as_str()];
         all.extend_from_slice(args);
-        all.push(POSTGRES_IMAGE);
+        all.push(&image);
         let name = self.run("db", &all);
         eventually(
             "PostgreSQL accepts connections",
@@ -515,5 +524,138 @@ async fn two_replicas_on_one_database_follow_and_recover_each_others_deploys() {
         live[0]["deploying"],
         Value::Null,
         "no job holds the service"
+    );
+}
+
+/// `docker-compose` for one project of `examples/compose`, taken down (with its volumes) when
+/// the test ends.
+struct Compose {
+    project: String,
+    files: [std::path::PathBuf; 2],
+    env: Vec<(&'static str, String)>,
+}
+
+impl Compose {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("docker-compose");
+        cmd.arg("-p").arg(&self.project);
+        for file in &self.files {
+            cmd.arg("-f").arg(file);
+        }
+        cmd.args(args).envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = self
+            .command(args)
+            .output()
+            .expect("run docker-compose (scripts/test.sh installs it)");
+        assert!(
+            out.status.success(),
+            "docker-compose {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for Compose {
+    fn drop(&mut self) {
+        let _ = self.command(&["down", "-v", "--timeout", "5"]).output();
+    }
+}
+
+#[tokio::test]
+async fn the_compose_example_comes_up_with_one_command() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = tempfile::tempdir().unwrap();
+    // What a user changes in the example: the image (here the test's), the port, and, as this
+    // machine cannot pull postgres:16, the database image.
+    let overrides = dir.path().join("compose.override.yaml");
+    std::fs::write(
+        &overrides,
+        format!("services:\n  db:\n    image: {}\n", postgres_image()),
+    )
+    .unwrap();
+    let group = std::fs::metadata("/var/run/docker.sock")
+        .map(|m| std::os::unix::fs::MetadataExt::gid(&m).to_string())
+        .expect("the Docker Engine's socket");
+    let port = free_port();
+    let compose = Compose {
+        project: Made::new().prefix.replace('-', ""),
+        files: [root.join("examples/compose/compose.yaml"), overrides],
+        env: vec![
+            ("FLIGHTDECK_IMAGE", image()),
+            ("FLIGHTDECK_PORT", port.to_string()),
+            ("POSTGRES_PASSWORD", POSTGRES_PASSWORD.to_owned()),
+            ("DOCKER_GID", group),
+        ],
+    };
+    compose.run(&["up", "-d"]);
+    let console = compose.run(&["ps", "-q", "flightdeck"]);
+    healthy(&console).await;
+
+    let mut add = compose.command(&[
+        "exec",
+        "-T",
+        "flightdeck",
+        "flightdeck",
+        "user",
+        "add",
+        "ada",
+        "--role",
+        "admin",
+    ]);
+    let mut child = add
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let base = format!("http://127.0.0.1:{port}");
+    let cookie = sign_in(&base, "ada").await;
+    let page = dashboard(&base, &cookie).await;
+    // The example's services are there, and the console reaches the engine through the mounted
+    // socket as user 10001 with the socket's group: the engine itself answers that the example's
+    // containers do not exist here (an unreachable engine would be "cannot reach …").
+    for service in ["shop-web", "orders-api", "mailer"] {
+        assert!(
+            page.contains(&format!("data-service=\"{service}\"")),
+            "{service}"
+        );
+    }
+    let dev: Value = client()
+        .get(format!("{base}/api/v1/environments/dev/services"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dev[0]["error"], "shop-web-dev does not exist", "{dev}");
+    // And the runbooks, mounted from examples/runbooks, are read.
+    let runbooks = client()
+        .get(format!("{base}/runbooks"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        runbooks.contains("Storefront"),
+        "the mounted runbooks are read"
     );
 }

@@ -39,9 +39,10 @@ stop_test_postgres() {
 # A PostgreSQL container image for the image tests (end2end/tests/image.rs), made from this
 # machine's own PostgreSQL because no registry is reachable here to pull postgres:15 from: its
 # binaries and share files, the libraries they link, busybox for the entry script's shell, and a
-# UTC zone. Like the official image it takes POSTGRES_PASSWORD and initialises /var/lib/postgresql/data
-# on first start. Built once; `docker rmi flightdeck-test/postgres:local` makes it again.
-POSTGRES_TEST_IMAGE="flightdeck-test/postgres:local"
+# UTC zone. Like the official image it takes POSTGRES_PASSWORD, POSTGRES_USER and POSTGRES_DB,
+# initialises /var/lib/postgresql/data on first start, and has pg_isready on its PATH. Built once
+# per tag: change the tag when this recipe changes, so machines that have the old one build it.
+POSTGRES_TEST_IMAGE="flightdeck-test/postgres:3"
 ensure_postgres_image() {
   docker image inspect "$POSTGRES_TEST_IMAGE" >/dev/null 2>&1 && return 0
   ensure_apt postgresql busybox-static
@@ -50,13 +51,13 @@ ensure_postgres_image() {
   version="$(basename "$(dirname "$bin")")"
   root="$(mktemp -d /tmp/flightdeck-pg-image.XXXXXX)"
   say "Building $POSTGRES_TEST_IMAGE from this machine's PostgreSQL $version"
-  mkdir -p "$root"/{bin,etc,tmp,var/lib/postgresql}
+  mkdir -p "$root"/{bin,etc,tmp,var/lib/postgresql/data}
   cp /bin/busybox "$root/bin/busybox"
   ln -s busybox "$root/bin/sh"
   # The dynamic loader and every library the server, initdb and the server's modules link
   # (-h: the files, not their symlinks).
   local libs
-  libs="$(ldd "$bin/postgres" "$bin/initdb" "/usr/lib/postgresql/$version/lib/"*.so 2>/dev/null |
+  libs="$(ldd "$bin/postgres" "$bin/initdb" "$bin/pg_isready" "/usr/lib/postgresql/$version/lib/"*.so 2>/dev/null |
           awk '$2 == "=>" && $3 ~ /^\// { print substr($3, 2) } $1 ~ /^\/lib/ { print substr($1, 2) }' |
           sort -u)"
   # shellcheck disable=SC2086 # one path per word
@@ -69,19 +70,26 @@ ensure_postgres_image() {
 #!/bin/sh
 set -e
 export PATH=/usr/lib/postgresql/$version/bin:/bin
+user="\${POSTGRES_USER:-postgres}"
 if [ ! -s "\$PGDATA/PG_VERSION" ]; then
   echo "\$POSTGRES_PASSWORD" >/tmp/password
-  initdb -D "\$PGDATA" -U postgres --pwfile=/tmp/password -A scram-sha-256 -E UTF8 --locale=C >/dev/null
+  initdb -D "\$PGDATA" -U "\$user" --pwfile=/tmp/password -A scram-sha-256 -E UTF8 --locale=C >/dev/null
   rm /tmp/password
   echo "host all all all scram-sha-256" >>"\$PGDATA/pg_hba.conf"
+  if [ -n "\$POSTGRES_DB" ] && [ "\$POSTGRES_DB" != postgres ]; then
+    echo "CREATE DATABASE \\"\$POSTGRES_DB\\"" | postgres --single -D "\$PGDATA" -j postgres >/dev/null
+  fi
 fi
 exec postgres -D "\$PGDATA" -k /tmp -c listen_addresses='*' "\$@"
 SCRIPT
   chmod 755 "$root/entrypoint.sh"
   chmod 1777 "$root/tmp"
-  chown 999:999 "$root/var/lib/postgresql"
+  # Owned by postgres in the image, so a named volume mounted on the data directory is too.
+  chown 999:999 "$root/var/lib/postgresql" "$root/var/lib/postgresql/data"
+  chmod 700 "$root/var/lib/postgresql/data"
   tar -C "$root" --numeric-owner -c . |
-    docker import --change 'USER postgres' --change 'ENV PGDATA=/var/lib/postgresql/data TZ=UTC' \
+    docker import --change 'USER postgres' \
+      --change "ENV PGDATA=/var/lib/postgresql/data PGHOST=/tmp TZ=UTC PATH=/usr/lib/postgresql/$version/bin:/bin" \
       --change 'ENTRYPOINT ["/entrypoint.sh"]' - "$POSTGRES_TEST_IMAGE" >/dev/null
   rm -rf "$root"
 }
