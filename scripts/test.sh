@@ -68,6 +68,9 @@ ensure_docker_engine
 step "Unit and integration tests (SQLite, PostgreSQL, Docker Engine, moto)"
 run_tests cargo test --locked -p flightdeck-app -p flightdeck-server --features flightdeck-app/ssr
 
+step "The ECS example (examples/ecs) as ECS and IAM take it, on moto"
+"$MOTO_VENV/bin/python" scripts/check/ecs_example.py
+
 step "Release build (cargo leptos build --release)"
 build_release
 
