@@ -9,6 +9,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+mod bundle_script;
 pub mod components;
 #[cfg(feature = "ssr")]
 pub mod console;
@@ -44,7 +45,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // Keeps runbooks readable offline where the browser allows a service worker.
                 <script src="/sw-register.js" defer></script>
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                // The bundle loads after the page has painted (see bundle_script.rs); every page
+                // works before it (forms post, links navigate).
+                <bundle_script::BundleScript options />
                 <MetaTags />
             </head>
             <body>

@@ -290,6 +290,27 @@ async fn the_image_migrates_a_postgresql_database_takes_an_admin_and_keeps_its_d
         "the dashboard shows the mounted configuration's service"
     );
 
+    // The page's bundle (the wasm and its JS) is where the page says: the image's binary is
+    // built by plain cargo, not cargo-leptos, and must name the site's files all the same.
+    let bundle: Vec<&str> = page
+        .split("\"/pkg/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert!(
+        bundle.iter().any(|f| f.ends_with(".wasm")) && bundle.iter().any(|f| f.ends_with(".js")),
+        "the page names its bundle: {bundle:?}"
+    );
+    for file in bundle {
+        let status = client()
+            .get(format!("{base}/pkg/{file}"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200, "/pkg/{file}");
+    }
+
     // A new container on the same database: the account and the session are still there.
     docker(&["rm", "-f", &first]);
     let second = run_console(&mut made, "console-2");
