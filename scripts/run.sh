@@ -8,7 +8,6 @@
 #   scripts/run.sh --addr 127.0.0.1:8080
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$REPO_ROOT/scripts/lib/toolchain.sh"
-
 source "$REPO_ROOT/scripts/lib/docker.sh"
 
 ensure_build_tools

@@ -80,15 +80,20 @@ struct Made {
     volumes: Vec<String>,
 }
 
+/// A name no other test (or run) uses at the same time.
+fn unique_prefix() -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "fd-image-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 impl Made {
     fn new() -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
         Self {
-            prefix: format!(
-                "fd-image-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ),
+            prefix: unique_prefix(),
             containers: Vec::new(),
             networks: Vec::new(),
             volumes: Vec::new(),
@@ -605,7 +610,7 @@ async fn the_compose_example_comes_up_with_one_command() {
         .expect("the Docker Engine's socket");
     let port = free_port();
     let compose = Compose {
-        project: Made::new().prefix.replace('-', ""),
+        project: unique_prefix().replace('-', ""),
         files: [root.join("examples/compose/compose.yaml"), overrides],
         env: vec![
             ("FLIGHTDECK_IMAGE", image()),
