@@ -36,40 +36,42 @@ fn postgres_image() -> String {
     )
 }
 
-/// Runs the docker CLI; its trimmed standard output. Fails the test with docker's own words.
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .expect("run the docker CLI");
+/// Runs `cmd` with `stdin` (a line, or nothing); its trimmed standard output. Fails the test
+/// with the command's own words.
+fn output_of(mut cmd: Command, stdin: Option<&str>) -> String {
+    let what = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    let input = child.stdin.take().unwrap();
+    if let Some(line) = stdin {
+        writeln!(&input, "{line}").unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "docker {} failed: {}",
-        args.join(" "),
+        "{what} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Runs the docker CLI; its trimmed standard output.
+fn docker(args: &[&str]) -> String {
+    let mut cmd = Command::new("docker");
+    cmd.args(args);
+    output_of(cmd, None)
+}
+
 /// `docker exec -i CONTAINER flightdeck ARGS` with `stdin`; its standard output.
 fn exec_flightdeck(container: &str, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new("docker")
-        .args(["exec", "-i", container, "flightdeck"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run docker exec");
-    writeln!(child.stdin.take().unwrap(), "{stdin}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "flightdeck {} in {container}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    let mut cmd = Command::new("docker");
+    cmd.args(["exec", "-i", container, "flightdeck"]).args(args);
+    output_of(cmd, Some(stdin))
 }
 
 /// The containers, networks and volumes a test made, removed when it ends, pass or fail.
@@ -573,17 +575,7 @@ impl Compose {
     }
 
     fn run(&self, args: &[&str]) -> String {
-        let out = self
-            .command(args)
-            .output()
-            .expect("run docker-compose (scripts/test.sh installs it)");
-        assert!(
-            out.status.success(),
-            "docker-compose {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        output_of(self.command(args), None)
     }
 }
 
@@ -623,7 +615,7 @@ async fn the_compose_example_comes_up_with_one_command() {
     let console = compose.run(&["ps", "-q", "flightdeck"]);
     healthy(&console).await;
 
-    let mut add = compose.command(&[
+    let add = compose.command(&[
         "exec",
         "-T",
         "flightdeck",
@@ -634,19 +626,7 @@ async fn the_compose_example_comes_up_with_one_command() {
         "--role",
         "admin",
     ]);
-    let mut child = add
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    output_of(add, Some(PASSWORD));
 
     let base = format!("http://127.0.0.1:{port}");
     let cookie = sign_in(&base, "ada").await;
