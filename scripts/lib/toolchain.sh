@@ -62,17 +62,6 @@ ensure_build_tools() {
   ensure_wasm_opt
 }
 
-# The static (musl) target for the container image: a binary that needs no libc in the image.
-# musl-tools brings musl-gcc for the C parts (SQLite, ring).
-MUSL_TARGET="x86_64-unknown-linux-musl"
-ensure_musl_target() {
-  ensure_apt musl-tools
-  if ! rustup target list --installed 2>/dev/null | grep -qx "$MUSL_TARGET"; then
-    say "Adding the $MUSL_TARGET target"
-    rustup target add "$MUSL_TARGET"
-  fi
-}
-
 # The release build is stamped when one of these scripts finished it. cargo-leptos regenerates the
 # front end (about a minute) even when nothing changed, so the run and image scripts skip it when
 # no source, and neither output, is newer than the stamp. Another build writing target/site (a
