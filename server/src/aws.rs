@@ -54,15 +54,3 @@ pub fn credentials_refused(code: &str) -> bool {
         || code.contains("InvalidSignature")
         || code.contains("SignatureDoesNotMatch")
 }
-
-/// The error and its sources, joined: the SDK's top-level text ("dispatch failure") hides the
-/// useful part.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        parts.push(s.to_string());
-        source = s.source();
-    }
-    parts.join(": ")
-}

@@ -87,3 +87,15 @@ impl From<AppError> for ConsoleError {
         }
     }
 }
+
+/// The error and its sources, joined: a client's top-level text ("dispatch failure", "error
+/// sending request") hides the useful part ("Connection refused").
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    parts.join(": ")
+}

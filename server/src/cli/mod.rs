@@ -268,7 +268,7 @@ async fn healthcheck(args: HealthcheckArgs) -> Result<(), String> {
         .get(&url)
         .send()
         .await
-        .map_err(|e| format!("{url}: no answer: {}", crate::aws::error_chain(&e)))?;
+        .map_err(|e| format!("{url}: no answer: {}", crate::error::error_chain(&e)))?;
     let status = answer.status();
     // The body says why (the store's error); it never holds a secret.
     let body = answer.text().await.unwrap_or_default();

@@ -18,9 +18,12 @@ use time::{Date, Duration};
 
 use super::budget::{Basis, Threshold, aws_threshold_micros};
 use super::month::{day_key, first_of_month};
-use crate::aws::{credentials_refused, error_chain, sdk_config};
 use crate::config::{EcsBackend, MeasuredSettings};
 use crate::store::{AwsBudget, CostDay};
+use crate::{
+    aws::{credentials_refused, sdk_config},
+    error::error_chain,
+};
 
 /// The metric summed: what was charged, before credits are shared out (as the bill shows).
 const METRIC: &str = "UnblendedCost";

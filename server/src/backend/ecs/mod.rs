@@ -23,9 +23,12 @@ use aws_sdk_ecs::{
 };
 use flightdeck_app::model::EnvName;
 
-use crate::aws::{OPERATION_TIMEOUT, credentials_refused, error_chain};
 use crate::backend::BackendError;
 use crate::config::EcsBackend as EcsSettings;
+use crate::{
+    aws::{OPERATION_TIMEOUT, credentials_refused},
+    error::error_chain,
+};
 use rollout::EcsDeployment;
 pub use rollout::EcsServiceState;
 
