@@ -5,7 +5,8 @@
 //! page's largest paint (5.9 s, "render delay"), though every page is complete without it. This
 //! script asks for nothing until the page has loaded and the browser is idle. It also names the
 //! files from the runtime options: `HydrationScripts` decides at compile time whether the wasm is
-//! called `NAME_bg.wasm`, which a binary built by plain cargo (the container image's) got wrong.
+//! called `NAME_bg.wasm`, from a variable cargo-leptos sets, so a server built by plain cargo
+//! named a file that does not exist.
 
 use leptos::{config::LeptosOptions, prelude::*};
 

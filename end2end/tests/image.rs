@@ -297,8 +297,9 @@ async fn the_image_migrates_a_postgresql_database_takes_an_admin_and_keeps_its_d
         "the dashboard shows the mounted configuration's service"
     );
 
-    // The page's bundle (the wasm and its JS) is where the page says: the image's binary is
-    // built by plain cargo, not cargo-leptos, and must name the site's files all the same.
+    // The page's bundle (the wasm and its JS) is where the page says: the binary names the
+    // files of the site copied beside it (a name the site lacks would leave every page
+    // without its script).
     let bundle: Vec<&str> = page
         .split("\"/pkg/")
         .skip(1)

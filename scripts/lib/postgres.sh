@@ -46,7 +46,7 @@ POSTGRES_TEST_IMAGE="flightdeck-test/postgres:3"
 ensure_postgres_image() {
   docker image inspect "$POSTGRES_TEST_IMAGE" >/dev/null 2>&1 && return 0
   ensure_apt postgresql busybox-static
-  local bin version root lib
+  local bin version root libs
   bin="$(pg_bindir)"
   version="$(basename "$(dirname "$bin")")"
   root="$(mktemp -d /tmp/flightdeck-pg-image.XXXXXX)"
@@ -56,7 +56,6 @@ ensure_postgres_image() {
   ln -s busybox "$root/bin/sh"
   # The dynamic loader and every library the server, initdb and the server's modules link
   # (-h: the files, not their symlinks).
-  local libs
   libs="$(ldd "$bin/postgres" "$bin/initdb" "$bin/pg_isready" "/usr/lib/postgresql/$version/lib/"*.so 2>/dev/null |
           awk '$2 == "=>" && $3 ~ /^\// { print substr($3, 2) } $1 ~ /^\/lib/ { print substr($1, 2) }' |
           sort -u)"

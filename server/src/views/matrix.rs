@@ -3,11 +3,11 @@
 //!
 //! Every load still reads the matrix from the store and the monitor (so it is never stale,
 //! whichever console on the database changed what; versions are read again only when the
-//! store's count of new versions moved, see `Views::current_versions`), but rendering 150 cells and sending them
-//! twice (as HTML and again as JSON for the browser to hydrate) was most of a load's cost. Now
-//! the table is rendered only when the model differs from the last one rendered, compared in
-//! full rather than by hash, and the browser gets HTML only. The line above the table holds
-//! the load's time, so it is rendered for every load.
+//! store's count of new versions moved, see `Views::current_versions`), but rendering 150
+//! cells and sending them twice (as HTML and again as JSON for the browser to hydrate) was most
+//! of a load's cost. Now the table is rendered only when the model differs from the last one
+//! rendered, compared in full rather than by hash, and the browser gets HTML only. The line
+//! above the table holds the load's time, so it is rendered for every load.
 
 use std::sync::{Arc, Mutex};
 
