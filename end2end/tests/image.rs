@@ -68,10 +68,17 @@ fn docker(args: &[&str]) -> String {
 }
 
 /// `docker exec -i CONTAINER flightdeck ARGS` with `stdin`; its standard output.
-fn exec_flightdeck(container: &str, args: &[&str], stdin: &str) -> String {
+fn exec_flightdeck(container: &str, args: &[&str], stdin: Option<&str>) -> String {
     let mut cmd = Command::new("docker");
     cmd.args(["exec", "-i", container, "flightdeck"]).args(args);
-    output_of(cmd, Some(stdin))
+    output_of(cmd, stdin)
+}
+
+/// The group of the Docker Engine's socket, which a console that deploys (not root) joins.
+fn docker_socket_group() -> String {
+    std::fs::metadata("/var/run/docker.sock")
+        .map(|m| std::os::unix::fs::MetadataExt::gid(&m).to_string())
+        .expect("the Docker Engine's socket")
 }
 
 /// The containers, networks and volumes a test made, removed when it ends, pass or fail.
@@ -142,11 +149,7 @@ impl Made {
             "PostgreSQL accepts connections",
             Duration::from_secs(60),
             || {
-                let logs = Command::new("docker")
-                    .args(["logs", &name])
-                    .output()
-                    .unwrap();
-                let said = String::from_utf8_lossy(&logs.stderr).into_owned();
+                let said = docker_logs(&name);
                 async move {
                     said.contains("database system is ready to accept connections")
                         .then_some(())
@@ -178,15 +181,21 @@ async fn healthy(container: &str) {
         &format!("{container} is healthy by its HEALTHCHECK"),
         Duration::from_secs(60),
         || {
-            let status = docker(&["inspect", "--format", "{{.State.Health.Status}}", container]);
-            let running = docker(&["inspect", "--format", "{{.State.Running}}", container]);
+            let state = docker(&[
+                "inspect",
+                "--format",
+                "{{.State.Running}} {{.State.Health.Status}}",
+                container,
+            ]);
+            let (running, health) = state.split_once(' ').unwrap_or((&state, ""));
             assert_eq!(
                 running,
                 "true",
                 "{container} stopped: {}",
                 docker_logs(container)
             );
-            async move { (status == "healthy").then_some(()) }
+            let healthy = health == "healthy";
+            async move { healthy.then_some(()) }
         },
     )
     .await;
@@ -234,14 +243,19 @@ async fn sign_in(base: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("{name} could not sign in at {base} ({status})"))
 }
 
-/// The dashboard's HTML, as the signed-in browser gets it.
-async fn dashboard(base: &str, cookie: &str) -> String {
-    let response = client()
-        .get(format!("{base}/"))
+/// GET `path` with the session cookie, as a signed-in browser asks.
+async fn get_signed_in(base: &str, cookie: &str, path: &str) -> reqwest::Response {
+    client()
+        .get(format!("{base}{path}"))
         .header("cookie", cookie)
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The dashboard's HTML, as the signed-in browser gets it.
+async fn dashboard(base: &str, cookie: &str) -> String {
+    let response = get_signed_in(base, cookie, "/").await;
     assert_eq!(response.status(), 200, "the dashboard at {base}");
     response.text().await.unwrap()
 }
@@ -289,7 +303,11 @@ async fn the_image_migrates_a_postgresql_database_takes_an_admin_and_keeps_its_d
     let base = published(&first);
     let ready = client().get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    exec_flightdeck(&first, &["user", "add", "ada", "--role", "admin"], PASSWORD);
+    exec_flightdeck(
+        &first,
+        &["user", "add", "ada", "--role", "admin"],
+        Some(PASSWORD),
+    );
     let cookie = sign_in(&base, "ada").await;
     let page = dashboard(&base, &cookie).await;
     assert!(
@@ -351,11 +369,15 @@ async fn the_image_migrates_a_postgresql_database_takes_an_admin_and_keeps_its_d
     };
     let third = run_on_sqlite(&mut made, "sqlite-1");
     healthy(&third).await;
-    exec_flightdeck(&third, &["user", "add", "ada", "--role", "admin"], PASSWORD);
+    exec_flightdeck(
+        &third,
+        &["user", "add", "ada", "--role", "admin"],
+        Some(PASSWORD),
+    );
     docker(&["rm", "-f", &third]);
     let fourth = run_on_sqlite(&mut made, "sqlite-2");
     healthy(&fourth).await;
-    let accounts = exec_flightdeck(&fourth, &["user", "list"], "");
+    let accounts = exec_flightdeck(&fourth, &["user", "list"], None);
     assert!(accounts.contains("ada"), "{accounts}");
 }
 
@@ -418,7 +440,7 @@ async fn deploy_events(base: &str, token: &str, id: i64) -> Vec<Value> {
         .collect()
 }
 
-/// The job's state as `base` reports it, once `done` says yes (at most `limit`).
+/// The job as `base` reports it, once it is in `state` (waiting at most `limit`).
 async fn job_once(base: &str, token: &str, id: i64, limit: Duration, state: &str) -> Value {
     eventually(
         &format!("deploy {id} is {state} at {base}"),
@@ -456,12 +478,11 @@ async fn two_replicas_on_one_database_follow_and_recover_each_others_deploys() {
         "FLIGHTDECK_DATABASE_URL=postgres://postgres:{POSTGRES_PASSWORD}@127.0.0.1:{db_port}/postgres"
     );
     // The engine's socket, for the deploys; its group, since the console is not root.
-    let group = std::fs::metadata("/var/run/docker.sock")
-        .map(|m| std::os::unix::fs::MetadataExt::gid(&m).to_string())
-        .expect("the Docker Engine's socket");
+    let group = docker_socket_group();
+    // The container's name and the console's address.
     let replica = |made: &mut Made, what: &str, port: u16| {
         let addr = format!("FLIGHTDECK_ADDR=127.0.0.1:{port}");
-        made.run(
+        let name = made.run(
             what,
             &[
                 "--network",
@@ -482,17 +503,19 @@ async fn two_replicas_on_one_database_follow_and_recover_each_others_deploys() {
                 &image(),
             ],
         );
-        format!("http://127.0.0.1:{port}")
+        (name, format!("http://127.0.0.1:{port}"))
     };
-    let first_base = replica(&mut made, "replica-1", free_port());
-    let first = made.name("replica-1");
+    let (first, first_base) = replica(&mut made, "replica-1", free_port());
     healthy(&first).await;
-    let second_base = replica(&mut made, "replica-2", free_port());
-    let second = made.name("replica-2");
+    let (second, second_base) = replica(&mut made, "replica-2", free_port());
     healthy(&second).await;
 
     // Both serve the dashboard, and a session made on one is good on the other.
-    exec_flightdeck(&first, &["user", "add", "ada", "--role", "admin"], PASSWORD);
+    exec_flightdeck(
+        &first,
+        &["user", "add", "ada", "--role", "admin"],
+        Some(PASSWORD),
+    );
     let cookie = sign_in(&first_base, "ada").await;
     for base in [&first_base, &second_base] {
         assert!(
@@ -501,7 +524,11 @@ async fn two_replicas_on_one_database_follow_and_recover_each_others_deploys() {
                 .contains("data-service=\"shop\"")
         );
     }
-    let token = exec_flightdeck(&first, &["token", "create", "ci", "--role", "deployer"], "");
+    let token = exec_flightdeck(
+        &first,
+        &["token", "create", "ci", "--role", "deployer"],
+        None,
+    );
 
     // A deploy requested on the first is followed live on the second, step by step.
     let id = deploy(&first_base, &token, "1.1.0", "k1").await;
@@ -598,9 +625,7 @@ async fn the_compose_example_comes_up_with_one_command() {
         format!("services:\n  db:\n    image: {}\n", postgres_image()),
     )
     .unwrap();
-    let group = std::fs::metadata("/var/run/docker.sock")
-        .map(|m| std::os::unix::fs::MetadataExt::gid(&m).to_string())
-        .expect("the Docker Engine's socket");
+    let group = docker_socket_group();
     let port = free_port();
     let compose = Compose {
         project: unique_prefix().replace('-', ""),
@@ -641,23 +666,15 @@ async fn the_compose_example_comes_up_with_one_command() {
             "{service}"
         );
     }
-    let dev: Value = client()
-        .get(format!("{base}/api/v1/environments/dev/services"))
-        .header("cookie", &cookie)
-        .send()
+    let dev: Value = get_signed_in(&base, &cookie, "/api/v1/environments/dev/services")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(dev[0]["error"], "shop-web-dev does not exist", "{dev}");
     // And the runbooks, mounted from examples/runbooks, are read.
-    let runbooks = client()
-        .get(format!("{base}/runbooks"))
-        .header("cookie", &cookie)
-        .send()
+    let runbooks = get_signed_in(&base, &cookie, "/runbooks")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
