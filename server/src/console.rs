@@ -67,7 +67,7 @@ impl ConsoleService {
 impl Console for ConsoleService {
     async fn dashboard(&self, caller: &Caller) -> Result<Dashboard, ConsoleError> {
         authorize(caller, Action::View)?;
-        Ok(self.views.dashboard().await?)
+        Ok(self.views.dashboard_now().await?)
     }
 
     async fn dashboard_matrix(&self, caller: &Caller) -> Result<MatrixView, ConsoleError> {
@@ -335,11 +335,12 @@ impl Console for ConsoleService {
         Ok(self
             .health
             .snapshot()
-            .into_iter()
+            .targets
+            .iter()
             .map(|(environment, service, health)| TargetHealth {
-                environment,
-                service,
-                health,
+                environment: environment.clone(),
+                service: service.clone(),
+                health: health.clone(),
             })
             .collect())
     }

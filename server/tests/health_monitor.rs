@@ -131,7 +131,8 @@ async fn each_answer_shows_as_its_state_with_the_reason() {
     monitor.round().await;
     let first: Vec<(String, HealthState)> = monitor
         .snapshot()
-        .into_iter()
+        .targets
+        .iter()
         .map(|(_, s, h)| (s.to_string(), h.state))
         .collect();
     assert!(
@@ -140,9 +141,10 @@ async fn each_answer_shows_as_its_state_with_the_reason() {
     );
     monitor.round().await;
 
-    let shown: Vec<_> = monitor.snapshot();
+    let shown = monitor.snapshot();
     let get = |name: &str| {
         shown
+            .targets
             .iter()
             .find(|(_, s, _)| s.as_str() == name)
             .map(|(_, _, h)| h.clone())

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 #[cfg(feature = "ssr")]
 use crate::{
     components::ErrorPanel,
-    model::{Cell, CellHealth, Dashboard, EnvironmentColumn, FreezeNotice, ServiceRow},
+    model::{Cell, CellHealth, Dashboard, EnvironmentColumn, FreezeNotice, ServiceRow, Timestamp},
     time_format,
 };
 
@@ -215,7 +215,7 @@ fn showing(shown: usize, total: usize) -> String {
 /// The line above the matrix: how many services and environments, as of when, and how many
 /// the filter shows. Rendered for every load (its time is the load's).
 #[cfg(feature = "ssr")]
-pub fn summary_html(dashboard: &Dashboard) -> String {
+pub fn summary_html(dashboard: &Dashboard, at: Timestamp) -> String {
     let total = dashboard.services.len();
     let environments = dashboard.environments.len();
     let summary = format!(
@@ -225,7 +225,6 @@ pub fn summary_html(dashboard: &Dashboard) -> String {
         environments,
         plural(environments, "environment", "environments"),
     );
-    let at = dashboard.generated_at;
     // One line, so the matrix starts high on a laptop screen.
     view! {
         <p class="muted">

@@ -14,5 +14,7 @@ mod probe;
 pub use classify::{ProbeAnswer, Verdict, classify};
 pub use combine::combine;
 pub use debounce::{Debounce, Transition};
-pub use monitor::{HealthEvent, HealthMonitor, MonitorStats, MonitoredTarget, targets_of};
+pub use monitor::{
+    HealthEvent, HealthMonitor, HealthSnapshot, MonitorStats, MonitoredTarget, targets_of,
+};
 pub use probe::{ProbeResult, ProbeSettings, Prober};

@@ -96,10 +96,28 @@ struct TargetState {
 
 type Key = (EnvName, ServiceName);
 
+/// The state shown for every target, in configuration order, as of one change: shared by every
+/// reader until the next change, so a page load or an API call copies nothing.
+#[derive(Debug)]
+pub struct HealthSnapshot {
+    /// Moves on with every change of what is shown (a probe round, a resume): equal numbers
+    /// mean equal snapshots.
+    pub generation: u64,
+    pub targets: Vec<(EnvName, ServiceName, HealthSummary)>,
+}
+
+/// Every target's state, and the snapshot of them last handed out (`None` after a change,
+/// until the next reader makes it again).
+struct States {
+    by_target: HashMap<Key, TargetState>,
+    generation: u64,
+    snapshot: Option<Arc<HealthSnapshot>>,
+}
+
 pub struct HealthMonitor {
     settings: HealthSettings,
     targets: Vec<MonitoredTarget>,
-    states: Mutex<HashMap<Key, TargetState>>,
+    states: Mutex<States>,
     events: broadcast::Sender<HealthEvent>,
     store: Arc<dyn Store>,
     prober: Prober,
@@ -154,7 +172,11 @@ impl HealthMonitor {
         Ok(Self {
             settings,
             targets,
-            states: Mutex::new(states),
+            states: Mutex::new(States {
+                by_target: states,
+                generation: 0,
+                snapshot: None,
+            }),
             events: broadcast::channel(1024).0,
             store,
             prober,
@@ -175,16 +197,28 @@ impl HealthMonitor {
         self.events.subscribe()
     }
 
-    /// The state shown for every target, in configuration order.
-    pub fn snapshot(&self) -> Vec<(EnvName, ServiceName, HealthSummary)> {
-        let states = self.lock();
-        self.targets
+    /// The state shown for every target, in configuration order: made once per change and
+    /// shared by every reader until the next.
+    pub fn snapshot(&self) -> Arc<HealthSnapshot> {
+        let mut states = self.lock();
+        if let Some(snapshot) = &states.snapshot {
+            return snapshot.clone();
+        }
+        let targets = self
+            .targets
             .iter()
             .filter_map(|t| {
                 let key = (t.environment.clone(), t.service.clone());
-                states.get(&key).map(|s| (key.0, key.1, s.summary.clone()))
+                let state = states.by_target.get(&key)?;
+                Some((key.0, key.1, state.summary.clone()))
             })
-            .collect()
+            .collect();
+        let snapshot = Arc::new(HealthSnapshot {
+            generation: states.generation,
+            targets,
+        });
+        states.snapshot = Some(snapshot.clone());
+        snapshot
     }
 
     /// The state shown for a target: "unknown, not probed yet" before the first round.
@@ -195,6 +229,7 @@ impl HealthMonitor {
 
     pub fn summary(&self, environment: &EnvName, service: &ServiceName) -> Option<HealthSummary> {
         self.lock()
+            .by_target
             .get(&(environment.clone(), service.clone()))
             .map(|s| s.summary.clone())
     }
@@ -207,6 +242,7 @@ impl HealthMonitor {
         service: &ServiceName,
     ) -> Option<EcsServiceState> {
         self.lock()
+            .by_target
             .get(&(environment.clone(), service.clone()))
             .and_then(|s| s.ecs.clone())
     }
@@ -218,13 +254,23 @@ impl HealthMonitor {
         service: &ServiceName,
     ) -> Option<HealthSample> {
         self.lock()
+            .by_target
             .get(&(environment.clone(), service.clone()))
             .and_then(|s| s.minute.clone())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, TargetState>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, States> {
         // A panic elsewhere while holding the lock leaves plain data behind, still usable.
         self.states.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The states, to change what is shown: the snapshot handed out so far is dropped and the
+    /// generation moves on.
+    fn change(&self) -> std::sync::MutexGuard<'_, States> {
+        let mut states = self.lock();
+        states.generation += 1;
+        states.snapshot = None;
+        states
     }
 
     /// Picks up where the last run left off: each target starts in its last recorded state
@@ -237,9 +283,9 @@ impl HealthMonitor {
                 return;
             }
         };
-        let mut states = self.lock();
+        let mut states = self.change();
         for t in latest {
-            if let Some(state) = states.get_mut(&(t.environment, t.service)) {
+            if let Some(state) = states.by_target.get_mut(&(t.environment, t.service)) {
                 state.debounce = Debounce::resume(state.debounce.failures_to_fail(), t.to);
                 state.summary.state = t.to;
                 state.summary.reason = t.reason;
@@ -342,7 +388,7 @@ impl HealthMonitor {
         if holds && before == Some(false) {
             tracing::info!("this console now writes the health history");
             self.resume().await;
-            for state in self.lock().values_mut() {
+            for state in self.lock().by_target.values_mut() {
                 state.minute = None;
             }
         } else if !holds && before != Some(false) {
@@ -373,10 +419,10 @@ impl HealthMonitor {
         let mut finished_minutes = Vec::new();
         let mut observed = Vec::new();
         {
-            let mut states = self.lock();
+            let mut states = self.change();
             for (i, (target, native)) in self.targets.iter().zip(native).enumerate() {
                 let key = (target.environment.clone(), target.service.clone());
-                let Some(state) = states.get_mut(&key) else {
+                let Some(state) = states.by_target.get_mut(&key) else {
                     continue;
                 };
                 let probe = http.remove(&i);
@@ -542,6 +588,7 @@ impl HealthMonitor {
     pub async fn flush_minutes(&self) {
         let partial: Vec<HealthSample> = self
             .lock()
+            .by_target
             .values_mut()
             .filter_map(|s| s.minute.take())
             .collect();

@@ -144,6 +144,11 @@ impl Catalog {
         self.changes.subscribe()
     }
 
+    /// The count of refreshes that changed what is served or what is wrong.
+    pub fn generation(&self) -> u64 {
+        *self.changes.borrow()
+    }
+
     /// Every runbook that can be read, by path; of two with the same address, the first.
     pub fn runbooks(&self) -> Vec<Arc<Runbook>> {
         served(&self.read().good)

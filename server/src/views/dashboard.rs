@@ -1,7 +1,10 @@
 //! The dashboard matrix, from the configuration (what exists), the store (what the console has
 //! seen running, and the deploys under way) and the monitor (health now).
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use flightdeck_app::model::{
     BackendSummary, Cell, CellHealth, Dashboard, DeployState, EnvName, EnvironmentColumn,
@@ -13,58 +16,127 @@ use crate::{
     config::{Backend, Config},
     error::AppError,
     incidents::{self, windows},
-    store::VersionRecord,
+    store::{IncidentRecord, VersionRecord},
 };
 
+/// A matrix as built, with the fingerprint the revision count compares.
+pub struct BuiltMatrix {
+    pub dashboard: Dashboard,
+    pub fingerprint: u64,
+}
+
+/// Everything a matrix is built from besides the configuration (fixed for the process): when
+/// a load reads the same as the last build did, the last matrix is still right.
+#[derive(PartialEq)]
+pub(super) struct MatrixInputs {
+    /// The store's count of new versions (the versions are read again only when it moves).
+    versions: i64,
+    /// The monitor's count of changes shown.
+    health: u64,
+    /// The runbook catalog's count of changes (the runbook links).
+    runbooks: u64,
+    /// The deploys under way: where, which job, and whether it waits for an approval.
+    deploys: Vec<(EnvName, ServiceName, i64, DeployState)>,
+    incidents: Vec<IncidentRecord>,
+    /// The freeze windows as they stand at the load's time.
+    freezes: Vec<FreezeNotice>,
+}
+
 impl Views {
-    pub async fn dashboard(&self) -> Result<Dashboard, AppError> {
-        let versions = self.current_versions().await?;
-        let health: HealthNow = self
-            .health
-            .snapshot()
-            .into_iter()
+    /// The matrix now. Every call reads what another console could have changed (the count of
+    /// versions, the deploys under way, the open incidents) and what changes here (health,
+    /// runbooks, the freezes at this moment). Only when any of it differs from the last build
+    /// is the matrix built again: building 150 cells, hashing them and dropping them was most
+    /// of a dashboard load's work, and the inputs move far less often than pages load.
+    pub(super) async fn dashboard(&self) -> Result<Arc<BuiltMatrix>, AppError> {
+        let (versions_token, versions) = self.current_versions().await?;
+        let health = self.health.snapshot();
+        let unfinished = self.store.unfinished_deployments().await?;
+        let open = self.store.open_incidents().await?;
+        let now = Timestamp::now();
+        let inputs = MatrixInputs {
+            versions: versions_token,
+            health: health.generation,
+            runbooks: self.runbooks.generation(),
+            deploys: unfinished
+                .iter()
+                .map(|job| {
+                    let (env, service) = (job.environment.clone(), job.service.clone());
+                    (env, service, job.id, job.state)
+                })
+                .collect(),
+            incidents: open,
+            freezes: freeze_notices(&self.config, now),
+        };
+        {
+            let last = self.built.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, built)) = last.as_ref().filter(|(read, _)| *read == inputs) {
+                return Ok(built.clone());
+            }
+        }
+
+        let health: HealthNow = health
+            .targets
+            .iter()
             .map(|(env, service, summary)| ((env, service), summary))
             .collect();
-        let unfinished = self.store.unfinished_deployments().await?;
-        let awaiting: HashSet<i64> = unfinished
+        let deploying: DeployingNow = inputs
+            .deploys
             .iter()
-            .filter(|job| job.state == DeployState::AwaitingApproval)
-            .map(|job| job.id)
-            .collect();
-        let deploying: DeployingNow = unfinished
-            .into_iter()
-            .map(|job| ((job.environment, job.service), job.id))
+            .map(|(env, service, id, _)| ((env, service), *id))
             .collect();
         let mut dashboard = build(
             &self.config,
             &versions,
             &health,
             &deploying,
-            Timestamp::now(),
+            now,
             self.revisions.current(),
         );
+        let awaiting: HashSet<i64> = inputs
+            .deploys
+            .iter()
+            .filter(|(_, _, _, state)| *state == DeployState::AwaitingApproval)
+            .map(|(_, _, id, _)| *id)
+            .collect();
         let mut links = self.runbook_links();
-        let open = self.store.open_incidents().await?;
         for row in &mut dashboard.services {
             row.runbooks_href = links.remove(&row.name);
             let cells = row.cells.iter_mut().zip(&self.config.environments);
             for (cell, env) in cells.filter(|(c, _)| c.configured()) {
                 cell.awaiting_approval = cell.deploying.is_some_and(|id| awaiting.contains(&id));
-                cell.incident = open
+                cell.incident = inputs
+                    .incidents
                     .iter()
                     .find(|i| incidents::covers(i, &env.name, &row.name))
                     .map(|i| i.id);
             }
         }
-        Ok(dashboard)
+        let built = Arc::new(BuiltMatrix {
+            fingerprint: super::revisions::fingerprint(&dashboard),
+            dashboard,
+        });
+        *self.built.lock().unwrap_or_else(|p| p.into_inner()) = Some((inputs, built.clone()));
+        Ok(built)
+    }
+
+    /// The matrix as the JSON API gives it: as of now, with its revision.
+    pub async fn dashboard_now(&self) -> Result<Dashboard, AppError> {
+        let built = self.dashboard().await?;
+        Ok(Dashboard {
+            // Read now, even when it was built earlier from the same inputs.
+            generated_at: Timestamp::now(),
+            revision: self.revisions.observe(built.fingerprint),
+            ..built.dashboard.clone()
+        })
     }
 }
 
 /// Health as the monitor shows it now, per (environment, service).
-pub type HealthNow = HashMap<(EnvName, ServiceName), HealthSummary>;
+pub type HealthNow<'a> = HashMap<(&'a EnvName, &'a ServiceName), &'a HealthSummary>;
 
 /// Unfinished deploys per (environment, service).
-pub type DeployingNow = HashMap<(EnvName, ServiceName), i64>;
+pub type DeployingNow<'a> = HashMap<(&'a EnvName, &'a ServiceName), i64>;
 
 pub fn build(
     config: &Config,
@@ -74,16 +146,12 @@ pub fn build(
     now: Timestamp,
     revision: u64,
 ) -> Dashboard {
+    // Looked up by borrowed names: two cloned names per cell were most of a build's
+    // allocations.
     let known: HashMap<(&EnvName, &ServiceName), &VersionRecord> = versions
         .iter()
         .map(|v| ((&v.environment, &v.service), v))
         .collect();
-    // Looked up by borrowed names: two cloned names per cell were most of a build's
-    // allocations.
-    let health: HashMap<(&EnvName, &ServiceName), &HealthSummary> =
-        health.iter().map(|((e, s), h)| ((e, s), h)).collect();
-    let deploying: HashMap<(&EnvName, &ServiceName), i64> =
-        deploying.iter().map(|((e, s), id)| ((e, s), *id)).collect();
 
     let environments = config
         .environments
@@ -163,22 +231,27 @@ pub fn build(
         revision,
         environments,
         services,
-        freezes: config
-            .freezes
-            .iter()
-            .map(|w| {
-                let on = windows::occurrence_at(w, now);
-                let after = on.map_or(now, |o| o.end);
-                FreezeNotice {
-                    name: w.name.clone(),
-                    scope: windows::scope(w),
-                    reason: w.reason.clone(),
-                    on_until: on.map(|o| o.end),
-                    next: windows::next_after(w, after).map(|o| (o.start, o.end)),
-                }
-            })
-            .collect(),
+        freezes: freeze_notices(config, now),
     }
+}
+
+/// The configured freeze windows as they stand at `now`: on until when, and the next one.
+fn freeze_notices(config: &Config, now: Timestamp) -> Vec<FreezeNotice> {
+    config
+        .freezes
+        .iter()
+        .map(|w| {
+            let on = windows::occurrence_at(w, now);
+            let after = on.map_or(now, |o| o.end);
+            FreezeNotice {
+                name: w.name.clone(),
+                scope: windows::scope(w),
+                reason: w.reason.clone(),
+                on_until: on.map(|o| o.end),
+                next: windows::next_after(w, after).map(|o| (o.start, o.end)),
+            }
+        })
+        .collect()
 }
 
 /// What runs in one environment, for [`differences`].

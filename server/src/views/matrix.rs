@@ -11,9 +11,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use flightdeck_app::model::{Dashboard, EnvironmentColumn, FreezeNotice, MatrixView, ServiceRow};
+use flightdeck_app::model::{Dashboard, MatrixView, Timestamp};
 
-use super::Views;
+use super::{BuiltMatrix, Views};
 use crate::error::AppError;
 
 /// The last matrix rendered, and its HTML.
@@ -23,45 +23,32 @@ pub struct MatrixCache {
 }
 
 struct Rendered {
-    shown: Shown,
+    /// The matrix it was rendered from: the same one again (a load that found nothing
+    /// changed) is known without comparing.
+    built: Arc<BuiltMatrix>,
     html: Arc<str>,
 }
 
-/// What the table shows: the matrix without the time it was read at and its revision.
-struct Shown {
-    environments: Vec<EnvironmentColumn>,
-    services: Vec<ServiceRow>,
-    freezes: Vec<FreezeNotice>,
-}
-
-impl Shown {
-    fn of(dashboard: &Dashboard) -> Self {
-        Self {
-            environments: dashboard.environments.clone(),
-            services: dashboard.services.clone(),
-            freezes: dashboard.freezes.clone(),
-        }
-    }
-
-    fn is(&self, dashboard: &Dashboard) -> bool {
-        self.environments == dashboard.environments
-            && self.services == dashboard.services
-            && self.freezes == dashboard.freezes
-    }
+/// Whether two matrices show the same: everything but the time they were read at and their
+/// revision.
+fn shows_the_same(a: &Dashboard, b: &Dashboard) -> bool {
+    a.environments == b.environments && a.services == b.services && a.freezes == b.freezes
 }
 
 impl MatrixCache {
-    /// The table's HTML for `dashboard`: the last one when it shows the same, else rendered now.
-    pub fn table(&self, dashboard: &Dashboard) -> Arc<str> {
+    /// The table's HTML for `built`: the last one when it shows the same, else rendered now.
+    pub fn table(&self, built: &Arc<BuiltMatrix>) -> Arc<str> {
         let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(rendered) = last.as_ref().filter(|r| r.shown.is(dashboard)) {
+        if let Some(rendered) = last.as_ref().filter(|r| {
+            Arc::ptr_eq(&r.built, built) || shows_the_same(&r.built.dashboard, &built.dashboard)
+        }) {
             return rendered.html.clone();
         }
         // Rendered outside the lock: loads of an unchanged matrix do not wait for it.
         drop(last);
-        let html: Arc<str> = flightdeck_app::pages::dashboard::table_html(dashboard).into();
+        let html: Arc<str> = flightdeck_app::pages::dashboard::table_html(&built.dashboard).into();
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(Rendered {
-            shown: Shown::of(dashboard),
+            built: built.clone(),
             html: html.clone(),
         });
         html
@@ -71,40 +58,46 @@ impl MatrixCache {
 impl Views {
     /// The dashboard as its page shows it: the summary line of this load and the table.
     pub async fn dashboard_matrix(&self) -> Result<MatrixView, AppError> {
-        let mut dashboard = self.dashboard().await?;
-        dashboard.revision = self.revisions.observe(&dashboard);
-        let table = self.matrix.table(&dashboard);
-        let mut html = flightdeck_app::pages::dashboard::summary_html(&dashboard);
+        let built = self.dashboard().await?;
+        let revision = self.revisions.observe(built.fingerprint);
+        let table = self.matrix.table(&built);
+        let mut html =
+            flightdeck_app::pages::dashboard::summary_html(&built.dashboard, Timestamp::now());
         html.push_str(&table);
-        Ok(MatrixView {
-            revision: dashboard.revision,
-            html,
-        })
+        Ok(MatrixView { revision, html })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use flightdeck_app::model::{Dashboard, HealthState};
+    use std::sync::Arc;
 
-    use super::MatrixCache;
+    use flightdeck_app::model::HealthState;
 
-    fn matrix(version: &str, at: i64) -> Dashboard {
-        super::super::one_cell_matrix(HealthState::Healthy, version, at)
+    use super::{BuiltMatrix, MatrixCache};
+
+    fn matrix(version: &str, at: i64) -> Arc<BuiltMatrix> {
+        Arc::new(BuiltMatrix {
+            dashboard: super::super::one_cell_matrix(HealthState::Healthy, version, at),
+            fingerprint: 0,
+        })
     }
 
     #[test]
     fn the_table_is_rendered_again_only_when_what_it_shows_changed() {
         let cache = MatrixCache::default();
-        let first = cache.table(&matrix("1.0.0", 1_000));
+        let first_matrix = matrix("1.0.0", 1_000);
+        let first = cache.table(&first_matrix);
         assert!(first.contains("1.0.0"), "{first}");
         assert!(
             first.contains("The &lt;b&gt;shop&lt;/b&gt;"),
             "escaped: {first}"
         );
-        // Read again a minute later, unchanged: the very same HTML, not a new render.
+        // The same matrix again (nothing changed since it was built): the same HTML.
+        assert!(Arc::ptr_eq(&first, &cache.table(&first_matrix)));
+        // Built again a minute later, unchanged: the very same HTML, not a new render.
         let again = cache.table(&matrix("1.0.0", 61_000));
-        assert!(std::sync::Arc::ptr_eq(&first, &again));
+        assert!(Arc::ptr_eq(&first, &again));
         // A new version is a new table.
         let changed = cache.table(&matrix("1.1.0", 62_000));
         assert!(

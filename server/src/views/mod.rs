@@ -22,6 +22,7 @@ use crate::{
     runbooks::Catalog, store::Store,
 };
 
+pub use dashboard::BuiltMatrix;
 pub use deploys::Detail;
 pub use revisions::Revisions;
 
@@ -42,6 +43,8 @@ pub struct Views {
     matrix: matrix::MatrixCache,
     /// The newest version of every pair, with the store's `versions_token` it was read at.
     versions: std::sync::Mutex<Option<(i64, Arc<Vec<crate::store::VersionRecord>>)>>,
+    /// The last matrix built, with what it was built from.
+    built: std::sync::Mutex<Option<(dashboard::MatrixInputs, Arc<BuiltMatrix>)>>,
 }
 
 impl Views {
@@ -65,16 +68,17 @@ impl Views {
             revisions,
             matrix: matrix::MatrixCache::default(),
             versions: std::sync::Mutex::new(None),
+            built: std::sync::Mutex::new(None),
         }
     }
 
     /// What runs where, as the dashboard shows it: read again only when the store's count of
     /// new versions moved (every load reads the count, so a version another console recorded
     /// shows at once). The records' `last_seen` may be older than the store's; the matrix
-    /// does not show it.
+    /// does not show it. Answers the count with them.
     async fn current_versions(
         &self,
-    ) -> Result<Arc<Vec<crate::store::VersionRecord>>, crate::error::AppError> {
+    ) -> Result<(i64, Arc<Vec<crate::store::VersionRecord>>), crate::error::AppError> {
         let token = self.store.versions_token().await?;
         let kept = {
             let kept = self.versions.lock().unwrap_or_else(|p| p.into_inner());
@@ -83,12 +87,12 @@ impl Views {
                 .map(|(_, versions)| versions.clone())
         };
         if let Some(versions) = kept {
-            return Ok(versions);
+            return Ok((token, versions));
         }
         // Read after the count: at least as new as it, so keeping it under that count is safe.
         let versions = Arc::new(self.store.current_versions().await?);
         *self.versions.lock().unwrap_or_else(|p| p.into_inner()) = Some((token, versions.clone()));
-        Ok(versions)
+        Ok((token, versions))
     }
 }
 

@@ -44,12 +44,11 @@ impl Revisions {
         }
     }
 
-    /// Notes a matrix just built and answers the revision it is: one more when it differs
+    /// Notes a matrix just built, by its [`fingerprint`], and answers the revision it is: one more when it differs
     /// from the last one built. Page loads call this too, so a page rendered from a fresh
     /// matrix carries the revision its stream will announce, instead of one the loop (idle
     /// while nobody followed) would count up right after it opens, reloading what it shows.
-    pub fn observe(&self, matrix: &flightdeck_app::model::Dashboard) -> u64 {
-        let hash = fingerprint(matrix);
+    pub fn observe(&self, hash: u64) -> u64 {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         if last.is_some_and(|l| l != hash) {
             self.count.send_modify(|n| *n += 1);
@@ -88,7 +87,7 @@ impl Revisions {
             if self.count.receiver_count() > 0 || first {
                 match views.dashboard().await {
                     Ok(matrix) => {
-                        self.observe(&matrix);
+                        self.observe(matrix.fingerprint);
                         first = false;
                     }
                     Err(e) => tracing::warn!(error = %e, "cannot check the dashboard for changes"),
@@ -115,7 +114,7 @@ impl Revisions {
 }
 
 /// What the matrix shows, as a hash: everything but the time it was built and its revision.
-fn fingerprint(matrix: &flightdeck_app::model::Dashboard) -> u64 {
+pub(super) fn fingerprint(matrix: &flightdeck_app::model::Dashboard) -> u64 {
     let mut hasher = DefaultHasher::new();
     for service in &matrix.services {
         service.runbooks_href.hash(&mut hasher);
@@ -151,15 +150,18 @@ mod tests {
     #[test]
     fn a_matrix_counts_once_whoever_builds_it_first() {
         let revisions = Revisions::new();
-        let first = revisions.observe(&matrix(HealthState::Healthy, 0));
+        let first = revisions.observe(fingerprint(&matrix(HealthState::Healthy, 0)));
         // The same matrix again, from a page load or the loop: the same revision.
-        assert_eq!(revisions.observe(&matrix(HealthState::Healthy, 0)), first);
+        assert_eq!(
+            revisions.observe(fingerprint(&matrix(HealthState::Healthy, 0))),
+            first
+        );
         // A page load sees the change first: its page carries the new revision, and the
         // loop's check of the same matrix after it announces nothing more.
-        let changed = revisions.observe(&matrix(HealthState::Unhealthy, 0));
+        let changed = revisions.observe(fingerprint(&matrix(HealthState::Unhealthy, 0)));
         assert_eq!(changed, first + 1);
         assert_eq!(
-            revisions.observe(&matrix(HealthState::Unhealthy, 0)),
+            revisions.observe(fingerprint(&matrix(HealthState::Unhealthy, 0))),
             changed
         );
         assert_eq!(revisions.current(), changed);

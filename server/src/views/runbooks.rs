@@ -137,12 +137,13 @@ impl Views {
         let health: Vec<TargetHealth> = self
             .health
             .snapshot()
-            .into_iter()
+            .targets
+            .iter()
             .filter(|(_, service, _)| shown.contains(service))
             .map(|(environment, service, health)| TargetHealth {
-                environment,
-                service,
-                health,
+                environment: environment.clone(),
+                service: service.clone(),
+                health: health.clone(),
             })
             .collect();
         let health = HealthNow {
