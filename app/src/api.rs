@@ -451,8 +451,9 @@ pub async fn load_health_now(services: String) -> Result<HealthNow, ConsoleError
             let targets = console
                 .health(&caller)
                 .await?
-                .into_iter()
+                .iter()
                 .filter(|t| wanted.contains(&t.service.as_str()))
+                .cloned()
                 .collect();
             Ok(HealthNow {
                 generated_at: crate::model::Timestamp::now(),

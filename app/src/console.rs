@@ -136,7 +136,8 @@ pub trait Console: Send + Sync + 'static {
     -> Result<(), ConsoleError>;
 
     /// The health of every service in every environment, in configuration order.
-    async fn health(&self, caller: &Caller) -> Result<Vec<TargetHealth>, ConsoleError>;
+    /// Shared, not copied: one list per change of what the monitor shows.
+    async fn health(&self, caller: &Caller) -> Result<Arc<Vec<TargetHealth>>, ConsoleError>;
 
     /// Queues a deploy, rollback or promotion; a held lock is `Conflict` naming the holder.
     async fn request_deploy(

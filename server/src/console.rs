@@ -330,19 +330,9 @@ impl Console for ConsoleService {
         Ok(self.views.runbook_problems())
     }
 
-    async fn health(&self, caller: &Caller) -> Result<Vec<TargetHealth>, ConsoleError> {
+    async fn health(&self, caller: &Caller) -> Result<Arc<Vec<TargetHealth>>, ConsoleError> {
         authorize(caller, Action::View)?;
-        Ok(self
-            .health
-            .snapshot()
-            .targets
-            .iter()
-            .map(|(environment, service, health)| TargetHealth {
-                environment: environment.clone(),
-                service: service.clone(),
-                health: health.clone(),
-            })
-            .collect())
+        Ok(self.health.snapshot().targets.clone())
     }
 
     async fn me(&self, caller: &Caller) -> Result<Me, ConsoleError> {

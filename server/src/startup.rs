@@ -199,6 +199,7 @@ impl Application {
             metrics: Arc::new(Metrics::new(health.stats())),
             deploy_changes: engine.changes(),
             revisions: revisions.clone(),
+            health_json: Arc::default(),
             logs,
             stopping: stopping.clone(),
         };

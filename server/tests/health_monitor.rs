@@ -133,7 +133,7 @@ async fn each_answer_shows_as_its_state_with_the_reason() {
         .snapshot()
         .targets
         .iter()
-        .map(|(_, s, h)| (s.to_string(), h.state))
+        .map(|t| (t.service.to_string(), t.health.state))
         .collect();
     assert!(
         first.contains(&("error".to_owned(), HealthState::Unknown)),
@@ -146,8 +146,8 @@ async fn each_answer_shows_as_its_state_with_the_reason() {
         shown
             .targets
             .iter()
-            .find(|(_, s, _)| s.as_str() == name)
-            .map(|(_, _, h)| h.clone())
+            .find(|t| t.service.as_str() == name)
+            .map(|t| t.health.clone())
             .unwrap()
     };
     let ok = get("ok");

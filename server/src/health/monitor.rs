@@ -12,7 +12,9 @@ use std::{
     time::Duration,
 };
 
-use flightdeck_app::model::{EnvName, HealthState, HealthSummary, ServiceName, Timestamp};
+use flightdeck_app::model::{
+    EnvName, HealthState, HealthSummary, ServiceName, TargetHealth, Timestamp,
+};
 use prometheus_client::metrics::counter::Counter;
 use tokio::{
     sync::broadcast,
@@ -103,7 +105,8 @@ pub struct HealthSnapshot {
     /// Moves on with every change of what is shown (a probe round, a resume): equal numbers
     /// mean equal snapshots.
     pub generation: u64,
-    pub targets: Vec<(EnvName, ServiceName, HealthSummary)>,
+    /// Shared as it is by `GET /api/v1/health`, which serializes it once per snapshot.
+    pub targets: Arc<Vec<TargetHealth>>,
 }
 
 /// Every target's state, and the snapshot of them last handed out (`None` after a change,
@@ -210,12 +213,16 @@ impl HealthMonitor {
             .filter_map(|t| {
                 let key = (t.environment.clone(), t.service.clone());
                 let state = states.by_target.get(&key)?;
-                Some((key.0, key.1, state.summary.clone()))
+                Some(TargetHealth {
+                    environment: key.0,
+                    service: key.1,
+                    health: state.summary.clone(),
+                })
             })
             .collect();
         let snapshot = Arc::new(HealthSnapshot {
             generation: states.generation,
-            targets,
+            targets: Arc::new(targets),
         });
         states.snapshot = Some(snapshot.clone());
         snapshot

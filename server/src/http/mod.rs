@@ -66,6 +66,8 @@ pub struct AppState {
     pub deploy_changes: tokio::sync::watch::Receiver<u64>,
     /// The dashboard's count of changes (`/api/v1/dashboard/events`).
     pub revisions: Arc<crate::views::Revisions>,
+    /// `GET /api/v1/health` as last written.
+    pub health_json: Arc<api::HealthJson>,
     /// Reads and follows logs (`/api/v1/logs/...`).
     pub logs: Arc<crate::logs::LogService>,
     /// Cancelled when the server shuts down: long-lived responses end then.

@@ -78,7 +78,7 @@ impl Views {
         let health: HealthNow = health
             .targets
             .iter()
-            .map(|(env, service, summary)| ((env, service), summary))
+            .map(|t| ((&t.environment, &t.service), &t.health))
             .collect();
         let deploying: DeployingNow = inputs
             .deploys

@@ -139,12 +139,8 @@ impl Views {
             .snapshot()
             .targets
             .iter()
-            .filter(|(_, service, _)| shown.contains(service))
-            .map(|(environment, service, health)| TargetHealth {
-                environment: environment.clone(),
-                service: service.clone(),
-                health: health.clone(),
-            })
+            .filter(|t| shown.contains(&t.service))
+            .cloned()
             .collect();
         let health = HealthNow {
             generated_at: Timestamp::now(),
