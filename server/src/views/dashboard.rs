@@ -61,8 +61,12 @@ impl Views {
             deploys: unfinished
                 .iter()
                 .map(|job| {
-                    let (env, service) = (job.environment.clone(), job.service.clone());
-                    (env, service, job.id, job.state)
+                    (
+                        job.environment.clone(),
+                        job.service.clone(),
+                        job.id,
+                        job.state,
+                    )
                 })
                 .collect(),
             incidents: open,
