@@ -28,7 +28,7 @@ use crate::{
     logs::LogService,
     notify::Notifier,
     runbooks::Catalog,
-    store::{self, OpenError, Store, StoreError},
+    store::{self, KeptReads, OpenError, Store, StoreError},
     tls::{self, TlsError},
     views::{Revisions, Views},
 };
@@ -151,9 +151,11 @@ impl Application {
         let runbooks = Arc::new(Catalog::new(config.clone()));
         let measurer = Arc::new(Measurer::new(config.clone(), store.clone(), clock.clone()).await);
         let revisions = Arc::new(Revisions::new());
+        // Shared by the dashboard and the incident banner on every page.
+        let kept = Arc::new(KeptReads::new(store.clone()));
         let views = Arc::new(Views::new(
             config.clone(),
-            store.clone(),
+            kept.clone(),
             health.clone(),
             backends.clone(),
             runbooks.clone(),
@@ -175,7 +177,7 @@ impl Application {
         ));
         let incidents = Arc::new(IncidentService::new(
             config.clone(),
-            store.clone(),
+            kept,
             auth.clone(),
             runbooks.clone(),
             clock.clone(),

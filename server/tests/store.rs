@@ -90,6 +90,7 @@ store_suite!(
     a_lease_has_one_holder_until_it_expires_or_is_released,
     measured_costs_replace_the_month_and_a_failure_keeps_them,
     an_incident_keeps_its_timeline_until_it_is_resolved_once,
+    kept_reads_see_another_consoles_deploys_and_incidents_on_the_next_read,
 );
 
 async fn a_fresh_database_is_migrated_and_answers(db: TestDb) {
@@ -120,7 +121,7 @@ async fn the_same_version_extends_its_period(db: TestDb) {
         .record_version(&obs("dev", "api", "1.0.0", Some("sha256:aa"), 1_000))
         .await
         .unwrap();
-    let token = store.versions_token().await.unwrap();
+    let token = store.change_counts().await.unwrap().versions;
     let again = store
         .record_version(&obs("dev", "api", "1.0.0", Some("sha256:aa"), 5_000))
         .await
@@ -128,7 +129,7 @@ async fn the_same_version_extends_its_period(db: TestDb) {
     assert_eq!(first, Recorded::NewVersion);
     assert_eq!(again, Recorded::StillRunning);
     // What runs did not change: a reader may keep what it read.
-    assert_eq!(store.versions_token().await.unwrap(), token);
+    assert_eq!(store.change_counts().await.unwrap().versions, token);
 
     let history = store
         .version_history(&env("dev"), &svc("api"), 10)
@@ -146,7 +147,7 @@ async fn a_new_version_starts_a_new_period(db: TestDb) {
         .record_version(&obs("dev", "api", "1.0.0", None, 1_000))
         .await
         .unwrap();
-    let token = store.versions_token().await.unwrap();
+    let token = store.change_counts().await.unwrap().versions;
     let changed = store
         .record_version(&obs("dev", "api", "1.1.0", None, 2_000))
         .await
@@ -159,7 +160,7 @@ async fn a_new_version_starts_a_new_period(db: TestDb) {
     assert_eq!(changed, Recorded::NewVersion);
     assert_eq!(back, Recorded::NewVersion);
     // Each new period moves the count readers keep current_versions by.
-    assert_eq!(store.versions_token().await.unwrap(), token + 2);
+    assert_eq!(store.change_counts().await.unwrap().versions, token + 2);
 
     let versions: Vec<String> = store
         .version_history(&env("dev"), &svc("api"), 10)
@@ -1217,4 +1218,86 @@ async fn an_incident_keeps_its_timeline_until_it_is_resolved_once(db: TestDb) {
         .collect();
     assert_eq!(past, [first.id]);
     assert_eq!(store.incident(999_999).await.unwrap(), None);
+}
+
+/// Two consoles on one database: what one keeps (`KeptReads`) shows what the other changed on
+/// its next read, because every change to a deployment or an incident moves that count (by
+/// trigger), while a change that touches neither leaves them, and what was read, alone.
+async fn kept_reads_see_another_consoles_deploys_and_incidents_on_the_next_read(db: TestDb) {
+    use flightdeck::store::{EntryKind, EntryRecord, IncidentStore, KeptReads, NewIncident};
+    use flightdeck_app::model::Severity;
+
+    let here = KeptReads::new(Arc::new(db.open().await));
+    let there = db.open().await;
+    let at = Timestamp::from_unix_millis;
+    let before = here.current().await.unwrap();
+    assert!(before.unfinished.is_empty() && before.open_incidents.is_empty());
+
+    let Enqueued::Created(job) = there
+        .create_deployment(&deploy_request("prod", "api", "ada", "k"))
+        .await
+        .unwrap()
+    else {
+        panic!("queued");
+    };
+    let queued = here.current().await.unwrap();
+    assert_eq!(
+        queued.unfinished.iter().map(|j| j.id).collect::<Vec<_>>(),
+        [job.id]
+    );
+    assert!(queued.counts.deployments > before.counts.deployments);
+    assert_eq!(
+        (queued.counts.incidents, queued.counts.versions),
+        (before.counts.incidents, before.counts.versions),
+        "a deploy moves only its own count"
+    );
+
+    there.claim_queued(at(10)).await.unwrap().unwrap();
+    let running = here.current().await.unwrap();
+    assert_eq!(running.unfinished[0].state, DeployState::Running);
+    // A heartbeat changes the row too: the count moves, so nothing read can lag behind it.
+    there.heartbeat(job.id, at(20)).await.unwrap();
+    assert!(here.current().await.unwrap().counts.deployments > running.counts.deployments);
+
+    let declared = there
+        .create_incident(&NewIncident {
+            title: "Checkout errors".to_owned(),
+            severity: Severity::Sev2,
+            environments: vec![env("prod")],
+            services: vec![svc("api")],
+            runbooks: vec![],
+            lead: "ada".to_owned(),
+            declared_by: "bob".to_owned(),
+            at: at(1_000),
+        })
+        .await
+        .unwrap();
+    let open = here.open_incidents().await.unwrap();
+    assert_eq!(open.iter().map(|i| i.id).collect::<Vec<_>>(), [declared.id]);
+
+    // A timeline entry is not part of the record: what was read is kept, not read again.
+    let counted = here.current().await.unwrap();
+    let note = EntryRecord {
+        at: at(1_500),
+        kind: EntryKind::Note,
+        author: "ada".into(),
+        text: "rolling back".into(),
+    };
+    assert!(
+        there
+            .add_incident_entry(declared.id, &note, at(1_500))
+            .await
+            .unwrap()
+    );
+    let noted = here.current().await.unwrap();
+    assert_eq!(noted.counts, counted.counts);
+    assert!(Arc::ptr_eq(&noted.open_incidents, &counted.open_incidents));
+
+    assert!(
+        there
+            .resolve_incident(declared.id, "ada", "rolled back", at(2_000))
+            .await
+            .unwrap()
+    );
+    assert!(here.open_incidents().await.unwrap().is_empty());
 }

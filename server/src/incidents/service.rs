@@ -20,7 +20,7 @@ use crate::{
     error::AppError,
     health::HealthMonitor,
     runbooks::Catalog,
-    store::{EntryKind, EntryRecord, IncidentRecord, NewIncident, Outcome, Store},
+    store::{EntryKind, EntryRecord, IncidentRecord, KeptReads, NewIncident, Outcome, Store},
 };
 
 /// Past incidents listed on `/incidents`.
@@ -33,6 +33,8 @@ const MAX_BACKDATE_MILLIS: i64 = 7 * 24 * 3_600_000;
 pub struct IncidentService {
     config: Arc<Config>,
     store: Arc<dyn Store>,
+    /// The open incidents, read again only when the store's count of incident changes moved.
+    kept: Arc<KeptReads>,
     auth: Arc<AuthService>,
     runbooks: Arc<Catalog>,
     clock: Arc<dyn Clock>,
@@ -110,14 +112,15 @@ fn parse_time(value: &str) -> Option<Timestamp> {
 impl IncidentService {
     pub fn new(
         config: Arc<Config>,
-        store: Arc<dyn Store>,
+        kept: Arc<KeptReads>,
         auth: Arc<AuthService>,
         runbooks: Arc<Catalog>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             config,
-            store,
+            store: kept.store().clone(),
+            kept,
             auth,
             runbooks,
             clock,
@@ -126,13 +129,7 @@ impl IncidentService {
 
     /// The open incidents, oldest first (the banner on every page).
     pub async fn open(&self) -> Result<Vec<IncidentView>, AppError> {
-        Ok(self
-            .store
-            .open_incidents()
-            .await?
-            .iter()
-            .map(view)
-            .collect())
+        Ok(self.kept.open_incidents().await?.iter().map(view).collect())
     }
 
     pub async fn list(&self, caller: &Caller) -> Result<IncidentList, AppError> {

@@ -16,6 +16,7 @@ mod error;
 pub mod events;
 mod health;
 mod incidents;
+mod kept;
 mod lease;
 mod notify;
 mod secrets;
@@ -39,6 +40,7 @@ pub use health::{
     HealthSample, HealthStore, HealthTotals, HealthTransitionRecord, LatencyStats, Resolution,
 };
 pub use incidents::{EntryKind, EntryRecord, IncidentRecord, IncidentStore, NewIncident};
+pub use kept::{Current, KeptReads};
 pub use lease::{LeaseStore, lease_holder};
 pub use notify::{Attempt, DeliveryRecord, DeliveryState, EventRecord, NewEvent, NotifyStore};
 pub use secrets::{PasswordHash, SecretDigest};
@@ -105,6 +107,19 @@ pub enum Recorded {
     StillRunning,
 }
 
+/// Counts that move with every change, made by any console on the database, in the transaction
+/// that makes it: what a reader reads after a count is at least that new, so it may keep it
+/// until the count moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeCounts {
+    /// Moves with every new version period; extending a period (`last_seen`) does not.
+    pub versions: i64,
+    /// Moves with every change to any deployment, its heartbeat included (kept by triggers).
+    pub deployments: i64,
+    /// Moves with every change to any incident record; timeline entries do not move it.
+    pub incidents: i64,
+}
+
 #[async_trait]
 pub trait Store:
     AccessStore
@@ -130,11 +145,8 @@ pub trait Store:
     /// The newest record of every (environment, service) pair known.
     async fn current_versions(&self) -> Result<Vec<VersionRecord>, StoreError>;
 
-    /// A count that moves whenever a new version is recorded, by any console on the
-    /// database, in the same transaction: `current_versions` read after it is at least that
-    /// new, so a reader may keep it until the count moves. Extending a period (`last_seen`)
-    /// does not move it.
-    async fn versions_token(&self) -> Result<i64, StoreError>;
+    /// The counts of changes, read together: see `ChangeCounts`.
+    async fn change_counts(&self) -> Result<ChangeCounts, StoreError>;
 
     /// The newest `limit` records of one service in one environment, newest first.
     async fn version_history(

@@ -11,8 +11,8 @@ use sqlx::{
 };
 
 use super::{
-    OpenError, Recorded, Store, StoreError, VersionObservation, VersionRecord, VersionSource,
-    redact_url, url::DatabaseUrl,
+    ChangeCounts, OpenError, Recorded, Store, StoreError, VersionObservation, VersionRecord,
+    VersionSource, redact_url, url::DatabaseUrl,
 };
 
 /// How long a writer waits for another one before SQLite answers "busy".
@@ -354,12 +354,23 @@ impl Store for SqlStore {
         rows.into_iter().map(VersionRecord::try_from).collect()
     }
 
-    async fn versions_token(&self) -> Result<i64, StoreError> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query_scalar::<_, i64>("SELECT value FROM change_counts WHERE name = 'versions'")
-                .fetch_one(pool)
+    async fn change_counts(&self) -> Result<ChangeCounts, StoreError> {
+        let rows: Vec<(String, i64)> = on_pool!(self, |pool| {
+            sqlx::query_as("SELECT name, value FROM change_counts")
+                .fetch_all(pool)
                 .await
-        })?)
+        })?;
+        let count = |name: &str| {
+            rows.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, value)| *value)
+                .ok_or_else(|| StoreError::Corrupt(format!("change_counts has no {name:?} row")))
+        };
+        Ok(ChangeCounts {
+            versions: count("versions")?,
+            deployments: count("deployments")?,
+            incidents: count("incidents")?,
+        })
     }
 
     #[tracing::instrument(skip_all, fields(env = %environment, service = %service))]

@@ -16,7 +16,7 @@ use crate::{
     config::{Backend, Config},
     error::AppError,
     incidents::{self, windows},
-    store::{IncidentRecord, VersionRecord},
+    store::{ChangeCounts, VersionRecord},
 };
 
 /// A matrix as built, with the fingerprint the revision count compares.
@@ -29,47 +29,30 @@ pub struct BuiltMatrix {
 /// a load reads the same as the last build did, the last matrix is still right.
 #[derive(PartialEq)]
 pub(super) struct MatrixInputs {
-    /// The store's count of new versions (the versions are read again only when it moves).
-    versions: i64,
+    /// The store's counts of changes: versions, deploys and incidents.
+    store: ChangeCounts,
     /// The monitor's count of changes shown.
     health: u64,
     /// The runbook catalog's count of changes (the runbook links).
     runbooks: u64,
-    /// The deploys under way: where, which job, and whether it waits for an approval.
-    deploys: Vec<(EnvName, ServiceName, i64, DeployState)>,
-    incidents: Vec<IncidentRecord>,
     /// The freeze windows as they stand at the load's time.
     freezes: Vec<FreezeNotice>,
 }
 
 impl Views {
-    /// The matrix now. Every call reads what another console could have changed (the count of
-    /// versions, the deploys under way, the open incidents) and what changes here (health,
-    /// runbooks, the freezes at this moment). Only when any of it differs from the last build
-    /// is the matrix built again: building 150 cells, hashing them and dropping them was most
-    /// of a dashboard load's work, and the inputs move far less often than pages load.
+    /// The matrix now. Every call reads the store's counts of changes (which any console on
+    /// the database moves) and what changes here (health, runbooks, the freezes at this
+    /// moment). Only when any of it differs from the last build is the matrix built again:
+    /// building 150 cells, hashing them and dropping them was most of a dashboard load's work,
+    /// and the inputs move far less often than pages load.
     pub(super) async fn dashboard(&self) -> Result<Arc<BuiltMatrix>, AppError> {
-        let (versions_token, versions) = self.current_versions().await?;
+        let current = self.kept.current().await?;
         let health = self.health.snapshot();
-        let unfinished = self.store.unfinished_deployments().await?;
-        let open = self.store.open_incidents().await?;
         let now = Timestamp::now();
         let inputs = MatrixInputs {
-            versions: versions_token,
+            store: current.counts,
             health: health.generation,
             runbooks: self.runbooks.generation(),
-            deploys: unfinished
-                .iter()
-                .map(|job| {
-                    (
-                        job.environment.clone(),
-                        job.service.clone(),
-                        job.id,
-                        job.state,
-                    )
-                })
-                .collect(),
-            incidents: open,
             freezes: freeze_notices(&self.config, now),
         };
         {
@@ -84,24 +67,24 @@ impl Views {
             .iter()
             .map(|t| ((&t.environment, &t.service), &t.health))
             .collect();
-        let deploying: DeployingNow = inputs
-            .deploys
+        let deploying: DeployingNow = current
+            .unfinished
             .iter()
-            .map(|(env, service, id, _)| ((env, service), *id))
+            .map(|job| ((&job.environment, &job.service), job.id))
             .collect();
         let mut dashboard = build(
             &self.config,
-            &versions,
+            &current.versions,
             &health,
             &deploying,
             now,
             self.revisions.current(),
         );
-        let awaiting: HashSet<i64> = inputs
-            .deploys
+        let awaiting: HashSet<i64> = current
+            .unfinished
             .iter()
-            .filter(|(_, _, _, state)| *state == DeployState::AwaitingApproval)
-            .map(|(_, _, id, _)| *id)
+            .filter(|job| job.state == DeployState::AwaitingApproval)
+            .map(|job| job.id)
             .collect();
         let mut links = self.runbook_links();
         for row in &mut dashboard.services {
@@ -109,8 +92,8 @@ impl Views {
             let cells = row.cells.iter_mut().zip(&self.config.environments);
             for (cell, env) in cells.filter(|(c, _)| c.configured()) {
                 cell.awaiting_approval = cell.deploying.is_some_and(|id| awaiting.contains(&id));
-                cell.incident = inputs
-                    .incidents
+                cell.incident = current
+                    .open_incidents
                     .iter()
                     .find(|i| incidents::covers(i, &env.name, &row.name))
                     .map(|i| i.id);

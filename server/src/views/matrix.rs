@@ -1,9 +1,9 @@
 //! The dashboard's matrix as HTML, rendered once per distinct matrix and shared by every page
 //! load until it changes.
 //!
-//! Every load still reads the matrix from the store and the monitor (so it is never stale,
-//! whichever console on the database changed what; versions are read again only when the
-//! store's count of new versions moved, see `Views::current_versions`), but rendering 150
+//! Every load still asks the store and the monitor what changed (so it is never stale,
+//! whichever console on the database changed what; the store's records are read again only
+//! when its counts of changes moved, see `store::KeptReads`), but rendering 150
 //! cells and sending them twice (as HTML and again as JSON for the browser to hydrate) was most
 //! of a load's cost. Now the table is rendered only when the model differs from the last one
 //! rendered, compared in full rather than by hash, and the browser gets HTML only. The line

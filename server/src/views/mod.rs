@@ -18,8 +18,12 @@ use std::{collections::HashMap, sync::Arc};
 use flightdeck_app::model::EnvName;
 
 use crate::{
-    backend::Backend, config::Config, costs::measure::Measurer, health::HealthMonitor,
-    runbooks::Catalog, store::Store,
+    backend::Backend,
+    config::Config,
+    costs::measure::Measurer,
+    health::HealthMonitor,
+    runbooks::Catalog,
+    store::{KeptReads, Store},
 };
 
 pub use dashboard::BuiltMatrix;
@@ -41,8 +45,8 @@ pub struct Views {
     revisions: Arc<Revisions>,
     /// The dashboard's table, rendered once per distinct matrix.
     matrix: matrix::MatrixCache,
-    /// The newest version of every pair, with the store's `versions_token` it was read at.
-    versions: std::sync::Mutex<Option<(i64, Arc<Vec<crate::store::VersionRecord>>)>>,
+    /// What the dashboard reads from the store, kept until the store's counts move.
+    kept: Arc<KeptReads>,
     /// The last matrix built, with what it was built from.
     built: std::sync::Mutex<Option<(dashboard::MatrixInputs, Arc<BuiltMatrix>)>>,
 }
@@ -50,7 +54,7 @@ pub struct Views {
 impl Views {
     pub fn new(
         config: Arc<Config>,
-        store: Arc<dyn Store>,
+        kept: Arc<KeptReads>,
         health: Arc<HealthMonitor>,
         backends: HashMap<EnvName, Arc<dyn Backend>>,
         runbooks: Arc<Catalog>,
@@ -59,7 +63,8 @@ impl Views {
     ) -> Self {
         Self {
             config,
-            store,
+            // The store itself for everything else.
+            store: kept.store().clone(),
             health,
             backends,
             runbooks,
@@ -67,32 +72,9 @@ impl Views {
             costs: tokio::sync::Mutex::new(None),
             revisions,
             matrix: matrix::MatrixCache::default(),
-            versions: std::sync::Mutex::new(None),
+            kept,
             built: std::sync::Mutex::new(None),
         }
-    }
-
-    /// What runs where, as the dashboard shows it: read again only when the store's count of
-    /// new versions moved (every load reads the count, so a version another console recorded
-    /// shows at once). The records' `last_seen` may be older than the store's; the matrix
-    /// does not show it. Answers the count with them.
-    async fn current_versions(
-        &self,
-    ) -> Result<(i64, Arc<Vec<crate::store::VersionRecord>>), crate::error::AppError> {
-        let token = self.store.versions_token().await?;
-        let kept = {
-            let kept = self.versions.lock().unwrap_or_else(|p| p.into_inner());
-            kept.as_ref()
-                .filter(|(t, _)| *t == token)
-                .map(|(_, versions)| versions.clone())
-        };
-        if let Some(versions) = kept {
-            return Ok((token, versions));
-        }
-        // Read after the count: at least as new as it, so keeping it under that count is safe.
-        let versions = Arc::new(self.store.current_versions().await?);
-        *self.versions.lock().unwrap_or_else(|p| p.into_inner()) = Some((token, versions.clone()));
-        Ok((token, versions))
     }
 }
 
