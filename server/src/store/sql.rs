@@ -355,21 +355,24 @@ impl Store for SqlStore {
     }
 
     async fn change_counts(&self) -> Result<ChangeCounts, StoreError> {
-        let rows: Vec<(String, i64)> = on_pool!(self, |pool| {
-            sqlx::query_as("SELECT name, value FROM change_counts")
-                .fetch_all(pool)
+        // One row of three numbers: every page load reads it, so no names are read back.
+        let (versions, deployments, incidents): (Option<i64>, Option<i64>, Option<i64>) =
+            on_pool!(self, |pool| {
+                sqlx::query_as(
+                    "SELECT (SELECT value FROM change_counts WHERE name = 'versions'),
+                            (SELECT value FROM change_counts WHERE name = 'deployments'),
+                            (SELECT value FROM change_counts WHERE name = 'incidents')",
+                )
+                .fetch_one(pool)
                 .await
-        })?;
-        let count = |name: &str| {
-            rows.iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, value)| *value)
-                .ok_or_else(|| StoreError::Corrupt(format!("change_counts has no {name:?} row")))
+            })?;
+        let count = |value: Option<i64>, name: &str| {
+            value.ok_or_else(|| StoreError::Corrupt(format!("change_counts has no {name:?} row")))
         };
         Ok(ChangeCounts {
-            versions: count("versions")?,
-            deployments: count("deployments")?,
-            incidents: count("incidents")?,
+            versions: count(versions, "versions")?,
+            deployments: count(deployments, "deployments")?,
+            incidents: count(incidents, "incidents")?,
         })
     }
 
