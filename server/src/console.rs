@@ -215,7 +215,7 @@ impl Console for ConsoleService {
 
     async fn costs(&self, caller: &Caller) -> Result<CostsPage, ConsoleError> {
         authorize(caller, Action::View)?;
-        Ok(self.views.costs().await)
+        Ok(CostsPage::clone(&*self.views.costs().await))
     }
 
     async fn incidents(&self, caller: &Caller) -> Result<IncidentList, ConsoleError> {

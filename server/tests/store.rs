@@ -9,9 +9,9 @@ use flightdeck::{
     auth::{PasswordHash, SecretToken},
     store::{
         AccessStore, ActorKind, AuditEntry, AuditQuery, DeployStore, Enqueued, HealthSample,
-        HealthStore, HealthTransitionRecord, LatencyStats, LeaseStore, NewDeployment, NewToken,
-        NewUser, Outcome, Recorded, Release, Resolution, SessionRecord, Store, StoreError,
-        VersionObservation, VersionSource,
+        HealthStore, HealthTotals, HealthTransitionRecord, LatencyStats, LeaseStore, NewDeployment,
+        NewToken, NewUser, Outcome, Recorded, Release, Resolution, SessionRecord, Store,
+        StoreError, VersionObservation, VersionSource,
     },
 };
 use flightdeck_app::model::{
@@ -659,6 +659,29 @@ async fn health_samples_merge_roll_up_into_hours_and_are_pruned(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(none.uptime_percent(), None);
+    // The service page's three windows in one read: the last minute, both minutes, the hour.
+    let [last_minute, both_minutes, hours] = store
+        .uptime_totals(
+            &env("prod"),
+            &svc("api"),
+            [Timestamp::from_unix_millis(hour + minute), since],
+            since,
+        )
+        .await
+        .unwrap();
+    assert_eq!((last_minute.checks, last_minute.up), (6, 4));
+    assert_eq!((both_minutes.checks, both_minutes.up), (10, 8));
+    assert_eq!((hours.checks, hours.up), (10, 8));
+    let later = Timestamp::from_unix_millis(hour + 2 * 3_600_000);
+    let empty = store
+        .uptime_totals(&env("prod"), &svc("api"), [later, later], later)
+        .await
+        .unwrap();
+    assert_eq!(
+        empty,
+        [HealthTotals::default(); 3],
+        "no rows: nothing counted"
+    );
 
     // Minutes older than the cut go; hours are kept longer.
     let removed = store

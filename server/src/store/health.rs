@@ -161,6 +161,17 @@ pub trait HealthStore: Send + Sync {
         since: Timestamp,
     ) -> Result<HealthTotals, StoreError>;
 
+    /// The service page's uptime windows of one target in one statement: checks and ups at or
+    /// after each of `minutes_since` from the minute rows, then at or after `hours_since` from
+    /// the hour rows (which outlive the minutes).
+    async fn uptime_totals(
+        &self,
+        environment: &EnvName,
+        service: &ServiceName,
+        minutes_since: [Timestamp; 2],
+        hours_since: Timestamp,
+    ) -> Result<[HealthTotals; 3], StoreError>;
+
     /// Deletes minute rows before `minutes_before`, hour rows before `hours_before` and
     /// transitions before `transitions_before`. Returns the number of rows removed.
     async fn prune_health(

@@ -2,7 +2,7 @@
 //! reports now, with the environments' fixed items and totals. The rules are in
 //! `crate::costs`; this asks the backends (all at once) and puts the figures together.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use flightdeck_app::model::{
     BudgetView, Cost, CostCell, CostsPage, EnvName, EnvironmentCosts, FixedItem, MeasuredCell,
@@ -35,8 +35,9 @@ const KEEP_FOR: Duration = Duration::from_secs(15);
 const ASK_FOR: Duration = Duration::from_secs(3);
 
 impl Views {
-    /// The costs page, at most [`KEEP_FOR`] old; concurrent callers share one computation.
-    pub async fn costs(&self) -> CostsPage {
+    /// The costs page, at most [`KEEP_FOR`] old; concurrent callers share one computation, and
+    /// the page itself (a service page takes one row of it).
+    pub async fn costs(&self) -> Arc<CostsPage> {
         let mut kept = self.costs.lock().await;
         let now = Timestamp::now();
         let fetches = *self.measurer.changes().borrow();
@@ -47,7 +48,7 @@ impl Views {
         {
             return page.clone();
         }
-        let page = self.costs_now().await;
+        let page = Arc::new(self.costs_now().await);
         *kept = Some((page.clone(), fetches));
         page
     }

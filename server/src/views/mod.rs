@@ -40,7 +40,7 @@ pub struct Views {
     measurer: Arc<Measurer>,
     /// The last costs page and the measurer's count of fetches it shows: the figures move
     /// slowly, and each page asks every backend.
-    costs: tokio::sync::Mutex<Option<(flightdeck_app::model::CostsPage, u64)>>,
+    costs: tokio::sync::Mutex<Option<(Arc<flightdeck_app::model::CostsPage>, u64)>>,
     /// The dashboard's count of changes, kept by its own loop.
     revisions: Arc<Revisions>,
     /// The dashboard's table, rendered once per distinct matrix.

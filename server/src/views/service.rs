@@ -12,7 +12,7 @@ use crate::{
     config::{Config, Service},
     error::AppError,
     health::HealthMonitor,
-    store::{Resolution, Store, StoreError},
+    store::{Resolution, Store, StoreError, VersionRecord},
 };
 
 const HOUR_MS: i64 = 3_600_000;
@@ -29,11 +29,14 @@ impl Views {
                 "There is no service named “{service}” in the configuration."
             ))
         })?;
+        // What runs where is kept for the dashboard; reading it costs one statement of counts.
+        let current = self.kept.current().await?;
         let mut page = build(
             &self.config,
             found,
             &self.health,
             self.store.as_ref(),
+            &current.versions,
             Timestamp::now(),
         )
         .await?;
@@ -43,12 +46,13 @@ impl Views {
             .costs()
             .await
             .services
-            .into_iter()
+            .iter()
             .find(|row| row.service == found.name)
             .map(|row| {
                 row.cells
-                    .into_iter()
+                    .iter()
                     .filter(|c| c.cost != Cost::NotHere)
+                    .cloned()
                     .collect()
             })
             .unwrap_or_default();
@@ -61,6 +65,7 @@ async fn build(
     service: &Service,
     monitor: &HealthMonitor,
     store: &dyn Store,
+    versions: &[VersionRecord],
     now: Timestamp,
 ) -> Result<ServiceHealthPage, StoreError> {
     let ago = |hours: i64| Timestamp::from_unix_millis(now.unix_millis() - hours * HOUR_MS);
@@ -70,19 +75,13 @@ async fn build(
             continue;
         };
         let (e, s) = (&env.name, &service.name);
+        let [day, week, month] = store
+            .uptime_totals(e, s, [ago(24), ago(7 * 24)], ago(30 * 24))
+            .await?;
         let uptime = Uptime {
-            day: store
-                .health_totals(e, s, Resolution::Minute, ago(24))
-                .await?
-                .uptime_percent(),
-            week: store
-                .health_totals(e, s, Resolution::Minute, ago(7 * 24))
-                .await?
-                .uptime_percent(),
-            month: store
-                .health_totals(e, s, Resolution::Hour, ago(30 * 24))
-                .await?
-                .uptime_percent(),
+            day: day.uptime_percent(),
+            week: week.uptime_percent(),
+            month: month.uptime_percent(),
         };
         #[allow(clippy::cast_precision_loss)]
         let latency = store
@@ -104,15 +103,13 @@ async fn build(
             .into_iter()
             .map(HealthChange::from)
             .collect();
-        let release = store
-            .version_history(e, s, 1)
-            .await?
-            .into_iter()
-            .next()
+        let release = versions
+            .iter()
+            .find(|v| v.environment == *e && v.service == *s)
             .map(|v| SeenRelease {
-                version: v.version,
-                image: v.image,
-                digest: v.digest,
+                version: v.version.clone(),
+                image: v.image.clone(),
+                digest: v.digest.clone(),
                 since: v.first_seen,
             });
         environments.push(EnvironmentHealth {
