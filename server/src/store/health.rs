@@ -101,6 +101,14 @@ pub struct HealthTotals {
 }
 
 impl HealthTotals {
+    /// From the sums the database answers (never negative; a negative one would count as 0).
+    pub fn from_sums(checks: i64, up: i64) -> Self {
+        Self {
+            checks: u64::try_from(checks).unwrap_or(0),
+            up: u64::try_from(up).unwrap_or(0),
+        }
+    }
+
     /// Percent of checks that found the service up; `None` without any check.
     pub fn uptime_percent(&self) -> Option<f64> {
         // Counts stay far below 2^52, so the conversion is exact.

@@ -307,10 +307,7 @@ impl HealthStore for SqlStore {
             .bind(since.unix_millis())
             .fetch_one(pool)
             .await)?;
-        Ok(HealthTotals {
-            checks: u64::try_from(checks).unwrap_or(0),
-            up: u64::try_from(up).unwrap_or(0),
-        })
+        Ok(HealthTotals::from_sums(checks, up))
     }
 
     #[tracing::instrument(skip_all, fields(env = %environment, service = %service))]
@@ -323,39 +320,35 @@ impl HealthStore for SqlStore {
     ) -> Result<[HealthTotals; 3], StoreError> {
         // One pass over the minute rows of the longer window sums both windows; each side of
         // the join is an aggregate, so it is always one row.
+        const SQL: &str = "
+            SELECT m.c1, m.u1, m.c2, m.u2, h.c, h.u
+            FROM (SELECT
+                    CAST(COALESCE(SUM(CASE WHEN bucket_start >= $3 THEN checks END), 0) AS BIGINT) c1,
+                    CAST(COALESCE(SUM(CASE WHEN bucket_start >= $3 THEN up END), 0) AS BIGINT) u1,
+                    CAST(COALESCE(SUM(CASE WHEN bucket_start >= $4 THEN checks END), 0) AS BIGINT) c2,
+                    CAST(COALESCE(SUM(CASE WHEN bucket_start >= $4 THEN up END), 0) AS BIGINT) u2
+                  FROM health_minutes
+                  WHERE environment = $1 AND service = $2 AND bucket_start >= $5) m
+            CROSS JOIN
+                 (SELECT CAST(COALESCE(SUM(checks), 0) AS BIGINT) c,
+                         CAST(COALESCE(SUM(up), 0) AS BIGINT) u
+                  FROM health_hours
+                  WHERE environment = $1 AND service = $2 AND bucket_start >= $6) h";
         let earliest = minutes_since[0].min(minutes_since[1]);
-        let row: (i64, i64, i64, i64, i64, i64) = on_pool!(self, |pool| {
-            sqlx::query_as(
-            "SELECT m.c1, m.u1, m.c2, m.u2, h.c, h.u FROM
-               (SELECT CAST(COALESCE(SUM(CASE WHEN bucket_start >= $3 THEN checks END), 0) AS BIGINT) AS c1,
-                       CAST(COALESCE(SUM(CASE WHEN bucket_start >= $3 THEN up END), 0) AS BIGINT) AS u1,
-                       CAST(COALESCE(SUM(CASE WHEN bucket_start >= $4 THEN checks END), 0) AS BIGINT) AS c2,
-                       CAST(COALESCE(SUM(CASE WHEN bucket_start >= $4 THEN up END), 0) AS BIGINT) AS u2
-                FROM health_minutes
-                WHERE environment = $1 AND service = $2 AND bucket_start >= $5) m
-             CROSS JOIN
-               (SELECT CAST(COALESCE(SUM(checks), 0) AS BIGINT) AS c,
-                       CAST(COALESCE(SUM(up), 0) AS BIGINT) AS u
-                FROM health_hours
-                WHERE environment = $1 AND service = $2 AND bucket_start >= $6) h"
-        )
-        .bind(environment.as_str())
-        .bind(service.as_str())
-        .bind(minutes_since[0].unix_millis())
-        .bind(minutes_since[1].unix_millis())
-        .bind(earliest.unix_millis())
-        .bind(hours_since.unix_millis())
-        .fetch_one(pool)
-        .await
-        })?;
-        let totals = |checks: i64, up: i64| HealthTotals {
-            checks: u64::try_from(checks).unwrap_or(0),
-            up: u64::try_from(up).unwrap_or(0),
-        };
+        let (c1, u1, c2, u2, c, u): (i64, i64, i64, i64, i64, i64) =
+            on_pool!(self, |pool| sqlx::query_as(SQL)
+                .bind(environment.as_str())
+                .bind(service.as_str())
+                .bind(minutes_since[0].unix_millis())
+                .bind(minutes_since[1].unix_millis())
+                .bind(earliest.unix_millis())
+                .bind(hours_since.unix_millis())
+                .fetch_one(pool)
+                .await)?;
         Ok([
-            totals(row.0, row.1),
-            totals(row.2, row.3),
-            totals(row.4, row.5),
+            HealthTotals::from_sums(c1, u1),
+            HealthTotals::from_sums(c2, u2),
+            HealthTotals::from_sums(c, u),
         ])
     }
 
